@@ -1,0 +1,99 @@
+import { LRUCache } from 'lru-cache';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+
+/**
+ * What the token path needs to know about a client, compiled from one indexed read:
+ * its organization, its live secrets' hashes and its role ids. Permissions are
+ * resolved from the roles against the in-memory catalog (catalog/catalog.ts).
+ */
+export interface ClientGrant {
+  clientId: string;
+  orgId: string;
+  refreshTokens: boolean;
+  roles: string[];
+  secrets: { id: string; hash: Buffer; expiresAt: number | null }[];
+}
+
+/** How long an entry may live without a change notice; a safety net, not the invalidation mechanism. */
+const ENTRY_TTL_MS = 60_000;
+
+/**
+ * A bounded in-process cache of compiled client grants. Changes evict entries
+ * at once in this process (ClientService.onChange) and in every other process
+ * through change notices (store/changes.ts). An unknown client is not cached:
+ * failed authentications are throttled instead (oauth/auth-throttle.ts).
+ */
+export class GrantCache {
+  private readonly cache: LRUCache<string, ClientGrant> | undefined;
+  private readonly loading = new Map<string, Promise<ClientGrant | undefined>>();
+  /** Bumped by every eviction, so a read that raced a change does not cache stale data. */
+  private generation = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    maxEntries: number,
+  ) {
+    this.cache = maxEntries > 0 ? new LRUCache({ max: maxEntries, ttl: ENTRY_TTL_MS }) : undefined;
+  }
+
+  async get(clientId: string): Promise<ClientGrant | undefined> {
+    const hit = this.cache?.get(clientId);
+    if (hit) return hit;
+    // Concurrent requests for one client share one query.
+    let pending = this.loading.get(clientId);
+    if (!pending) {
+      const generation = this.generation;
+      pending = loadGrant(this.db, clientId).then(
+        (grant) => {
+          this.loading.delete(clientId);
+          if (grant && generation === this.generation) this.cache?.set(clientId, grant);
+          return grant;
+        },
+        (err: unknown) => {
+          this.loading.delete(clientId);
+          throw err;
+        },
+      );
+      this.loading.set(clientId, pending);
+    }
+    return pending;
+  }
+
+  evict(clientId: string): void {
+    this.generation++;
+    this.loading.delete(clientId);
+    this.cache?.delete(clientId);
+  }
+
+  clear(): void {
+    this.generation++;
+    this.loading.clear();
+    this.cache?.clear();
+  }
+}
+
+/** One statement, by primary key and the secrets' client index. */
+async function loadGrant(db: Kysely<Database>, clientId: string): Promise<ClientGrant | undefined> {
+  const row = await db
+    .selectFrom('clients')
+    .select((eb) => [
+      'clients.client_id',
+      'clients.org_id',
+      'clients.refresh_tokens',
+      sql<string[]>`coalesce((select array_agg(r.role_id order by r.role_id) from client_roles r where r.client_id = ${eb.ref('clients.client_id')}), '{}')`.as('roles'),
+      sql<{ id: string; hash: string; expires_at: string | null }[]>`coalesce((
+        select json_agg(json_build_object('id', s.id, 'hash', encode(s.hash, 'base64'), 'expires_at', s.expires_at))
+        from client_secrets s where s.client_id = ${eb.ref('clients.client_id')}), '[]'::json)`.as('secrets'),
+    ])
+    .where('clients.client_id', '=', clientId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    clientId: row.client_id,
+    orgId: row.org_id,
+    refreshTokens: row.refresh_tokens,
+    roles: row.roles,
+    secrets: row.secrets.map((s) => ({ id: s.id, hash: Buffer.from(s.hash, 'base64'), expiresAt: s.expires_at ? Date.parse(s.expires_at) : null })),
+  };
+}

@@ -1,0 +1,136 @@
+import path from 'node:path';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/**
+ * Every setting Portcullis reads, as environment variables (API.md §1 plus our own).
+ * The environment is read once, here; nothing else in the code looks at `process.env`.
+ */
+const Boolish = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
+const IntString = (opts: { minimum: number; maximum: number }) =>
+  Type.String({ pattern: '^[0-9]+$', description: `integer ${opts.minimum}..${opts.maximum}`, ...({ 'x-range': opts } as object) });
+
+const EnvSchema = Type.Object({
+  PORT: Type.Optional(IntString({ minimum: 0, maximum: 65535 })),
+  HOST: Type.Optional(Type.String({ minLength: 1 })),
+  ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', description: 'an http(s) URL without query or fragment' })),
+  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// URL' })),
+  MASTER_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/_-]{42,44}={0,2}$', description: '32 bytes, base64' })),
+  ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', description: 'an email address' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 12, description: 'at least 12 characters' })),
+  ACCESS_TOKEN_TTL: Type.Optional(IntString({ minimum: 60, maximum: 86400 })),
+  ALLOW_QUERY_CREDENTIALS: Type.Optional(Boolish),
+  SIGNING_ALG: Type.Optional(Type.Union([Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('EdDSA')])),
+  LOG_LEVEL: Type.Optional(
+    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  ),
+  TRUST_PROXY: Type.Optional(Boolish),
+  BODY_LIMIT: Type.Optional(IntString({ minimum: 1024, maximum: 10485760 })),
+  TOKEN_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
+  AUTH_FAILURES_PER_CLIENT: Type.Optional(IntString({ minimum: 1, maximum: 1000000 })),
+  AUTH_FAILURES_PER_IP: Type.Optional(IntString({ minimum: 1, maximum: 1000000 })),
+  AUTH_FAILURE_WINDOW: Type.Optional(IntString({ minimum: 1, maximum: 86400 })),
+  GRANT_CACHE_SIZE: Type.Optional(IntString({ minimum: 0, maximum: 10000000 })),
+  KEY_ACTIVATION_DELAY: Type.Optional(IntString({ minimum: 0, maximum: 604800 })),
+});
+type Env = Static<typeof EnvSchema>;
+
+export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** `iss` of every token, without a trailing slash. */
+  issuer: string;
+  dataDir: string;
+  /** Set: a PostgreSQL server; unset: the embedded database in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Base64 text as given; resolved (or generated) by `resolveMasterKey`. */
+  masterKey: string | undefined;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  accessTokenTtl: number;
+  allowQueryCredentials: boolean;
+  signingAlg: SigningAlg;
+  logLevel: string;
+  trustProxy: boolean;
+  bodyLimit: number;
+  /** Token requests per client_id (or per IP before authentication) per minute; 0 turns the limit off. */
+  tokenRateLimit: number;
+  authFailuresPerClient: number;
+  authFailuresPerIp: number;
+  /** Seconds over which failed client authentications are counted, and how long a lockout lasts. */
+  authFailureWindow: number;
+  grantCacheSize: number;
+  /** Seconds between `keys rotate` publishing a new key and that key starting to sign. */
+  keyActivationDelay: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the settings; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const problems = [...Value.Errors(EnvSchema, picked)].map(
+    (e) => `${e.path.slice(1)}: ${describe(e.schema)} expected, got ${JSON.stringify(e.value)}`,
+  );
+  for (const [key, schema] of Object.entries(EnvSchema.properties) as [string, TSchema][]) {
+    const range = (schema as { 'x-range'?: { minimum: number; maximum: number } })['x-range'];
+    const raw = picked[key];
+    if (range && raw !== undefined && /^[0-9]+$/.test(raw)) {
+      const n = Number(raw);
+      if (n < range.minimum || n > range.maximum) problems.push(`${key}: integer ${range.minimum}..${range.maximum} expected, got ${raw}`);
+    }
+  }
+  const e = picked as Env;
+  if (e.ADMIN_EMAIL && !e.ADMIN_PASSWORD) problems.push('ADMIN_PASSWORD: required when ADMIN_EMAIL is set');
+  if (e.ADMIN_PASSWORD && !e.ADMIN_EMAIL) problems.push('ADMIN_EMAIL: required when ADMIN_PASSWORD is set');
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+
+  const port = int(e.PORT, 8080);
+  return {
+    port,
+    host: e.HOST ?? '127.0.0.1',
+    issuer: (e.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    dataDir: path.resolve(e.DATA_DIR ?? './data'),
+    databaseUrl: e.DATABASE_URL,
+    masterKey: e.MASTER_KEY,
+    adminEmail: e.ADMIN_EMAIL,
+    adminPassword: e.ADMIN_PASSWORD,
+    accessTokenTtl: int(e.ACCESS_TOKEN_TTL, 3600),
+    allowQueryCredentials: bool(e.ALLOW_QUERY_CREDENTIALS),
+    signingAlg: e.SIGNING_ALG ?? 'ES256',
+    logLevel: e.LOG_LEVEL ?? 'info',
+    trustProxy: bool(e.TRUST_PROXY),
+    bodyLimit: int(e.BODY_LIMIT, 16384),
+    tokenRateLimit: int(e.TOKEN_RATE_LIMIT, 6000),
+    authFailuresPerClient: int(e.AUTH_FAILURES_PER_CLIENT, 20),
+    authFailuresPerIp: int(e.AUTH_FAILURES_PER_IP, 100),
+    authFailureWindow: int(e.AUTH_FAILURE_WINDOW, 300),
+    grantCacheSize: int(e.GRANT_CACHE_SIZE, 100000),
+    keyActivationDelay: int(e.KEY_ACTIVATION_DELAY, 600),
+  };
+}
+
+function describe(schema: TSchema): string {
+  if (typeof schema.description === 'string') return schema.description;
+  if (Array.isArray(schema.anyOf)) return `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`;
+  return 'a valid value';
+}
+
+function int(raw: string | undefined, fallback: number): number {
+  return raw === undefined ? fallback : Number(raw);
+}
+
+function bool(raw: string | undefined): boolean {
+  return raw === 'true' || raw === '1';
+}

@@ -1,0 +1,89 @@
+/**
+ * Errors of the OAuth endpoints (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2).
+ * Each carries the wire `error` code, its HTTP status, a description that is safe
+ * to show the caller, and optionally a private `detail` that only goes to the log
+ * (what really went wrong: unknown client vs. wrong secret, say).
+ */
+export class OAuthError extends Error {
+  override name = 'OAuthError';
+  constructor(
+    readonly error: string,
+    readonly description: string,
+    readonly status = 400,
+    readonly detail?: string,
+  ) {
+    super(`${error}: ${description}`);
+  }
+
+  /** Extra response headers the error needs. */
+  headers(): Record<string, string> {
+    return {};
+  }
+}
+
+/** RFC 6749 §5.2: a required parameter is missing, unsupported, repeated or malformed. */
+export class InvalidRequestError extends OAuthError {
+  constructor(description: string, detail?: string) {
+    super('invalid_request', description, 400, detail);
+  }
+}
+
+/**
+ * RFC 6749 §5.2: client authentication failed. Always 401 with a `WWW-Authenticate: Basic`
+ * challenge; the description never says whether the client exists (API.md §2: an unknown
+ * client, a wrong secret, a deleted client and a rotated-away secret answer alike).
+ */
+export class InvalidClientError extends OAuthError {
+  static readonly realm = 'portcullis';
+  constructor(detail?: string) {
+    super('invalid_client', 'Client authentication failed.', 401, detail);
+  }
+  override headers(): Record<string, string> {
+    return { 'www-authenticate': `Basic realm="${InvalidClientError.realm}", charset="UTF-8"` };
+  }
+}
+
+/** RFC 6749 §5.2: the grant (a refresh token) is invalid, expired, revoked or another client's. */
+export class InvalidGrantError extends OAuthError {
+  constructor(description: string, detail?: string) {
+    super('invalid_grant', description, 400, detail);
+  }
+}
+
+/** RFC 6749 §5.2: the authenticated client may not use this grant type. */
+export class UnauthorizedClientError extends OAuthError {
+  constructor(description: string) {
+    super('unauthorized_client', description, 400);
+  }
+}
+
+/** RFC 6749 §5.2: the grant type is not supported by this server. */
+export class UnsupportedGrantTypeError extends OAuthError {
+  constructor(grantType: string) {
+    super('unsupported_grant_type', `grant_type "${grantType}" is not supported.`, 400);
+  }
+}
+
+/** RFC 6749 §5.2: the requested scope exceeds what the client holds. */
+export class InvalidScopeError extends OAuthError {
+  constructor(description: string) {
+    super('invalid_scope', description, 400);
+  }
+}
+
+/** RFC 8707 §2: the audience/resource is unknown or the client holds nothing on it. */
+export class InvalidTargetError extends OAuthError {
+  constructor(description: string, detail?: string) {
+    super('invalid_target', description, 400, detail);
+  }
+}
+
+/** Throttled (too many requests or too many failed authentications). */
+export class TooManyRequestsError extends OAuthError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('too_many_requests', 'Too many requests; retry later.', 429);
+  }
+  override headers(): Record<string, string> {
+    return { 'retry-after': String(Math.max(1, Math.ceil(this.retryAfterSeconds))) };
+  }
+}

@@ -1,0 +1,97 @@
+import rateLimit from '@fastify/rate-limit';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TooManyRequestsError } from '../errors/oauth-error.js';
+import { parseClientCredentials } from '../oauth/client-credentials-parser.js';
+import type { Runtime } from '../runtime.js';
+
+const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
+
+/** RFC 6749 §3.2: parameters are sent at most once (a repeated one arrives as an array and fails here). */
+const TokenBody = Type.Object(
+  {
+    grant_type: Param(128),
+    client_id: Param(256),
+    client_secret: Param(256),
+    audience: Param(2048),
+    resource: Param(2048),
+    scope: Param(4096),
+    refresh_token: Param(512),
+  },
+  { additionalProperties: true },
+);
+const TokenQuery = Type.Object({ client_id: Param(256), client_secret: Param(256) }, { additionalProperties: true });
+const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  scope: Type.String(),
+  refresh_token: Type.Optional(Type.String()),
+});
+const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
+
+/** RFC 6749 §3.2: "Parameters sent without a value MUST be treated as if they were omitted." */
+function present<T extends object>(params: T | undefined): { [K in keyof T]?: string } {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params ?? {})) if (typeof v === 'string' && v !== '') out[k] = v;
+  return out as { [K in keyof T]?: string };
+}
+
+/** The token endpoint, at `/oauth/token` and, for platforms migrating from that flavour, `/oauth2/token`. */
+export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+  const { config } = runtime;
+  await app.register(rateLimit, { global: false });
+
+  const clientKey = (request: FastifyRequest): string => {
+    try {
+      const c = parseClientCredentials(
+        { authorization: request.headers.authorization, body: present(request.body as object), query: present(request.query as object) },
+        { allowQuery: true },
+      );
+      if (c) return `client:${c.clientId}`;
+    } catch {
+      // malformed: the handler answers; throttle it by address
+    }
+    return `ip:${request.ip}`;
+  };
+
+  for (const url of ['/oauth/token', '/oauth2/token']) {
+    app.post<{ Body: Static<typeof TokenBody> | undefined; Querystring: Static<typeof TokenQuery> }>(
+      url,
+      {
+        config: {
+          oauth: true,
+          quietOnSuccess: true,
+          ...(config.tokenRateLimit > 0
+            ? {
+                rateLimit: {
+                  max: config.tokenRateLimit,
+                  timeWindow: 60_000,
+                  hook: 'preHandler',
+                  keyGenerator: clientKey,
+                  errorResponseBuilder: (_req: FastifyRequest, ctx: { ttl: number }) => new TooManyRequestsError(ctx.ttl / 1000),
+                },
+              }
+            : {}),
+        },
+        schema: {
+          summary: 'Issue an access token (client credentials, RFC 6749 §4.4)',
+          tags: ['oauth'],
+          consumes: ['application/x-www-form-urlencoded', 'application/json'],
+          body: TokenBody,
+          querystring: TokenQuery,
+          response: { 200: TokenResponse, '4xx': OAuthErrorBody },
+        },
+      },
+      async (request, reply) => {
+        const result = await runtime.tokenEndpoint.handle({
+          authorization: request.headers.authorization,
+          body: present(request.body),
+          query: present(request.query),
+          ip: request.ip,
+        });
+        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(result);
+      },
+    );
+  }
+}

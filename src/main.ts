@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Config } from './config.js';
+import { Runtime } from './runtime.js';
+import { buildServer, loggerOptions } from './server.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  runtime: Runtime;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts Portcullis: settings → store and caches → HTTP → listening. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  if (config.allowQueryCredentials) {
+    logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
+  }
+  const runtime = await Runtime.start(config, { logger });
+  const app = await buildServer(runtime, { logger: loggerOptions(config.logLevel) });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info(`Portcullis listening on ${url} (issuer ${config.issuer}, ${runtime.store.kind} database)`);
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    runtime,
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await runtime.close();
+      })()),
+  };
+}

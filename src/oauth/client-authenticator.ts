@@ -1,0 +1,55 @@
+import type { Clock } from '../clock.js';
+import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
+import type { ClientGrant, GrantCache } from '../clients/grant-cache.js';
+import type { UsageRecorder } from '../clients/usage-recorder.js';
+import { InvalidClientError } from '../errors/oauth-error.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import type { PresentedCredentials } from './client-credentials-parser.js';
+
+export interface AuthenticatedClient {
+  grant: ClientGrant;
+  method: PresentedCredentials['method'];
+}
+
+/**
+ * Authenticates a client by its secret (RFC 6749 §2.3.1). Every way of failing gives
+ * the same `invalid_client` (API.md §2); the private `detail` tells the log which.
+ */
+export class ClientAuthenticator {
+  constructor(
+    private readonly grants: GrantCache,
+    private readonly hasher: SecretHasher,
+    private readonly throttle: AuthThrottle,
+    private readonly usage: UsageRecorder,
+    private readonly clock: Clock,
+  ) {}
+
+  async authenticate(credentials: PresentedCredentials | undefined, ip: string): Promise<AuthenticatedClient> {
+    if (!credentials) {
+      await this.throttle.check(undefined, ip);
+      throw new InvalidClientError('no client authentication');
+    }
+    await this.throttle.check(credentials.clientId, ip);
+    const result = await this.verify(credentials.clientId, credentials.clientSecret);
+    if (typeof result === 'string') {
+      await this.throttle.failed(credentials.clientId, ip);
+      throw new InvalidClientError(result);
+    }
+    return { grant: result, method: credentials.method };
+  }
+
+  /** The client's grant, or why authentication failed. */
+  private async verify(clientId: string, clientSecret: string): Promise<ClientGrant | string> {
+    if (clientId.length === 0 || clientId.length > 128) return 'malformed client_id';
+    if (!isWellFormedSecret(clientSecret)) return 'malformed secret (format or checksum)';
+    const grant = await this.grants.get(clientId);
+    if (!grant) return 'unknown client';
+    const now = this.clock.now().getTime();
+    const live = grant.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
+    const index = this.hasher.match(clientSecret, live.map((s) => s.hash));
+    const secret = live[index];
+    if (!secret) return grant.secrets.length > live.length ? 'secret does not match (a rotated secret past its grace period?)' : 'secret does not match';
+    this.usage.record(clientId, secret.id, new Date(now));
+    return grant;
+  }
+}

@@ -1,0 +1,36 @@
+import { InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
+import type { ClientAuthenticator } from './client-authenticator.js';
+import { parseClientCredentials, type CredentialSources } from './client-credentials-parser.js';
+import type { GrantHandler, TokenParams, TokenResponse } from './grants/grant.js';
+
+export interface TokenRequest extends CredentialSources {
+  body: TokenParams;
+  ip: string;
+}
+
+/**
+ * `POST /oauth/token` without HTTP: find the grant type, authenticate the client,
+ * and hand over to the grant (RFC 6749 §3.2). Grants are registered by type, so a
+ * new one (refresh_token) is one more entry, not one more branch.
+ */
+export class TokenEndpoint {
+  constructor(
+    private readonly authenticator: ClientAuthenticator,
+    private readonly grants: ReadonlyMap<string, GrantHandler>,
+    private readonly allowQueryCredentials: boolean,
+  ) {}
+
+  get grantTypes(): string[] {
+    return [...this.grants.keys()];
+  }
+
+  async handle(req: TokenRequest): Promise<TokenResponse> {
+    const credentials = parseClientCredentials(req, { allowQuery: this.allowQueryCredentials });
+    const grantType = req.body.grant_type;
+    if (grantType === undefined || grantType === '') throw new InvalidRequestError('grant_type is required.');
+    const grant = this.grants.get(grantType);
+    if (!grant) throw new UnsupportedGrantTypeError(grantType);
+    const client = await this.authenticator.authenticate(credentials, req.ip);
+    return grant(client, req.body);
+  }
+}

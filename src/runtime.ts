@@ -1,0 +1,144 @@
+import type { Logger } from 'pino';
+import { CatalogService } from './catalog/catalog-service.js';
+import { loadCatalog, type CatalogSnapshot } from './catalog/catalog.js';
+import { ClientService } from './clients/client-service.js';
+import { GrantCache } from './clients/grant-cache.js';
+import { SecretHasher } from './clients/secret.js';
+import { UsageRecorder } from './clients/usage-recorder.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { KeyRing } from './keys/key-ring.js';
+import { deriveKey, resolveMasterKey } from './keys/master-key.js';
+import { createSigningKey, ensureSigningKey, loadSigningKeys } from './keys/signing-keys.js';
+import { AuthThrottle } from './oauth/auth-throttle.js';
+import { ClientAuthenticator } from './oauth/client-authenticator.js';
+import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
+import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { OrganizationService } from './orgs/organization-service.js';
+import { CHANGES_CHANNEL, decodeChange, type Change } from './store/changes.js';
+import { openStore, type Store } from './store/connect.js';
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** An open store to use instead of opening one from the config (tests). */
+  store?: Store;
+}
+
+/**
+ * Everything a running Portcullis holds: the store, the in-memory views the token
+ * path reads (catalog, signing keys, client grants), and the domain services that
+ * change them. HTTP is built on top of this (server.ts); the CLI uses it directly.
+ */
+export class Runtime {
+  readonly clients: ClientService;
+  readonly catalogService: CatalogService;
+  readonly organizations: OrganizationService;
+  readonly tokenEndpoint: TokenEndpoint;
+  readonly grants: GrantCache;
+  readonly usage: UsageRecorder;
+  private catalogSnapshot!: CatalogSnapshot;
+  private keyRing!: KeyRing;
+
+  private constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly clock: Clock,
+    private readonly kek: Buffer,
+    hasher: SecretHasher,
+    private readonly logger: Pick<Logger, 'info' | 'warn' | 'error'> | undefined,
+  ) {
+    const onChange = (change: Change) => this.applyChange(change);
+    this.grants = new GrantCache(store.db, config.grantCacheSize);
+    this.usage = new UsageRecorder(store.db, 5000, (err) => logger?.warn({ err }, 'could not record client usage'));
+    this.clients = new ClientService(store.db, hasher, clock, onChange);
+    this.catalogService = new CatalogService(store.db, onChange);
+    this.organizations = new OrganizationService(store.db);
+    const throttle = new AuthThrottle({
+      failuresPerClient: config.authFailuresPerClient,
+      failuresPerIp: config.authFailuresPerIp,
+      windowSeconds: config.authFailureWindow,
+    });
+    const authenticator = new ClientAuthenticator(this.grants, hasher, throttle, this.usage, clock);
+    const grants = new Map([
+      [
+        'client_credentials',
+        clientCredentialsGrant({ issuer: config.issuer, defaultTtl: config.accessTokenTtl, clock, catalog: () => this.catalogSnapshot, keys: () => this.keyRing }),
+      ],
+    ]);
+    this.tokenEndpoint = new TokenEndpoint(authenticator, grants, config.allowQueryCredentials);
+  }
+
+  static async start(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
+    const master = resolveMasterKey(config);
+    if (master.generated) opts.logger?.warn(`generated a master key in ${config.dataDir}/master.key: back it up; without it the signing keys cannot be read`);
+    const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+    try {
+      const runtime = new Runtime(config, store, opts.clock ?? systemClock, deriveKey(master.key, 'signing-key-encryption'), new SecretHasher(deriveKey(master.key, 'client-secret-pepper')), opts.logger);
+      if (await ensureSigningKey(store.db, runtime.kek, config.signingAlg, runtime.clock.now())) opts.logger?.info(`generated the first ${config.signingAlg} signing key`);
+      await runtime.reloadCatalog();
+      await runtime.reloadKeys();
+      await store.listen(
+        CHANGES_CHANNEL,
+        (payload) => {
+          const change = decodeChange(payload);
+          if (change) void runtime.applyChange(change);
+        },
+        () => void runtime.resync(),
+      );
+      runtime.usage.start();
+      return runtime;
+    } catch (err) {
+      if (!opts.store) await store.close();
+      throw err;
+    }
+  }
+
+  get catalog(): CatalogSnapshot {
+    return this.catalogSnapshot;
+  }
+
+  get keys(): KeyRing {
+    return this.keyRing;
+  }
+
+  /** Publishes a new signing key that starts signing after `activationDelaySeconds` (`portcullis keys rotate`). */
+  async rotateSigningKey(activationDelaySeconds: number, alg = this.config.signingAlg) {
+    const key = await createSigningKey(this.store.db, this.kek, alg, new Date(this.clock.now().getTime() + activationDelaySeconds * 1000));
+    await this.reloadKeys();
+    return key;
+  }
+
+  /** Brings this process's caches up to date after a change made here or, via NOTIFY, anywhere. */
+  async applyChange(change: Change): Promise<void> {
+    try {
+      if (change.kind === 'client') this.grants.evict(change.clientId);
+      else if (change.kind === 'catalog') await this.reloadCatalog();
+      else await this.reloadKeys();
+    } catch (err) {
+      this.logger?.error({ err, change }, 'could not apply a change notice');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.usage.stop();
+    await this.store.close();
+  }
+
+  /** After a lost LISTEN connection notices may have been missed: forget and reload everything. */
+  private async resync(): Promise<void> {
+    this.grants.clear();
+    await this.applyChange({ kind: 'catalog' });
+    await this.applyChange({ kind: 'keys' });
+  }
+
+  private async reloadCatalog(): Promise<void> {
+    this.catalogSnapshot = await loadCatalog(this.store.db);
+    if (this.keyRing) this.keyRing = new KeyRing([...this.keyRing.all()], this.catalogSnapshot.maxTokenTtl(this.config.accessTokenTtl));
+  }
+
+  private async reloadKeys(): Promise<void> {
+    const keys = await loadSigningKeys(this.store.db, this.kek);
+    this.keyRing = new KeyRing(keys, this.catalogSnapshot.maxTokenTtl(this.config.accessTokenTtl));
+  }
+}

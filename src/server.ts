@@ -1,0 +1,72 @@
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { installErrorHandler } from './http/error-handler.js';
+import { healthRoutes } from './http/health-routes.js';
+import { oauthRoutes } from './http/oauth-routes.js';
+import { wellKnownRoutes } from './http/well-known-routes.js';
+import type { Runtime } from './runtime.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Hot-path routes: a successful answer is logged at debug, not info. */
+    quietOnSuccess?: boolean;
+  }
+}
+
+/** Never let a secret reach the log through a URL (query-string credentials). */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:client_secret|refresh_token|token)=)[^&#]*/gi, '$1[redacted]');
+}
+
+/** Logger options: request lines without headers or bodies, secrets redacted wherever they could appear. */
+export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', 'client_secret', '*.password'], censor: '[redacted]' },
+    serializers: {
+      req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
+    },
+  };
+}
+
+/**
+ * One line per request, when it completes; none when it arrives. A successful token
+ * request (the hot path) logs at debug, so at the default level it costs nothing.
+ */
+class AccessLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const entry = { req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) request.log.error({ ...entry, err: error }, 'request failed');
+    else if (request.routeOptions.config?.quietOnSuccess === true && reply.statusCode < 400) request.log.debug(entry, 'request');
+    else request.log.info(entry, 'request');
+  }
+}
+
+/** Builds the HTTP app on a started runtime. No logic here: each area is a plugin. */
+export async function buildServer(runtime: Runtime, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+  const { config } = runtime;
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config.logLevel),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    logController: new AccessLog(),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  });
+  installErrorHandler(app);
+  await app.register(formbody, { bodyLimit: config.bodyLimit });
+  // The OpenAPI document is generated from the routes' own schemas (API.md §4).
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Portcullis', version: '1', description: 'OAuth 2.0 authorization server for organization clients.' },
+      servers: [{ url: config.issuer }],
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (scope) => oauthRoutes(scope, runtime));
+  await app.register(async (scope) => wellKnownRoutes(scope, runtime));
+  await app.register(async (scope) => healthRoutes(scope, runtime));
+  return app;
+}

@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { PGliteDialect } from './pglite-dialect.js';
+import { migrateToLatest } from './migrator.js';
+import type { Database } from './schema.js';
+
+export type StoreKind = 'pglite' | 'postgres';
+
+/** The database, whichever it is, and the few things beyond queries that differ between the two. */
+export interface Store {
+  readonly kind: StoreKind;
+  readonly db: Kysely<Database>;
+  /** Calls `onMessage` for each NOTIFY on `channel`; `onReset` after a reconnect (messages may have been missed). */
+  listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<void>;
+  /** Resolves when the database answers a query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** A postgres:// URL; without it, the embedded database. */
+  databaseUrl?: string | undefined;
+  /** Folder of the embedded database; `memory://` for a throwaway one (tests). */
+  dataDir?: string;
+  /** Apply pending migrations (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const store = options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data');
+  try {
+    if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+function openPostgres(url: string, poolSize: number): Store {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on next use.
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const listeners: pg.Client[] = [];
+  let closed = false;
+
+  async function listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<void> {
+    const connect = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: url });
+      client.on('notification', (msg) => {
+        if (msg.channel === channel) onMessage(msg.payload ?? '');
+      });
+      client.on('error', () => {
+        const i = listeners.indexOf(client);
+        if (i >= 0) listeners.splice(i, 1);
+        client.end().catch(() => {});
+        if (!closed) setTimeout(() => reconnect(), 1000).unref();
+      });
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      listeners.push(client);
+    };
+    const reconnect = (): void => {
+      connect().then(
+        () => onReset?.(),
+        () => {
+          if (!closed) setTimeout(reconnect, 1000).unref();
+        },
+      );
+    };
+    await connect();
+  }
+
+  return {
+    kind: 'postgres',
+    db,
+    listen,
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: async () => {
+      closed = true;
+      await Promise.all(listeners.map((c) => c.end().catch(() => {})));
+      await db.destroy();
+    },
+  };
+}
+
+async function openPGlite(dataDir: string): Promise<Store> {
+  let lock: (() => void) | undefined;
+  let pglite: PGlite;
+  if (dataDir.startsWith('memory://')) {
+    pglite = await PGlite.create(dataDir);
+  } else {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    lock = takeLock(path.join(dataDir, 'portcullis.lock'));
+    try {
+      pglite = await PGlite.create(path.join(dataDir, 'pglite'));
+    } catch (err) {
+      lock();
+      throw err;
+    }
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    kind: 'pglite',
+    db,
+    listen: async (channel, onMessage) => {
+      await pglite.listen(channel, onMessage);
+    },
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: async () => {
+      await db.destroy();
+      await pglite.close();
+      lock?.();
+    },
+  };
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same folder would corrupt it.
+ * A lock file with our pid keeps a second server (or `portcullis keys rotate`) out while one runs.
+ */
+function takeLock(file: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => fs.rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(fs.readFileSync(file, 'utf8'));
+      if (pid && pid !== process.pid && isAlive(pid)) {
+        throw new Error(
+          `The embedded database in ${path.dirname(file)} is in use by process ${pid}. ` +
+            'Stop that server first (the embedded database serves one process), or use DATABASE_URL.',
+        );
+      }
+      fs.rmSync(file, { force: true }); // left by a process that died
+    }
+  }
+  throw new Error(`Could not lock ${file}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

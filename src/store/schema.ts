@@ -1,0 +1,114 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Timestamps are `timestamptz`; both drivers return them as Date. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface OrganizationTable {
+  id: string;
+  name: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ApiTable {
+  id: string;
+  /** The token `aud`. */
+  identifier: string;
+  name: string;
+  access_token_ttl: number | null;
+  built_in: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ApiPermissionTable {
+  api_id: string;
+  value: string;
+  description: string;
+}
+
+export interface RoleTable {
+  /** A readable slug, e.g. `meter-reader`. */
+  id: string;
+  name: string;
+  description: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RolePermissionTable {
+  role_id: string;
+  api_id: string;
+  value: string;
+}
+
+export interface ClientTable {
+  client_id: string;
+  org_id: string;
+  name: string;
+  refresh_tokens: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface ClientRoleTable {
+  client_id: string;
+  role_id: string;
+}
+
+export interface ClientSecretTable {
+  id: string;
+  client_id: string;
+  /** HMAC-SHA-256 of the secret under the pepper; never the secret. */
+  hash: Buffer;
+  /** The secret's last characters, for display. */
+  hint: string;
+  created_at: Timestamp;
+  /** Null for the current secret; set when a rotation gives the previous one a grace period. */
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  public_jwk: ColumnType<Record<string, unknown>, string, string>;
+  /** The private JWK, AES-256-GCM under a key derived from MASTER_KEY. */
+  private_key_enc: string;
+  created_at: Timestamp;
+  /** When this key starts signing (it is published from `created_at`). */
+  activates_at: Timestamp;
+}
+
+export interface AuditEventTable {
+  id: Generated<string>;
+  at: Timestamp;
+  org_id: string | null;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  ip: string | null;
+  details: ColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface Database {
+  organizations: OrganizationTable;
+  apis: ApiTable;
+  api_permissions: ApiPermissionTable;
+  roles: RoleTable;
+  role_permissions: RolePermissionTable;
+  clients: ClientTable;
+  client_roles: ClientRoleTable;
+  client_secrets: ClientSecretTable;
+  signing_keys: SigningKeyTable;
+  audit_events: AuditEventTable;
+}
+
+export type ClientRow = Selectable<ClientTable>;
+export type ClientSecretRow = Selectable<ClientSecretTable>;
+export type SigningKeyRow = Selectable<SigningKeyTable>;
+export type NewAuditEvent = Insertable<AuditEventTable>;
