@@ -18,7 +18,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
   }
   const runtime = await Runtime.start(config, { logger });
-  const app = await buildServer(runtime, { logger: loggerOptions(config.logLevel) });
+  const app = await buildServer(runtime);
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -39,6 +39,8 @@ export class Runtime {
   readonly usage: UsageRecorder;
   private catalogSnapshot!: CatalogSnapshot;
   private keyRing!: KeyRing;
+  /** Reloads run one after another, so an older read never overwrites a newer one. */
+  private reloads: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: Config,
@@ -132,13 +134,23 @@ export class Runtime {
     await this.applyChange({ kind: 'keys' });
   }
 
-  private async reloadCatalog(): Promise<void> {
-    this.catalogSnapshot = await loadCatalog(this.store.db);
-    if (this.keyRing) this.keyRing = new KeyRing([...this.keyRing.all()], this.catalogSnapshot.maxTokenTtl(this.config.accessTokenTtl));
+  private reloadCatalog(): Promise<void> {
+    return this.serialized(async () => {
+      this.catalogSnapshot = await loadCatalog(this.store.db);
+      if (this.keyRing) this.keyRing = new KeyRing([...this.keyRing.all()], this.catalogSnapshot.maxTokenTtl(this.config.accessTokenTtl));
+    });
   }
 
-  private async reloadKeys(): Promise<void> {
-    const keys = await loadSigningKeys(this.store.db, this.kek);
-    this.keyRing = new KeyRing(keys, this.catalogSnapshot.maxTokenTtl(this.config.accessTokenTtl));
+  private reloadKeys(): Promise<void> {
+    return this.serialized(async () => {
+      const keys = await loadSigningKeys(this.store.db, this.kek);
+      this.keyRing = new KeyRing(keys, this.catalogSnapshot.maxTokenTtl(this.config.accessTokenTtl));
+    });
+  }
+
+  private serialized(work: () => Promise<void>): Promise<void> {
+    const next = this.reloads.then(work);
+    this.reloads = next.catch(() => {});
+    return next;
   }
 }

@@ -20,9 +20,10 @@ export function redactUrl(url: string): string {
 }
 
 /** Logger options: request lines without headers or bodies, secrets redacted wherever they could appear. */
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+export function loggerOptions(level: string, stream?: { write(line: string): void }): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(stream ? { stream } : {}),
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', 'client_secret', '*.password'], censor: '[redacted]' },
     serializers: {
       req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
@@ -46,10 +47,11 @@ class AccessLog extends LogController {
 }
 
 /** Builds the HTTP app on a started runtime. No logic here: each area is a plugin. */
-export async function buildServer(runtime: Runtime, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+export async function buildServer(runtime: Runtime, opts: { logStream?: { write(line: string): void } } = {}): Promise<FastifyInstance> {
   const { config } = runtime;
   const app = Fastify({
-    logger: opts.logger ?? loggerOptions(config.logLevel),
+    // Always our options: the redaction must not depend on who builds the server.
+    logger: loggerOptions(config.logLevel, opts.logStream),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     logController: new AccessLog(),

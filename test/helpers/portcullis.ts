@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { Runtime } from '../../src/runtime.js';
@@ -20,7 +20,7 @@ export interface TestPortcullis {
 /** A runtime and its Fastify app (for `inject`) on the given store, with a movable clock. */
 export async function startPortcullis(
   store: Store,
-  opts: { env?: Record<string, string>; clock?: TestClock; logger?: FastifyServerOptions['logger']; masterKey?: string } = {},
+  opts: { env?: Record<string, string>; clock?: TestClock; logStream?: { write(line: string): void }; masterKey?: string } = {},
 ): Promise<TestPortcullis> {
   const config = loadConfig({
     ISSUER: TEST_ISSUER,
@@ -30,7 +30,7 @@ export async function startPortcullis(
   });
   const clock = opts.clock ?? new TestClock();
   const runtime = await Runtime.start(config, { store, clock });
-  const app = await buildServer(runtime, { logger: opts.logger ?? false });
+  const app = await buildServer(runtime, opts.logStream ? { logStream: opts.logStream } : {});
   await app.ready();
   return {
     runtime,
