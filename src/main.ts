@@ -24,6 +24,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info(`Portcullis listening on ${url} (issuer ${config.issuer}, ${runtime.store.kind} database)`);
+  const setup = await runtime.setupLink();
+  // The one place a one-time link is printed: it is how the first administrator gets in.
+  if (setup) logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
   let closing: Promise<void> | undefined;
   return {
     app,

@@ -10,11 +10,15 @@ import type { Config } from './config.js';
 import { KeyRing } from './keys/key-ring.js';
 import { deriveKey, resolveMasterKey } from './keys/master-key.js';
 import { createSigningKey, ensureSigningKey, loadSigningKeys } from './keys/signing-keys.js';
-import { AuthThrottle } from './oauth/auth-throttle.js';
+import { FailureThrottle } from './throttle/failure-throttle.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { ensureManagementApi } from './catalog/management-api.js';
+import { MembershipService } from './orgs/membership-service.js';
 import { OrganizationService } from './orgs/organization-service.js';
+import { SessionService } from './orgs/session-service.js';
+import { UserService } from './orgs/user-service.js';
 import { CHANGES_CHANNEL, decodeChange, type Change } from './store/changes.js';
 import { openStore, type Store } from './store/connect.js';
 
@@ -34,6 +38,9 @@ export class Runtime {
   readonly clients: ClientService;
   readonly catalogService: CatalogService;
   readonly organizations: OrganizationService;
+  readonly users: UserService;
+  readonly memberships: MembershipService;
+  readonly sessions: SessionService;
   readonly tokenEndpoint: TokenEndpoint;
   readonly grants: GrantCache;
   readonly usage: UsageRecorder;
@@ -55,9 +62,18 @@ export class Runtime {
     this.usage = new UsageRecorder(store.db, 5000, (err) => logger?.warn({ err }, 'could not record client usage'));
     this.clients = new ClientService(store.db, hasher, clock, onChange);
     this.catalogService = new CatalogService(store.db, onChange);
-    this.organizations = new OrganizationService(store.db);
-    const throttle = new AuthThrottle({
-      failuresPerClient: config.authFailuresPerClient,
+    this.organizations = new OrganizationService(store.db, clock, onChange);
+    this.users = new UserService(store.db, clock, config.issuer);
+    this.memberships = new MembershipService(store.db, this.users, clock);
+    this.sessions = new SessionService(
+      store.db,
+      this.users,
+      new FailureThrottle({ name: 'login', failuresPerKey: 10, failuresPerIp: config.authFailuresPerIp, windowSeconds: config.authFailureWindow }),
+      clock,
+    );
+    const throttle = new FailureThrottle({
+      name: 'client-auth',
+      failuresPerKey: config.authFailuresPerClient,
       failuresPerIp: config.authFailuresPerIp,
       windowSeconds: config.authFailureWindow,
     });
@@ -79,7 +95,12 @@ export class Runtime {
       const runtime = new Runtime(config, store, opts.clock ?? systemClock, deriveKey(master.key, 'signing-key-encryption'), new SecretHasher(deriveKey(master.key, 'client-secret-pepper')), opts.logger);
       if (await ensureSigningKey(store.db, runtime.kek, config.signingAlg, runtime.clock.now())) opts.logger?.info(`generated the first ${config.signingAlg} signing key`);
       await runtime.reloadCatalog();
+      await ensureManagementApi(store.db, runtime.catalogService, config.issuer);
       await runtime.reloadKeys();
+      if (config.adminEmail && config.adminPassword) {
+        const admin = await runtime.users.ensureAdmin(config.adminEmail, config.adminPassword);
+        if (admin) opts.logger?.info(`created the platform administrator ${admin.email} (ADMIN_EMAIL)`);
+      }
       await store.listen(
         CHANGES_CHANNEL,
         (payload) => {
@@ -94,6 +115,12 @@ export class Runtime {
       if (!opts.store) await store.close();
       throw err;
     }
+  }
+
+  /** With no users yet, a one-time link to create the first platform administrator (printed at start). */
+  async setupLink(): Promise<string | undefined> {
+    const token = await this.users.issueSetupToken();
+    return token ? `${this.config.issuer}/setup?token=${token}` : undefined;
   }
 
   get catalog(): CatalogSnapshot {

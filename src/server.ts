@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { installErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
+import { managementRoutes } from './http/management/index.js';
 import { oauthRoutes } from './http/oauth-routes.js';
 import { wellKnownRoutes } from './http/well-known-routes.js';
 import type { Runtime } from './runtime.js';
@@ -70,5 +71,6 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
   await app.register(async (scope) => oauthRoutes(scope, runtime));
   await app.register(async (scope) => wellKnownRoutes(scope, runtime));
   await app.register(async (scope) => healthRoutes(scope, runtime));
+  await app.register(async (scope) => managementRoutes(scope, runtime), { prefix: '/api/v1' });
   return app;
 }

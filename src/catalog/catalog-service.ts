@@ -88,13 +88,19 @@ export class CatalogService {
   }
 
   /** Changes name, TTL and/or the permission list (removing a permission takes it out of every role). */
-  async updateApi(id: string, patch: Partial<Omit<ApiInput, 'identifier'>>, actor: Actor): Promise<Api> {
+  async updateApi(id: string, patch: Partial<ApiInput>, actor: Actor): Promise<Api> {
     if (patch.permissions) assertUniquePermissions(patch.permissions);
     return this.write(async (trx) => {
       const before = await this.readApi(trx, id);
+      if (before.built_in && actor.type !== 'system') throw new Conflict('The built-in management API cannot be changed.');
+      if (patch.identifier !== undefined && patch.identifier !== before.identifier) {
+        const taken = await trx.selectFrom('apis').select('id').where('identifier', '=', patch.identifier).executeTakeFirst();
+        if (taken) throw new Conflict(`An API with identifier "${patch.identifier}" exists already.`);
+      }
       await trx
         .updateTable('apis')
         .set({
+          ...(patch.identifier !== undefined ? { identifier: patch.identifier } : {}),
           ...(patch.name !== undefined ? { name: patch.name } : {}),
           ...(patch.access_token_ttl !== undefined ? { access_token_ttl: patch.access_token_ttl } : {}),
           updated_at: new Date(),
@@ -115,7 +121,7 @@ export class CatalogService {
         }
       }
       const after = await this.readApi(trx, id);
-      await recordAudit(trx, actor, { orgId: null, action: 'api.updated', target: { type: 'api', id }, details: diff(before, after, ['name', 'access_token_ttl', 'permissions']) });
+      await recordAudit(trx, actor, { orgId: null, action: 'api.updated', target: { type: 'api', id }, details: diff(before, after, ['identifier', 'name', 'access_token_ttl', 'permissions']) });
       return after;
     });
   }
@@ -173,12 +179,17 @@ export class CatalogService {
     });
   }
 
+  /** Deletes the role; it leaves every client that held it, so those clients' cached grants are dropped too. */
   async deleteRole(id: string, actor: Actor): Promise<void> {
-    await this.write(async (trx) => {
+    const holders = await this.write(async (trx) => {
       await this.readRole(trx, id);
+      const holders = (await trx.deleteFrom('client_roles').where('role_id', '=', id).returning('client_id').execute()).map((r) => r.client_id);
       await trx.deleteFrom('roles').where('id', '=', id).execute();
       await recordAudit(trx, actor, { orgId: null, action: 'role.deleted', target: { type: 'role', id } });
+      for (const clientId of holders) await notifyChange(trx, { kind: 'client', clientId });
+      return holders;
     });
+    for (const clientId of holders) await this.onChange({ kind: 'client', clientId });
   }
 
   /** A catalog change: one transaction with its change notice, then this process's catalog reloads. */
@@ -262,10 +273,11 @@ async function insertRolePermissions(trx: Transaction<Database>, roleId: string,
   await trx.insertInto('role_permissions').values([...rows.values()]).execute();
 }
 
+/** `base`, else `base-2`, `base-3`…, each shortened to fit SLUG_PATTERN's 64 characters (the HTTP layer rejects longer role ids). */
 async function freeSlug(db: Db, base: string): Promise<string> {
-  const taken = new Set(
-    (await db.selectFrom('roles').select('id').where((eb) => eb.or([eb('id', '=', base), eb('id', 'like', `${base}-%`)])).execute()).map((r) => r.id),
-  );
-  if (!taken.has(base)) return base;
-  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`)) return `${base}-${n}`;
+  const candidate = (n: number) => (n === 1 ? base : `${base.slice(0, 64 - `-${n}`.length).replace(/-+$/, '')}-${n}`);
+  // Every candidate up to `-99999999` starts with this (slugs have no LIKE wildcards).
+  const prefix = base.slice(0, 54);
+  const taken = new Set((await db.selectFrom('roles').select('id').where('id', 'like', `${prefix}%`).execute()).map((r) => r.id));
+  for (let n = 1; ; n++) if (!taken.has(candidate(n))) return candidate(n);
 }

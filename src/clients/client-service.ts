@@ -8,7 +8,7 @@ import { InvalidRequest, NotFound, type ErrorDetail } from '../errors/api-error.
 import { newClientId, newId } from '../ids.js';
 import { notifyChange, type Change } from '../store/changes.js';
 import type { Database } from '../store/schema.js';
-import { decodeCursor, encodeCursor, type Page, type PageRequest } from '../store/pagination.js';
+import { newestFirst, toPage, type Page, type PageRequest } from '../store/pagination.js';
 import { generateSecret, secretHint, type SecretHasher } from './secret.js';
 
 /** An organization client as administrators see it (API.md §3 "Client"). Never carries a secret. */
@@ -53,25 +53,8 @@ export class ClientService {
   ) {}
 
   async list(orgId: string, page: PageRequest): Promise<Page<Client>> {
-    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-    if (page.cursor !== undefined && !after) throw new InvalidRequest('Invalid cursor.', [{ field: '/querystring/cursor', message: 'not a cursor from a previous page' }]);
-    let query = selectClients(this.db)
-      .where('clients.org_id', '=', orgId)
-      .orderBy('clients.created_at', 'desc')
-      .orderBy('clients.client_id', 'desc')
-      .limit(page.limit + 1);
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('clients.created_at', '<', new Date(after.at)),
-          eb.and([eb('clients.created_at', '=', new Date(after.at)), eb('clients.client_id', '<', after.id)]),
-        ]),
-      );
-    }
-    const rows = await query.execute();
-    const data = rows.slice(0, page.limit).map(toClient);
-    const last = data[data.length - 1];
-    return { data, next_cursor: rows.length > page.limit && last ? encodeCursor({ at: last.created_at.toISOString(), id: last.client_id }) : null };
+    const rows = await newestFirst(selectClients(this.db).where('clients.org_id', '=', orgId), page, 'clients.created_at', 'clients.client_id').execute();
+    return toPage(rows.map(toClient), page.limit, (c) => ({ at: c.created_at, id: c.client_id }));
   }
 
   async get(orgId: string, clientId: string): Promise<Client> {

@@ -22,7 +22,7 @@ const ENTRY_TTL_MS = 60_000;
  * A bounded in-process cache of compiled client grants. Changes evict entries
  * at once in this process (ClientService.onChange) and in every other process
  * through change notices (store/changes.ts). An unknown client is not cached:
- * failed authentications are throttled instead (oauth/auth-throttle.ts).
+ * failed authentications are throttled instead (throttle/failure-throttle.ts).
  */
 export class GrantCache {
   private readonly cache: LRUCache<string, ClientGrant> | undefined;

@@ -23,7 +23,9 @@ export class UsageRecorder {
   }
 
   record(clientId: string, secretId: string, at: Date): void {
-    this.pending.set(secretId, { clientId, secretId, at });
+    // Uses may be reported out of order (concurrent requests): keep the latest.
+    const seen = this.pending.get(secretId);
+    if (!seen || seen.at.getTime() < at.getTime()) this.pending.set(secretId, { clientId, secretId, at });
   }
 
   /** Writes what has been collected; safe to call concurrently (flushes run one after another). */

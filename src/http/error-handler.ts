@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ErrorDetail } from '../errors/api-error.js';
-import { InvalidRequestError, OAuthError } from '../errors/oauth-error.js';
+import { ApiError, RateLimited, type ErrorDetail } from '../errors/api-error.js';
+import { InvalidRequestError, OAuthError, TooManyRequestsError } from '../errors/oauth-error.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -17,6 +17,8 @@ declare module 'fastify' {
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const oauth = request.routeOptions.config?.oauth === true;
+    // Throttling is shared by both families; off the OAuth endpoints it speaks the management shape.
+    if (err instanceof TooManyRequestsError && !oauth) return sendApi(reply, new RateLimited(err.retryAfterSeconds));
     if (err instanceof OAuthError) return sendOAuth(request, reply, err);
     if (err instanceof ApiError) return sendApi(reply, err);
     if (err.validation) {

@@ -16,12 +16,13 @@ export function encryptPrivateKey(kek: Buffer, kid: string, plaintext: string): 
 export function decryptPrivateKey(kek: Buffer, kid: string, sealed: string): string {
   const [version, iv, ct, tag] = sealed.split('.');
   if (version !== 'v1' || !iv || !ct || !tag) throw new Error(`signing key ${kid}: unknown encryption format`);
-  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64url'));
+  // A fixed tag length: without it GCM accepts a truncated tag and checks only its first bytes.
+  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64url'), { authTagLength: 16 });
   decipher.setAAD(Buffer.from(kid));
-  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   try {
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
   } catch {
-    throw new Error(`signing key ${kid} cannot be decrypted: MASTER_KEY is not the key it was stored with`);
+    throw new Error(`signing key ${kid} cannot be decrypted: MASTER_KEY is not the key it was stored with, or the stored key was altered`);
   }
 }

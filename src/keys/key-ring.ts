@@ -5,6 +5,8 @@ export interface SigningKey {
   alg: string;
   publicJwk: JWK;
   privateKey: CryptoKey;
+  /** For verifying our own tokens (management API bearer tokens, introspection). */
+  publicKey: CryptoKey;
   createdAt: Date;
   activatesAt: Date;
 }
@@ -59,6 +61,12 @@ export class KeyRing {
   /** Keys a verifier may meet: `next`, `active` and `retired` ones (RFC 7517 JWK Set). */
   published(now: Date): SigningKey[] {
     return this.keys.filter((k) => this.stateOf(k, now) !== 'expired');
+  }
+
+  /** A key a verifier may use now, by kid. */
+  publishedKey(kid: string, now: Date): SigningKey | undefined {
+    const key = this.keys.find((k) => k.kid === kid);
+    return key && this.stateOf(key, now) !== 'expired' ? key : undefined;
   }
 
   all(): readonly SigningKey[] {

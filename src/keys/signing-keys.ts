@@ -61,5 +61,6 @@ async function toSigningKey(row: SigningKeyRow, kek: Buffer): Promise<SigningKey
   const privateJwk = JSON.parse(decryptPrivateKey(kek, row.kid, row.private_key_enc)) as JWK;
   const privateKey = (await importJWK(privateJwk, row.alg)) as CryptoKey;
   const publicJwk = typeof row.public_jwk === 'string' ? (JSON.parse(row.public_jwk) as JWK) : (row.public_jwk as JWK);
-  return { kid: row.kid, alg: row.alg, publicJwk, privateKey, createdAt: row.created_at, activatesAt: row.activates_at };
+  const publicKey = (await importJWK(publicJwk, row.alg)) as CryptoKey;
+  return { kid: row.kid, alg: row.alg, publicJwk, privateKey, publicKey, createdAt: row.created_at, activatesAt: row.activates_at };
 }

@@ -3,7 +3,7 @@ import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
 import type { ClientGrant, GrantCache } from '../clients/grant-cache.js';
 import type { UsageRecorder } from '../clients/usage-recorder.js';
 import { InvalidClientError } from '../errors/oauth-error.js';
-import type { AuthThrottle } from './auth-throttle.js';
+import type { FailureThrottle } from '../throttle/failure-throttle.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 
 export interface AuthenticatedClient {
@@ -19,7 +19,7 @@ export class ClientAuthenticator {
   constructor(
     private readonly grants: GrantCache,
     private readonly hasher: SecretHasher,
-    private readonly throttle: AuthThrottle,
+    private readonly throttle: FailureThrottle,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
   ) {}

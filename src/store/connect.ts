@@ -99,7 +99,7 @@ async function openPGlite(dataDir: string): Promise<Store> {
     pglite = await PGlite.create(dataDir);
   } else {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    lock = takeLock(path.join(dataDir, 'portcullis.lock'));
+    lock = takeLock(path.resolve(dataDir, 'portcullis.lock'));
     try {
       pglite = await PGlite.create(path.join(dataDir, 'pglite'));
     } catch (err) {
@@ -125,6 +125,9 @@ async function openPGlite(dataDir: string): Promise<Store> {
   };
 }
 
+/** Lock files this process holds (a second open in the same process must be refused too). */
+const heldLocks = new Set<string>();
+
 /**
  * PGlite is one process's database: a second process opening the same folder would corrupt it.
  * A lock file with our pid keeps a second server (or `portcullis keys rotate`) out while one runs.
@@ -133,11 +136,17 @@ function takeLock(file: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return () => fs.rmSync(file, { force: true });
+      heldLocks.add(file);
+      return () => {
+        heldLocks.delete(file);
+        fs.rmSync(file, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (pid && pid !== process.pid && isAlive(pid)) {
+      // Our own pid is a live holder only if this process took the lock; otherwise it was left by an
+      // earlier process that had the same pid (PID 1 in every container start).
+      if (pid && (pid === process.pid ? heldLocks.has(file) : isAlive(pid))) {
         throw new Error(
           `The embedded database in ${path.dirname(file)} is in use by process ${pid}. ` +
             'Stop that server first (the embedded database serves one process), or use DATABASE_URL.',

@@ -1,3 +1,6 @@
+import { sql, type SelectQueryBuilder } from 'kysely';
+import { InvalidRequest } from '../errors/api-error.js';
+
 /** Keyset pagination (API.md §3 "Lists"): stable under inserts, one index range scan per page. */
 export interface PageRequest {
   limit: number;
@@ -30,4 +33,38 @@ export function decodeCursor(text: string): Cursor | undefined {
     // fall through
   }
   return undefined;
+}
+
+/** A page request's position, or a 400 for a cursor we did not make. */
+export function cursorOf(page: PageRequest): Cursor | undefined {
+  if (page.cursor === undefined) return undefined;
+  const cursor = decodeCursor(page.cursor);
+  if (!cursor) throw new InvalidRequest('Invalid cursor.', [{ field: '/querystring/cursor', message: 'not a cursor from a previous page' }]);
+  return cursor;
+}
+
+/**
+ * Newest first by (`atColumn`, `idColumn`), after the cursor, one row more than the page
+ * (to know whether there is a next one). Rows must store their timestamp from a JS Date
+ * (millisecond precision) so the cursor compares exactly.
+ */
+export function newestFirst<DB, TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  page: PageRequest,
+  atColumn: string,
+  idColumn: string,
+): SelectQueryBuilder<DB, TB, O> {
+  const after = cursorOf(page);
+  let q = query.orderBy(sql.ref(atColumn), 'desc').orderBy(sql.ref(idColumn), 'desc').limit(page.limit + 1);
+  if (after) q = q.where(sql<boolean>`(${sql.ref(atColumn)}, ${sql.ref(idColumn)}) < (${after.at}::timestamptz, ${after.id})`);
+  return q;
+}
+
+/** The page of `rows` (fetched with `newestFirst`) and the cursor to the next one. */
+export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => { at: Date; id: string }): Page<T> {
+  const data = rows.slice(0, limit);
+  const last = data[data.length - 1];
+  if (rows.length <= limit || !last) return { data, next_cursor: null };
+  const key = keyOf(last);
+  return { data, next_cursor: encodeCursor({ at: key.at.toISOString(), id: key.id }) };
 }

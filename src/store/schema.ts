@@ -95,6 +95,42 @@ export interface AuditEventTable {
   details: ColumnType<Record<string, unknown>, string, string>;
 }
 
+export interface UserTable {
+  id: string;
+  /** Lower-cased. */
+  email: string;
+  name: string;
+  /** argon2id; null until the user sets a password through an invitation. */
+  password_hash: string | null;
+  platform_admin: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface MembershipTable {
+  org_id: string;
+  user_id: string;
+  role: 'admin' | 'member';
+  created_at: Timestamp;
+}
+
+export interface SessionTable {
+  id_hash: Buffer;
+  user_id: string;
+  csrf_token: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface OneTimeTokenTable {
+  token_hash: Buffer;
+  kind: 'setup' | 'invite';
+  user_id: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   apis: ApiTable;
@@ -106,6 +142,10 @@ export interface Database {
   client_secrets: ClientSecretTable;
   signing_keys: SigningKeyTable;
   audit_events: AuditEventTable;
+  users: UserTable;
+  memberships: MembershipTable;
+  sessions: SessionTable;
+  one_time_tokens: OneTimeTokenTable;
 }
 
 export type ClientRow = Selectable<ClientTable>;

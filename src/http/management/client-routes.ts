@@ -1,0 +1,103 @@
+import { Type } from '@sinclair/typebox';
+import type { Runtime } from '../../runtime.js';
+import type { TypedApp } from './index.js';
+import { actorOf, requireOrg } from './principal.js';
+import { Client, ClientPatch, ClientRoles, ClientWithSecret, errors, IdParam, NewClient, PageOf, PageQuery, RotateAnswer, RotateBody, NoContent } from './schemas.js';
+
+const OrgParams = Type.Object({ org: IdParam });
+const ClientParams = Type.Object({ org: IdParam, client_id: IdParam });
+
+/**
+ * An organization's clients. Members (and tokens with clients:read) read; admins (and
+ * tokens with clients:write) change. The secret is in the create and rotate answers only.
+ */
+export async function clientRoutes(app: TypedApp, runtime: Runtime): Promise<void> {
+  const clients = runtime.clients;
+
+  app.get(
+    '/organizations/:org/clients',
+    { schema: { tags: ['clients'], params: OrgParams, querystring: PageQuery, response: { 200: PageOf(Client), ...errors(400, 401, 403, 404) } } },
+    async (request) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'member', 'clients:read');
+      return clients.list(request.params.org, { limit: request.query.limit ?? 50, cursor: request.query.cursor });
+    },
+  );
+
+  app.post(
+    '/organizations/:org/clients',
+    {
+      schema: {
+        summary: 'Create a client; its secret is in this answer and never again',
+        tags: ['clients'],
+        params: OrgParams,
+        body: NewClient,
+        response: { 201: ClientWithSecret, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
+      const { client, client_secret } = await clients.create(request.params.org, request.body, actorOf(request.principal, request));
+      return reply.code(201).header('cache-control', 'no-store').send({ ...client, client_secret });
+    },
+  );
+
+  app.get(
+    '/organizations/:org/clients/:client_id',
+    { schema: { tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } },
+    async (request) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'member', 'clients:read');
+      return clients.get(request.params.org, request.params.client_id);
+    },
+  );
+
+  app.patch(
+    '/organizations/:org/clients/:client_id',
+    { schema: { tags: ['clients'], params: ClientParams, body: ClientPatch, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
+    async (request) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
+      return clients.update(request.params.org, request.params.client_id, request.body, actorOf(request.principal, request));
+    },
+  );
+
+  app.put(
+    '/organizations/:org/clients/:client_id/roles',
+    { schema: { summary: "Replace the client's roles", tags: ['clients'], params: ClientParams, body: ClientRoles, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
+    async (request) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
+      return clients.setRoles(request.params.org, request.params.client_id, request.body.roles, actorOf(request.principal, request));
+    },
+  );
+
+  app.post(
+    '/organizations/:org/clients/:client_id/secret/rotate',
+    {
+      schema: {
+        summary: 'Issue a new secret; the old one fails at once or after grace_period_seconds',
+        tags: ['clients'],
+        params: ClientParams,
+        body: Type.Optional(RotateBody),
+        response: { 200: RotateAnswer, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
+      const rotated = await clients.rotateSecret(
+        request.params.org,
+        request.params.client_id,
+        { gracePeriodSeconds: request.body?.grace_period_seconds ?? 0 },
+        actorOf(request.principal, request),
+      );
+      return reply.header('cache-control', 'no-store').send(rotated);
+    },
+  );
+
+  app.delete(
+    '/organizations/:org/clients/:client_id',
+    { schema: { summary: 'Delete a client: every application using it loses access at once', tags: ['clients'], params: ClientParams, response: { 204: NoContent, ...errors(401, 403, 404) } } },
+    async (request, reply) => {
+      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
+      await clients.delete(request.params.org, request.params.client_id, actorOf(request.principal, request));
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,145 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+import { SLUG_PATTERN } from '../../catalog/slug.js';
+
+/** The management API's wire types (API.md §3), shared by routes, validation and the OpenAPI document. */
+
+/** Serialized from a Date by fast-json-stringify. */
+const DateTime = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Email = Type.String({ format: 'email', maxLength: 320 });
+const Password = Type.String({ minLength: 12, maxLength: 1024 });
+const Identifier = Type.String({ minLength: 1, maxLength: 2048 });
+const PermissionValue = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' });
+export const RoleId = Type.String({ pattern: SLUG_PATTERN, maxLength: 64 });
+export const IdParam = Type.String({ minLength: 1, maxLength: 128 });
+
+export const ErrorBody = Type.Object({
+  error: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+});
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PageOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const Organization = Type.Object({ id: Type.String(), name: Type.String(), created_at: DateTime, updated_at: DateTime });
+export const OrganizationInput = Type.Object({ name: Name }, { additionalProperties: false });
+
+export const User = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  platform_admin: Type.Boolean(),
+  has_password: Type.Boolean(),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+export const UserWithInvite = Type.Intersect([User, Type.Object({ invite_url: Type.Optional(Type.String()) })]);
+export const NewUser = Type.Object(
+  { email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const UserPatch = Type.Object(
+  { email: Type.Optional(Email), name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const Me = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  name: Type.String(),
+  platform_admin: Type.Boolean(),
+  organizations: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('member')]) })),
+});
+export const SessionBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+export const SessionAnswer = Type.Object({ user: Me, csrf_token: Type.String() });
+
+const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
+export const Member = Type.Object({ user_id: Type.String(), email: Type.String(), name: Type.String(), role: MemberRole, created_at: DateTime });
+export const MemberWithInvite = Type.Intersect([Member, Type.Object({ invite_url: Type.Optional(Type.String()) })]);
+export const NewMember = Type.Object({ email: Email, role: MemberRole }, { additionalProperties: false });
+export const MemberPatch = Type.Object({ role: MemberRole }, { additionalProperties: false });
+
+const Permission = Type.Object({ value: PermissionValue, description: Type.String({ maxLength: 500 }) }, { additionalProperties: false });
+export const Api = Type.Object({
+  id: Type.String(),
+  identifier: Type.String(),
+  name: Type.String(),
+  permissions: Type.Array(Type.Object({ value: Type.String(), description: Type.String() })),
+  access_token_ttl: Type.Union([Type.Integer(), Type.Null()]),
+  built_in: Type.Boolean(),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+const Ttl = Type.Union([Type.Integer({ minimum: 60, maximum: 86400 }), Type.Null()]);
+export const NewApi = Type.Object(
+  { identifier: Identifier, name: Name, permissions: Type.Array(Permission, { maxItems: 500 }), access_token_ttl: Type.Optional(Ttl) },
+  { additionalProperties: false },
+);
+export const ApiPatch = Type.Object(
+  { name: Type.Optional(Name), permissions: Type.Optional(Type.Array(Permission, { maxItems: 500 })), access_token_ttl: Type.Optional(Ttl) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const RolePermission = Type.Object({ api: Identifier, value: PermissionValue }, { additionalProperties: false });
+export const Role = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  permissions: Type.Array(Type.Object({ api: Type.String(), value: Type.String() })),
+  created_at: DateTime,
+  updated_at: DateTime,
+});
+export const NewRole = Type.Object(
+  { id: Type.Optional(RoleId), name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })), permissions: Type.Array(RolePermission, { maxItems: 1000 }) },
+  { additionalProperties: false },
+);
+export const RolePatch = Type.Object(
+  { name: Type.Optional(Name), description: Type.Optional(Type.String({ maxLength: 1000 })), permissions: Type.Optional(Type.Array(RolePermission, { maxItems: 1000 })) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const Client = Type.Object({
+  client_id: Type.String(),
+  name: Type.String(),
+  organization_id: Type.String(),
+  roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+  secret_hint: Type.String(),
+  refresh_tokens: Type.Boolean(),
+  created_at: DateTime,
+  updated_at: DateTime,
+  last_used_at: Type.Union([DateTime, Type.Null()]),
+});
+export const ClientWithSecret = Type.Intersect([Client, Type.Object({ client_secret: Type.String() })]);
+const RoleIds = Type.Array(RoleId, { maxItems: 100 });
+export const NewClient = Type.Object({ name: Name, roles: RoleIds, refresh_tokens: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export const ClientPatch = Type.Object({ name: Type.Optional(Name), refresh_tokens: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });
+export const ClientRoles = Type.Object({ roles: RoleIds }, { additionalProperties: false });
+export const RotateBody = Type.Object({ grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400 })) }, { additionalProperties: false });
+export const RotateAnswer = Type.Object({ client_secret: Type.String(), secret_hint: Type.String(), previous_secret_expires_at: Type.Union([DateTime, Type.Null()]) });
+
+export const AuditEvent = Type.Object({
+  id: Type.String(),
+  at: DateTime,
+  actor: Type.Object({ type: Type.String(), id: Type.String() }),
+  action: Type.String(),
+  target: Type.Object({ type: Type.String(), id: Type.String() }),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Password }, { additionalProperties: false });
+export const InviteBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200 })), password: Password }, { additionalProperties: false });
+
+/** Error answers every management route may give. */
+export const errors = (...codes: (400 | 401 | 403 | 404 | 409 | 429)[]) => Object.fromEntries(codes.map((c) => [c, ErrorBody]));
+
+/** 204 answers carry no body. */
+export const NoContent = Type.Unsafe<undefined>({ type: 'null', description: 'No content' });

@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import { Unauthenticated } from '../errors/api-error.js';
+import { randomBase62 } from '../ids.js';
+import type { FailureThrottle } from '../throttle/failure-throttle.js';
+import type { Database } from '../store/schema.js';
+import { tokenHash } from './one-time-tokens.js';
+import { verifyPassword } from './passwords.js';
+import type { User, UserService } from './user-service.js';
+
+export const SESSION_TTL_SECONDS = 12 * 3600;
+
+export interface Session {
+  user: User;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+/**
+ * Browser sessions: a random cookie value whose SHA-256 is the row key, with a CSRF
+ * token of its own. Sign-in is throttled per account and per address
+ * (FailureThrottle), and a wrong password costs the same time as an unknown email.
+ */
+export class SessionService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly users: UserService,
+    private readonly throttle: FailureThrottle,
+    private readonly clock: Clock,
+  ) {}
+
+  async login(email: string, password: string, ip: string): Promise<{ cookie: string; session: Session }> {
+    const key = email.toLowerCase();
+    await this.throttle.check(key, ip);
+    const user = await this.users.findByEmail(key);
+    if (!(await verifyPassword(user?.password_hash ?? null, password)) || !user) {
+      await this.throttle.failed(key, ip);
+      throw new Unauthenticated('Email or password is wrong.');
+    }
+    const cookie = randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + SESSION_TTL_SECONDS * 1000);
+    const csrfToken = randomBase62(128);
+    await this.db.insertInto('sessions').values({ id_hash: tokenHash(cookie), user_id: user.id, csrf_token: csrfToken, created_at: now, expires_at: expiresAt }).execute();
+    const { password_hash: _omit, ...publicUser } = user;
+    return { cookie, session: { user: publicUser, csrfToken, expiresAt } };
+  }
+
+  /** The live session for a cookie value, or undefined. */
+  async lookup(cookie: string): Promise<Session | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .select(['user_id', 'csrf_token', 'expires_at'])
+      .where('id_hash', '=', tokenHash(cookie))
+      .where('expires_at', '>', this.clock.now())
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { user: await this.users.get(row.user_id), csrfToken: row.csrf_token, expiresAt: row.expires_at };
+  }
+
+  async logout(cookie: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id_hash', '=', tokenHash(cookie)).execute();
+  }
+}
