@@ -33,6 +33,7 @@ const EnvSchema = Type.Object({
   AUTH_FAILURE_WINDOW: Type.Optional(IntString({ minimum: 1, maximum: 86400 })),
   GRANT_CACHE_SIZE: Type.Optional(IntString({ minimum: 0, maximum: 10000000 })),
   KEY_ACTIVATION_DELAY: Type.Optional(IntString({ minimum: 0, maximum: 604800 })),
+  CATALOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -65,6 +66,8 @@ export interface Config {
   grantCacheSize: number;
   /** Seconds between `keys rotate` publishing a new key and that key starting to sign. */
   keyActivationDelay: number;
+  /** A YAML or JSON file of APIs and roles applied at every start. */
+  catalogFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailureWindow: int(e.AUTH_FAILURE_WINDOW, 300),
     grantCacheSize: int(e.GRANT_CACHE_SIZE, 100000),
     keyActivationDelay: int(e.KEY_ACTIVATION_DELAY, 600),
+    catalogFile: e.CATALOG_FILE ? path.resolve(e.CATALOG_FILE) : undefined,
   };
 }
 

@@ -14,6 +14,7 @@ import { FailureThrottle } from './throttle/failure-throttle.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { applyCatalogFile, readCatalogFile } from './catalog/catalog-file.js';
 import { ensureManagementApi } from './catalog/management-api.js';
 import { MembershipService } from './orgs/membership-service.js';
 import { OrganizationService } from './orgs/organization-service.js';
@@ -96,6 +97,10 @@ export class Runtime {
       if (await ensureSigningKey(store.db, runtime.kek, config.signingAlg, runtime.clock.now())) opts.logger?.info(`generated the first ${config.signingAlg} signing key`);
       await runtime.reloadCatalog();
       await ensureManagementApi(store.db, runtime.catalogService, config.issuer);
+      if (config.catalogFile) {
+        const result = await applyCatalogFile(runtime.catalogService, readCatalogFile(config.catalogFile), { type: 'system', id: 'CATALOG_FILE' });
+        opts.logger?.info(`applied ${config.catalogFile}: ${result.created} created, ${result.updated} updated`);
+      }
       await runtime.reloadKeys();
       if (config.adminEmail && config.adminPassword) {
         const admin = await runtime.users.ensureAdmin(config.adminEmail, config.adminPassword);

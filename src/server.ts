@@ -1,5 +1,6 @@
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { installErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -56,7 +57,9 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     logController: new AccessLog(),
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    // Query strings need '50' → 50; `true` (unlike Fastify's default 'array') never turns a repeated
+    // parameter into a scalar or a scalar into a list, so RFC 6749's "at most once" still fails validation.
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   });
   installErrorHandler(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
@@ -65,9 +68,16 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
     openapi: {
       info: { title: 'Portcullis', version: '1', description: 'OAuth 2.0 authorization server for organization clients.' },
       servers: [{ url: config.issuer }],
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'portcullis_session', description: 'From POST /api/v1/session; unsafe methods also need x-csrf-token' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A client-credentials token for <ISSUER>/api/v1/' },
+        },
+      },
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   await app.register(async (scope) => oauthRoutes(scope, runtime));
   await app.register(async (scope) => wellKnownRoutes(scope, runtime));
   await app.register(async (scope) => healthRoutes(scope, runtime));
