@@ -44,20 +44,26 @@ export class GrantCache {
     let pending = this.loading.get(clientId);
     if (!pending) {
       const generation = this.generation;
-      pending = loadGrant(this.db, clientId).then(
+      const load: Promise<ClientGrant | undefined> = loadGrant(this.db, clientId).then(
         (grant) => {
-          this.loading.delete(clientId);
+          this.settle(clientId, load);
           if (grant && generation === this.generation) this.cache?.set(clientId, grant);
           return grant;
         },
         (err: unknown) => {
-          this.loading.delete(clientId);
+          this.settle(clientId, load);
           throw err;
         },
       );
+      pending = load;
       this.loading.set(clientId, pending);
     }
     return pending;
+  }
+
+  /** Forgets a finished load, unless a newer one for the same client has taken its place. */
+  private settle(clientId: string, load: Promise<ClientGrant | undefined>): void {
+    if (this.loading.get(clientId) === load) this.loading.delete(clientId);
   }
 
   evict(clientId: string): void {

@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** The ConfigError `loadConfig(env)` throws. */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('has the defaults of API.md §1', () => {
+    const config = loadConfig({});
+    expect({
+      port: config.port,
+      host: config.host,
+      issuer: config.issuer,
+      dataDir: config.dataDir,
+      databaseUrl: config.databaseUrl,
+      masterKey: config.masterKey,
+      adminEmail: config.adminEmail,
+      adminPassword: config.adminPassword,
+      accessTokenTtl: config.accessTokenTtl,
+      allowQueryCredentials: config.allowQueryCredentials,
+    }).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      issuer: 'http://localhost:8080',
+      dataDir: path.resolve('./data'),
+      databaseUrl: undefined,
+      masterKey: undefined,
+      adminEmail: undefined,
+      adminPassword: undefined,
+      accessTokenTtl: 3600,
+      allowQueryCredentials: false,
+    });
+    expect(config.signingAlg).toBe('ES256');
+  });
+
+  it('reads only the env it is given, not process.env', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = '1234';
+    try {
+      expect(loadConfig({}).port).toBe(8080);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+
+  it('derives the default ISSUER from PORT and strips a trailing slash from ISSUER', () => {
+    expect(loadConfig({ PORT: '9000' }).issuer).toBe('http://localhost:9000');
+    expect(loadConfig({ ISSUER: 'https://auth.example.com/' }).issuer).toBe('https://auth.example.com');
+    expect(loadConfig({ ISSUER: 'https://auth.example.com/tenant' }).issuer).toBe('https://auth.example.com/tenant');
+  });
+
+  it('takes every setting of API.md §1', () => {
+    const config = loadConfig({
+      PORT: '9443',
+      HOST: '0.0.0.0',
+      ISSUER: 'https://auth.example.com',
+      DATA_DIR: '/var/lib/portcullis',
+      DATABASE_URL: 'postgres://portcullis@db:5432/portcullis',
+      MASTER_KEY: KEY,
+      ADMIN_EMAIL: 'admin@example.com',
+      ADMIN_PASSWORD: 'correct horse battery staple',
+      ACCESS_TOKEN_TTL: '900',
+      ALLOW_QUERY_CREDENTIALS: 'true',
+    });
+    expect(config).toMatchObject({
+      port: 9443,
+      host: '0.0.0.0',
+      issuer: 'https://auth.example.com',
+      dataDir: '/var/lib/portcullis',
+      databaseUrl: 'postgres://portcullis@db:5432/portcullis',
+      masterKey: KEY,
+      adminEmail: 'admin@example.com',
+      adminPassword: 'correct horse battery staple',
+      accessTokenTtl: 900,
+      allowQueryCredentials: true,
+    });
+  });
+
+  it('treats an empty value as unset', () => {
+    const config = loadConfig({ PORT: '', ISSUER: '', ALLOW_QUERY_CREDENTIALS: '' });
+    expect(config.port).toBe(8080);
+    expect(config.issuer).toBe('http://localhost:8080');
+    expect(config.allowQueryCredentials).toBe(false);
+  });
+
+  it('ALLOW_QUERY_CREDENTIALS accepts true/false/1/0 and nothing else', () => {
+    expect(loadConfig({ ALLOW_QUERY_CREDENTIALS: 'true' }).allowQueryCredentials).toBe(true);
+    expect(loadConfig({ ALLOW_QUERY_CREDENTIALS: '1' }).allowQueryCredentials).toBe(true);
+    expect(loadConfig({ ALLOW_QUERY_CREDENTIALS: 'false' }).allowQueryCredentials).toBe(false);
+    expect(loadConfig({ ALLOW_QUERY_CREDENTIALS: '0' }).allowQueryCredentials).toBe(false);
+    expect(configError({ ALLOW_QUERY_CREDENTIALS: 'yes' }).message).toContain('ALLOW_QUERY_CREDENTIALS:');
+  });
+
+  it.each([
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['ISSUER', { ISSUER: 'ftp://x' }],
+    ['ISSUER', { ISSUER: 'https://auth.example.com/?tenant=1' }],
+    ['SIGNING_ALG', { SIGNING_ALG: 'HS256' }],
+    ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '5' }],
+    ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '1h' }],
+    ['ADMIN_PASSWORD', { ADMIN_EMAIL: 'admin@example.com' }],
+    ['ADMIN_EMAIL', { ADMIN_PASSWORD: 'correct horse battery staple' }],
+    ['MASTER_KEY', { MASTER_KEY: 'short' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://db/portcullis' }],
+  ])('%s is named when bad: %j', (variable, env) => {
+    const error = configError(env);
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain(`  - ${variable}: `);
+  });
+
+  it('names every bad variable at once', () => {
+    const error = configError({ PORT: 'abc', SIGNING_ALG: 'HS256', MASTER_KEY: 'short' });
+    expect(error.message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(3);
+    for (const variable of ['PORT', 'SIGNING_ALG', 'MASTER_KEY']) expect(error.message).toContain(`  - ${variable}: `);
+  });
+
+  it('says what was expected and what it got', () => {
+    expect(configError({ PORT: '70000' }).message).toContain('PORT: integer 0..65535 expected, got 70000');
+    expect(configError({ SIGNING_ALG: 'HS256' }).message).toContain('SIGNING_ALG: one of ES256, RS256, EdDSA expected, got "HS256"');
+  });
+});

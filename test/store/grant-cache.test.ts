@@ -1,0 +1,234 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
+import { GrantCache } from '../../src/clients/grant-cache.js';
+import { UsageRecorder } from '../../src/clients/usage-recorder.js';
+import { deriveKey } from '../../src/keys/master-key.js';
+import { testDatabases } from '../helpers/databases.js';
+import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+
+const MASTER_KEY = randomBytes(32).toString('base64');
+const PEPPER = deriveKey(Buffer.from(MASTER_KEY, 'base64'), 'client-secret-pepper');
+const hmac = (secret: string) => createHmac('sha256', PEPPER).update(secret).digest();
+
+/** Counts the statements sent through a Kysely instance. */
+class QueryCounter implements KyselyPlugin {
+  count = 0;
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    this.count++;
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => {
+  let p: TestPortcullis;
+
+  beforeAll(async () => {
+    p = await startPortcullis(await db.open(), { masterKey: MASTER_KEY });
+  });
+  afterAll(async () => {
+    await p?.close();
+    await db.dispose();
+  });
+
+  function countingCache(maxEntries = 100) {
+    const counter = new QueryCounter();
+    return { cache: new GrantCache(p.runtime.store.db.withPlugin(counter), maxEntries), counter };
+  }
+  const secretRows = (clientId: string) =>
+    p.runtime.store.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
+
+  describe('GrantCache', () => {
+    it('loads organization, roles and secrets in one read, then serves from memory', async () => {
+      const c = await seedClient(p.runtime, { refreshTokens: true });
+      const extra = await p.runtime.catalogService.createRole({ name: `Extra ${c.clientId}`, permissions: [] }, SYSTEM_ACTOR);
+      await p.runtime.clients.setRoles(c.orgId, c.clientId, [extra.id, c.roleId], SYSTEM_ACTOR);
+      const [secret] = await secretRows(c.clientId);
+      const { cache, counter } = countingCache();
+
+      const grant = await cache.get(c.clientId);
+      expect(counter.count).toBe(1);
+      expect(grant).toEqual({
+        clientId: c.clientId,
+        orgId: c.orgId,
+        refreshTokens: true,
+        roles: [extra.id, c.roleId].sort(),
+        secrets: [{ id: secret!.id, hash: hmac(c.secret), expiresAt: null }],
+      });
+      expect(Buffer.isBuffer(grant!.secrets[0]!.hash)).toBe(true);
+
+      expect(await cache.get(c.clientId)).toBe(grant);
+      expect(counter.count).toBe(1);
+    });
+
+    it('concurrent gets share one read', async () => {
+      const c = await seedClient(p.runtime);
+      const { cache, counter } = countingCache();
+      const grants = await Promise.all(Array.from({ length: 5 }, () => cache.get(c.clientId)));
+      expect(counter.count).toBe(1);
+      for (const g of grants) expect(g).toBe(grants[0]);
+    });
+
+    it('evict forces a reload', async () => {
+      const c = await seedClient(p.runtime);
+      const { cache, counter } = countingCache();
+      const first = await cache.get(c.clientId);
+      cache.evict(c.clientId);
+      const second = await cache.get(c.clientId);
+      expect(counter.count).toBe(2);
+      expect(second).toEqual(first);
+      expect(second).not.toBe(first);
+      cache.clear();
+      await cache.get(c.clientId);
+      expect(counter.count).toBe(3);
+    });
+
+    it('a read that was under way when the entry was evicted is not cached', async () => {
+      const c = await seedClient(p.runtime);
+      const { cache, counter } = countingCache();
+      const pending = cache.get(c.clientId);
+      cache.evict(c.clientId);
+      await pending;
+      await cache.get(c.clientId);
+      expect(counter.count).toBe(2);
+      await cache.get(c.clientId);
+      expect(counter.count).toBe(2);
+    });
+
+    it('an unknown client is undefined and not cached', async () => {
+      const { cache, counter } = countingCache();
+      expect(await cache.get('no-such-client')).toBeUndefined();
+      expect(await cache.get('no-such-client')).toBeUndefined();
+      expect(counter.count).toBe(2);
+    });
+
+    it('with size 0 it reads every time', async () => {
+      const c = await seedClient(p.runtime);
+      const { cache, counter } = countingCache(0);
+      await cache.get(c.clientId);
+      await cache.get(c.clientId);
+      expect(counter.count).toBe(2);
+    });
+
+    it('a change through ClientService is seen at once by runtime.grants', async () => {
+      const c = await seedClient(p.runtime);
+      const other = await p.runtime.catalogService.createRole({ name: `Other ${c.clientId}`, permissions: [] }, SYSTEM_ACTOR);
+      expect((await p.runtime.grants.get(c.clientId))?.roles).toEqual([c.roleId]);
+
+      await p.runtime.clients.setRoles(c.orgId, c.clientId, [other.id], SYSTEM_ACTOR);
+      expect((await p.runtime.grants.get(c.clientId))?.roles).toEqual([other.id]);
+
+      await p.runtime.clients.update(c.orgId, c.clientId, { refresh_tokens: true }, SYSTEM_ACTOR);
+      expect((await p.runtime.grants.get(c.clientId))?.refreshTokens).toBe(true);
+
+      const rotated = await p.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 120 }, SYSTEM_ACTOR);
+      const grant = await p.runtime.grants.get(c.clientId);
+      expect(grant?.secrets.map((s) => ({ hash: s.hash, expiresAt: s.expiresAt })).sort((a, b) => (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity))).toEqual([
+        { hash: hmac(c.secret), expiresAt: rotated.previous_secret_expires_at!.getTime() },
+        { hash: hmac(rotated.client_secret), expiresAt: null },
+      ]);
+
+      await p.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
+      expect(await p.runtime.grants.get(c.clientId)).toBeUndefined();
+    });
+
+    it('deleting a role is seen at once by runtime.grants of the clients that held it', async () => {
+      // Created with both roles: no earlier change notice of this client is in flight to evict it by chance.
+      const tag = randomBytes(4).toString('hex');
+      const org = await p.runtime.organizations.create({ name: `Org ${tag}` }, SYSTEM_ACTOR);
+      const kept = await p.runtime.catalogService.createRole({ name: `Kept ${tag}`, permissions: [] }, SYSTEM_ACTOR);
+      const doomed = await p.runtime.catalogService.createRole({ name: `Doomed ${tag}`, permissions: [] }, SYSTEM_ACTOR);
+      const { client } = await p.runtime.clients.create(org.id, { name: 'Holder', roles: [kept.id, doomed.id] }, SYSTEM_ACTOR);
+      const bystander = await seedClient(p.runtime);
+      expect((await p.runtime.grants.get(client.client_id))?.roles).toEqual([kept.id, doomed.id].sort());
+      const untouched = await p.runtime.grants.get(bystander.clientId);
+
+      await p.runtime.catalogService.deleteRole(doomed.id, SYSTEM_ACTOR);
+      expect((await p.runtime.grants.get(client.client_id))?.roles).toEqual([kept.id]);
+      expect(await p.runtime.grants.get(bystander.clientId)).toBe(untouched);
+    });
+  });
+
+  describe('UsageRecorder', () => {
+    const lastUsed = async (clientId: string) => {
+      const client = await p.runtime.store.db.selectFrom('clients').select('last_used_at').where('client_id', '=', clientId).executeTakeFirstOrThrow();
+      const secrets = await secretRows(clientId);
+      return { client: client.last_used_at, secrets: secrets.map((s) => s.last_used_at) };
+    };
+
+    it('flush writes last_used_at to the client and the secret used', async () => {
+      const c = await seedClient(p.runtime);
+      const [secret] = await secretRows(c.clientId);
+      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const t = new Date('2031-05-01T10:00:00.123Z');
+      recorder.record(c.clientId, secret!.id, t);
+      expect(await lastUsed(c.clientId)).toEqual({ client: null, secrets: [null] });
+      await recorder.flush();
+      expect(await lastUsed(c.clientId)).toEqual({ client: t, secrets: [t] });
+      expect((await p.runtime.clients.get(c.orgId, c.clientId)).last_used_at).toEqual(t);
+    });
+
+    it('never moves a time backwards, across flushes or within one', async () => {
+      const c = await seedClient(p.runtime);
+      const [secret] = await secretRows(c.clientId);
+      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const t1 = new Date('2031-05-01T10:00:00Z');
+      const t2 = new Date('2031-05-01T11:00:00Z');
+      const t3 = new Date('2031-05-01T12:00:00Z');
+
+      recorder.record(c.clientId, secret!.id, t2);
+      await recorder.flush();
+      recorder.record(c.clientId, secret!.id, t1); // an older use reported late
+      await recorder.flush();
+      expect(await lastUsed(c.clientId)).toEqual({ client: t2, secrets: [t2] });
+
+      recorder.record(c.clientId, secret!.id, t3);
+      recorder.record(c.clientId, secret!.id, t1); // out of order within one batch
+      await recorder.flush();
+      expect(await lastUsed(c.clientId)).toEqual({ client: t3, secrets: [t3] });
+    });
+
+    it('keeps each secret’s own time and the client’s latest', async () => {
+      const c = await seedClient(p.runtime);
+      await p.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 600 }, SYSTEM_ACTOR);
+      const [previous, current] = await secretRows(c.clientId);
+      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const early = new Date('2031-06-01T08:00:00Z');
+      const late = new Date('2031-06-01T09:00:00Z');
+      recorder.record(c.clientId, current!.id, early);
+      recorder.record(c.clientId, previous!.id, late);
+      await recorder.flush();
+      expect(await lastUsed(c.clientId)).toEqual({ client: late, secrets: [late, early] });
+    });
+
+    it('a deleted client is skipped without error; nothing pending sends nothing', async () => {
+      const c = await seedClient(p.runtime);
+      const [secret] = await secretRows(c.clientId);
+      await p.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
+      const errors: unknown[] = [];
+      const counter = new QueryCounter();
+      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(counter), 60_000, (err) => errors.push(err));
+      await recorder.flush();
+      expect(counter.count).toBe(0);
+      recorder.record(c.clientId, secret!.id, new Date('2031-01-01T00:00:00Z'));
+      await recorder.flush();
+      expect(errors).toEqual([]);
+      expect(counter.count).toBeGreaterThan(0);
+    });
+
+    it('stop flushes what is pending', async () => {
+      const c = await seedClient(p.runtime);
+      const [secret] = await secretRows(c.clientId);
+      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      recorder.start();
+      const t = new Date('2031-07-01T00:00:00Z');
+      recorder.record(c.clientId, secret!.id, t);
+      await recorder.stop();
+      expect(await lastUsed(c.clientId)).toEqual({ client: t, secrets: [t] });
+    });
+  });
+});

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { sql, type Kysely } from 'kysely';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/connect.js';
+import { migrateToLatest } from '../../src/store/migrator.js';
+import { testDatabases } from '../helpers/databases.js';
+
+const TABLES_0001 = [
+  'api_permissions',
+  'apis',
+  'audit_events',
+  'client_roles',
+  'client_secrets',
+  'clients',
+  'organizations',
+  'role_permissions',
+  'roles',
+  'signing_keys',
+];
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-store-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function tables(db: Kysely<unknown>): Promise<string[]> {
+  const { rows } = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(db);
+  return rows.map((r) => r.table_name);
+}
+
+async function applied(db: Kysely<unknown>): Promise<{ name: string; timestamp: string }[]> {
+  const { rows } = await sql<{ name: string; timestamp: string }>`select name, timestamp from portcullis_migrations order by name`.execute(db);
+  return rows;
+}
+
+/** Every migration the migrator knows, as a fresh database applies them. */
+let allMigrations: string[];
+beforeAll(async () => {
+  const store = await openStore({ dataDir: 'memory://', migrate: false });
+  try {
+    expect(await tables(store.db as Kysely<unknown>)).toEqual([]);
+    allMigrations = await migrateToLatest(store.db as Kysely<unknown>);
+  } finally {
+    await store.close();
+  }
+});
+
+describe.each(testDatabases())('migrations on $name', (db) => {
+  let dataDir: string | undefined;
+  /** A fresh database, migrated by openStore. */
+  const open = (): Promise<Store> => (db.name === 'pglite' ? openStore({ dataDir: (dataDir = tempDir()) }) : db.open());
+  /** The same database, opened again (openStore runs the migrations again). */
+  const reopen = (): Promise<Store> => (db.name === 'pglite' ? openStore({ dataDir: dataDir! }) : db.reopen());
+
+  afterAll(async () => {
+    await db.dispose();
+  });
+
+  it('apply on a fresh database and are idempotent on a second openStore of it', async () => {
+    expect(allMigrations[0]).toBe('0001-initial');
+    expect([...allMigrations].sort()).toEqual(allMigrations);
+
+    const first = await open();
+    let records: { name: string; timestamp: string }[];
+    try {
+      const raw = first.db as Kysely<unknown>;
+      records = await applied(raw);
+      expect(records.map((r) => r.name)).toEqual(allMigrations);
+      expect(await tables(raw)).toEqual(expect.arrayContaining([...TABLES_0001, 'portcullis_migrations', 'portcullis_migrations_lock']));
+      expect(await migrateToLatest(raw)).toEqual([]);
+      await first.db.insertInto('organizations').values({ id: 'org_survivor', name: 'Survivor' }).execute();
+    } finally {
+      await first.close();
+    }
+
+    const second = await reopen();
+    try {
+      const raw = second.db as Kysely<unknown>;
+      expect(await applied(raw)).toEqual(records);
+      expect(await migrateToLatest(raw)).toEqual([]);
+      expect(await second.db.selectFrom('organizations').select(['id', 'name']).execute()).toEqual([{ id: 'org_survivor', name: 'Survivor' }]);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('PGlite DATA_DIR lock (embedded mode only)', () => {
+  const open: Store[] = [];
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+  });
+
+  async function deadPid(): Promise<number> {
+    const child = spawn(process.execPath, ['-e', '']);
+    const pid = child.pid!;
+    await once(child, 'exit');
+    return pid;
+  }
+
+  it('stops a second openStore of the same DATA_DIR in this process, naming it, and releases on close', async () => {
+    const dataDir = tempDir();
+    const lockFile = path.join(dataDir, 'portcullis.lock');
+    const first = await openStore({ dataDir });
+    open.push(first);
+    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+
+    await expect(openStore({ dataDir })).rejects.toThrow(`The embedded database in ${dataDir} is in use by process ${process.pid}.`);
+    // The same folder by another spelling is the same lock.
+    await expect(openStore({ dataDir: path.relative(process.cwd(), dataDir) + path.sep })).rejects.toThrow(`in use by process ${process.pid}`);
+
+    // The refused attempts took nothing from the first store.
+    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+    await first.ping();
+
+    open.splice(0);
+    await first.close();
+    expect(fs.existsSync(lockFile)).toBe(false);
+    open.push(await openStore({ dataDir }));
+  });
+
+  it('stops openStore while another live process holds the lock, naming that process', async () => {
+    const dataDir = tempDir();
+    const lockFile = path.join(dataDir, 'portcullis.lock');
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(lockFile, String(holder.pid));
+      await expect(openStore({ dataDir })).rejects.toThrow(
+        `The embedded database in ${dataDir} is in use by process ${holder.pid}. Stop that server first (the embedded database serves one process), or use DATABASE_URL.`,
+      );
+      expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(holder.pid));
+    } finally {
+      holder.kill();
+      await once(holder, 'exit').catch(() => {});
+    }
+  });
+
+  it('takes over a lock left by a process that died, or by an earlier process with our pid', async () => {
+    const dataDir = tempDir();
+    const lockFile = path.join(dataDir, 'portcullis.lock');
+    fs.mkdirSync(dataDir, { recursive: true });
+
+    fs.writeFileSync(lockFile, String(await deadPid()));
+    const first = await openStore({ dataDir });
+    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+    await first.close();
+
+    // A container restarts with the same pid (PID 1): the file names us, but we do not hold it.
+    fs.writeFileSync(lockFile, String(process.pid));
+    const second = await openStore({ dataDir });
+    open.push(second);
+    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+  });
+});
