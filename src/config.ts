@@ -34,6 +34,8 @@ const EnvSchema = Type.Object({
   GRANT_CACHE_SIZE: Type.Optional(IntString({ minimum: 0, maximum: 10000000 })),
   KEY_ACTIVATION_DELAY: Type.Optional(IntString({ minimum: 0, maximum: 604800 })),
   CATALOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  REFRESH_TOKEN_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
+  REFRESH_TOKEN_IDLE_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -68,6 +70,10 @@ export interface Config {
   keyActivationDelay: number;
   /** A YAML or JSON file of APIs and roles applied at every start. */
   catalogFile: string | undefined;
+  /** Seconds a refresh-token family lives at most, however often it is used. */
+  refreshTokenTtl: number;
+  /** Seconds an unused refresh token lives. */
+  refreshTokenIdleTtl: number;
 }
 
 export class ConfigError extends Error {
@@ -122,6 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     grantCacheSize: int(e.GRANT_CACHE_SIZE, 100000),
     keyActivationDelay: int(e.KEY_ACTIVATION_DELAY, 600),
     catalogFile: e.CATALOG_FILE ? path.resolve(e.CATALOG_FILE) : undefined,
+    refreshTokenTtl: int(e.REFRESH_TOKEN_TTL, 30 * 86400),
+    refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
   };
 }
 

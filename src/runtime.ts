@@ -13,6 +13,12 @@ import { createSigningKey, ensureSigningKey, loadSigningKeys } from './keys/sign
 import { FailureThrottle } from './throttle/failure-throttle.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
+import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
+import { RefreshTokenService } from './tokens/refresh-tokens.js';
+import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { Introspection } from './oauth/introspection.js';
+import { Revocation } from './oauth/revocation.js';
+import { managementAudience } from './catalog/management-api.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { applyCatalogFile, readCatalogFile } from './catalog/catalog-file.js';
 import { ensureManagementApi } from './catalog/management-api.js';
@@ -44,6 +50,12 @@ export class Runtime {
   readonly sessions: SessionService;
   readonly tokenEndpoint: TokenEndpoint;
   readonly grants: GrantCache;
+  readonly refreshTokens: RefreshTokenService;
+  readonly accessTokens: AccessTokenVerifier;
+  readonly authenticator: ClientAuthenticator;
+  readonly introspection: Introspection;
+  readonly revocation: Revocation;
+  private housekeeping: NodeJS.Timeout | undefined;
   readonly usage: UsageRecorder;
   private catalogSnapshot!: CatalogSnapshot;
   private keyRing!: KeyRing;
@@ -79,13 +91,24 @@ export class Runtime {
       windowSeconds: config.authFailureWindow,
     });
     const authenticator = new ClientAuthenticator(this.grants, hasher, throttle, this.usage, clock);
+    this.authenticator = authenticator;
+    this.refreshTokens = new RefreshTokenService(store.db, clock, { absoluteTtlSeconds: config.refreshTokenTtl, idleTtlSeconds: config.refreshTokenIdleTtl });
+    const issuing = {
+      issuer: config.issuer,
+      defaultTtl: config.accessTokenTtl,
+      clock,
+      catalog: () => this.catalogSnapshot,
+      keys: () => this.keyRing,
+      refreshTokens: this.refreshTokens,
+    };
     const grants = new Map([
-      [
-        'client_credentials',
-        clientCredentialsGrant({ issuer: config.issuer, defaultTtl: config.accessTokenTtl, clock, catalog: () => this.catalogSnapshot, keys: () => this.keyRing }),
-      ],
+      ['client_credentials', clientCredentialsGrant(issuing)],
+      ['refresh_token', refreshTokenGrant(issuing)],
     ]);
     this.tokenEndpoint = new TokenEndpoint(authenticator, grants, config.allowQueryCredentials);
+    this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.keyRing, clock, store.db);
+    this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.grants, () => this.catalogSnapshot);
+    this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalogSnapshot, managementAudience(config.issuer));
   }
 
   static async start(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -115,6 +138,7 @@ export class Runtime {
         () => void runtime.resync(),
       );
       runtime.usage.start();
+      runtime.housekeeping = setInterval(() => void runtime.pruneExpired(), 3600_000).unref();
       return runtime;
     } catch (err) {
       if (!opts.store) await store.close();
@@ -154,7 +178,18 @@ export class Runtime {
     }
   }
 
+  /** Forgets refresh tokens and access-token revocations that have expired anyway. */
+  async pruneExpired(): Promise<void> {
+    try {
+      await this.refreshTokens.prune();
+      await this.accessTokens.prune();
+    } catch (err) {
+      this.logger?.warn({ err }, 'could not prune expired tokens');
+    }
+  }
+
   async close(): Promise<void> {
+    if (this.housekeeping) clearInterval(this.housekeeping);
     await this.usage.stop();
     await this.store.close();
   }

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { TooManyRequestsError } from '../errors/oauth-error.js';
+import { InvalidRequestError, TooManyRequestsError } from '../errors/oauth-error.js';
 import { parseClientCredentials } from '../oauth/client-credentials-parser.js';
 import type { Runtime } from '../runtime.js';
 
@@ -29,6 +29,11 @@ const TokenResponse = Type.Object({
   refresh_token: Type.Optional(Type.String()),
 });
 const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
+const TokenOperationBody = Type.Object(
+  { token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256) },
+  { additionalProperties: true },
+);
+const IntrospectionResponse = Type.Object({ active: Type.Boolean() }, { additionalProperties: true });
 
 /** RFC 6749 §3.2: "Parameters sent without a value MUST be treated as if they were omitted." */
 function present<T extends object>(params: T | undefined): { [K in keyof T]?: string } {
@@ -94,4 +99,59 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
       },
     );
   }
+
+  const authenticate = (request: FastifyRequest<{ Body: Static<typeof TokenOperationBody> | undefined; Querystring: Static<typeof TokenQuery> }>) => {
+    const credentials = parseClientCredentials(
+      { authorization: request.headers.authorization, body: present(request.body), query: present(request.query) },
+      { allowQuery: config.allowQueryCredentials },
+    );
+    return runtime.authenticator.authenticate(credentials, request.ip);
+  };
+  const requiredToken = (body: Static<typeof TokenOperationBody> | undefined) => {
+    const { token, token_type_hint } = present(body);
+    if (token === undefined) throw new InvalidRequestError('token is required.');
+    return { token, hint: token_type_hint };
+  };
+
+  app.post<{ Body: Static<typeof TokenOperationBody> | undefined; Querystring: Static<typeof TokenQuery> }>(
+    '/oauth/introspect',
+    {
+      config: { oauth: true },
+      schema: {
+        summary: 'Token introspection (RFC 7662): is this token active, and for whom?',
+        tags: ['oauth'],
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: TokenOperationBody,
+        querystring: TokenQuery,
+        response: { 200: IntrospectionResponse, '4xx': OAuthErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const caller = await authenticate(request);
+      const { token, hint } = requiredToken(request.body);
+      const answer = await runtime.introspection.introspect(caller, token, hint);
+      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(answer);
+    },
+  );
+
+  app.post<{ Body: Static<typeof TokenOperationBody> | undefined; Querystring: Static<typeof TokenQuery> }>(
+    '/oauth/revoke',
+    {
+      config: { oauth: true },
+      schema: {
+        summary: 'Token revocation (RFC 7009): refresh tokens (their family) and access tokens',
+        tags: ['oauth'],
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: TokenOperationBody,
+        querystring: TokenQuery,
+        response: { '4xx': OAuthErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const caller = await authenticate(request);
+      const { token, hint } = requiredToken(request.body);
+      await runtime.revocation.revoke(caller, token, hint);
+      return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).code(200).send();
+    },
+  );
 }

@@ -1,11 +1,13 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-accounts.js';
+import * as m0003 from './migrations/0003-token-state.js';
 
 /** Numbered migrations, in order. Imported statically so the built server and the tests see the same list. */
 const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-accounts': m0002,
+  '0003-token-state': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -131,6 +131,28 @@ export interface OneTimeTokenTable {
   used_at: NullableTimestamp;
 }
 
+export interface RefreshTokenTable {
+  id: string;
+  token_hash: Buffer;
+  family_id: string;
+  client_id: string;
+  audience: string;
+  scope: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  idle_expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface RevokedAccessTokenTable {
+  jti: string;
+  client_id: string;
+  org_id: string;
+  expires_at: Timestamp;
+  revoked_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   apis: ApiTable;
@@ -146,6 +168,8 @@ export interface Database {
   memberships: MembershipTable;
   sessions: SessionTable;
   one_time_tokens: OneTimeTokenTable;
+  refresh_tokens: RefreshTokenTable;
+  revoked_access_tokens: RevokedAccessTokenTable;
 }
 
 export type ClientRow = Selectable<ClientTable>;

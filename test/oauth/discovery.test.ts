@@ -24,9 +24,13 @@ describe.each(testDatabases())('discovery and health on $name', (db) => {
       issuer: TEST_ISSUER,
       token_endpoint: `${TEST_ISSUER}/oauth/token`,
       jwks_uri: `${TEST_ISSUER}/.well-known/jwks.json`,
-      grant_types_supported: ['client_credentials'],
+      grant_types_supported: ['client_credentials', 'refresh_token'],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint: `${TEST_ISSUER}/oauth/introspect`,
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint: `${TEST_ISSUER}/oauth/revoke`,
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     });
   });
 
@@ -56,7 +60,7 @@ describe.each(testDatabases())('discovery and health on $name', (db) => {
     expect(res.statusCode).toBe(200);
     const doc = res.json() as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/oauth/token', '/oauth2/token', '/.well-known/jwks.json']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/oauth/token', '/oauth2/token', '/oauth/introspect', '/oauth/revoke', '/.well-known/jwks.json']));
   });
 
   it('answers an unknown route with the management error shape', async () => {

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases } from '../helpers/databases.js';
+import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { seedClient, type SeededClient } from '../helpers/portcullis.js';
 import { databaseUrlFor, startRealServer, tempDataDir } from '../helpers/server.js';
 
@@ -68,5 +69,19 @@ describe.each(testDatabases())('openid-client against a listening server on $nam
     expect(res.headers.get('cache-control')).toBe('no-store');
     const body = (await res.json()) as Record<string, unknown>;
     expect(body.token_type).toBe('Bearer');
+  });
+
+  it('refreshes and introspects with openid-client (refresh_tokens: true)', async () => {
+    await server.runtime.clients.update(seeded.orgId, seeded.clientId, { refresh_tokens: true }, SYSTEM_ACTOR);
+    const config = await discover(client.ClientSecretBasic(seeded.secret));
+    expect(config.serverMetadata().introspection_endpoint).toBe(`${server.issuer}/oauth/introspect`);
+    const first = await client.clientCredentialsGrant(config, { audience: seeded.apiIdentifier });
+    expect(typeof first.refresh_token).toBe('string');
+    const second = await client.refreshTokenGrant(config, first.refresh_token!);
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    const info = await client.tokenIntrospection(config, second.access_token);
+    expect(info).toMatchObject({ active: true, client_id: seeded.clientId, aud: seeded.apiIdentifier, token_type: 'Bearer' });
+    await client.tokenRevocation(config, second.access_token);
+    expect((await client.tokenIntrospection(config, second.access_token)).active).toBe(false);
   });
 });

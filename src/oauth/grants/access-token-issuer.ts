@@ -1,0 +1,41 @@
+import type { CatalogApi, CatalogSnapshot } from '../../catalog/catalog.js';
+import type { ClientGrant } from '../../clients/grant-cache.js';
+import type { Clock } from '../../clock.js';
+import { InvalidScopeError } from '../../errors/oauth-error.js';
+import type { KeyRing } from '../../keys/key-ring.js';
+import { accessTokenClaims, signAccessToken } from '../../tokens/access-token.js';
+import type { TokenResponse } from './grant.js';
+
+export interface IssuerDeps {
+  issuer: string;
+  defaultTtl: number;
+  clock: Clock;
+  catalog: () => CatalogSnapshot;
+  keys: () => KeyRing;
+}
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** The scope parameter as a set of values, or null when absent or empty. Throws invalid_scope when malformed. */
+export function parseScope(scope: string | undefined): string[] | null {
+  const asked = [...new Set((scope ?? '').split(' ').filter((s) => s !== ''))];
+  if (asked.length === 0) return null;
+  if (asked.some((s) => !SCOPE_TOKEN.test(s))) throw new InvalidScopeError('scope is malformed: space-separated permission values expected.');
+  return asked;
+}
+
+/** `wanted` if every value is in `allowed` (in `allowed`'s order), else invalid_scope naming what is not. */
+export function narrowScope(wanted: string[], allowed: string[]): string[] {
+  const missing = wanted.filter((s) => !allowed.includes(s));
+  if (missing.length > 0) throw new InvalidScopeError(`The client does not hold: ${missing.join(', ')}.`);
+  return allowed.filter((p) => wanted.includes(p));
+}
+
+/** Signs an access token for `grant` on `api` with `scope` (RFC 9068), and shapes the token answer. */
+export async function issueAccessToken(deps: IssuerDeps, grant: ClientGrant, api: CatalogApi, scope: string[]): Promise<TokenResponse> {
+  const now = deps.clock.now();
+  const ttl = api.accessTokenTtl ?? deps.defaultTtl;
+  const claims = accessTokenClaims({ issuer: deps.issuer, clientId: grant.clientId, orgId: grant.orgId, audience: api.identifier, scope, roles: grant.roles, ttlSeconds: ttl, now });
+  return { access_token: await signAccessToken(deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+}
