@@ -34,6 +34,7 @@ const EnvSchema = Type.Object({
   GRANT_CACHE_SIZE: Type.Optional(IntString({ minimum: 0, maximum: 10000000 })),
   KEY_ACTIVATION_DELAY: Type.Optional(IntString({ minimum: 0, maximum: 604800 })),
   CATALOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  WORKERS: Type.Optional(IntString({ minimum: 1, maximum: 64 })),
   REFRESH_TOKEN_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
   REFRESH_TOKEN_IDLE_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
 });
@@ -70,6 +71,8 @@ export interface Config {
   keyActivationDelay: number;
   /** A YAML or JSON file of APIs and roles applied at every start. */
   catalogFile: string | undefined;
+  /** Server processes (node:cluster); more than one needs DATABASE_URL. */
+  workers: number;
   /** Seconds a refresh-token family lives at most, however often it is used. */
   refreshTokenTtl: number;
   /** Seconds an unused refresh token lives. */
@@ -101,6 +104,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = picked as Env;
   if (e.ADMIN_EMAIL && !e.ADMIN_PASSWORD) problems.push('ADMIN_PASSWORD: required when ADMIN_EMAIL is set');
   if (e.ADMIN_PASSWORD && !e.ADMIN_EMAIL) problems.push('ADMIN_EMAIL: required when ADMIN_PASSWORD is set');
+  if (e.WORKERS && Number(e.WORKERS) > 1 && !e.DATABASE_URL) {
+    problems.push('WORKERS: more than one process needs DATABASE_URL (the embedded database serves one process)');
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -128,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     grantCacheSize: int(e.GRANT_CACHE_SIZE, 100000),
     keyActivationDelay: int(e.KEY_ACTIVATION_DELAY, 600),
     catalogFile: e.CATALOG_FILE ? path.resolve(e.CATALOG_FILE) : undefined,
+    workers: int(e.WORKERS, 1),
     refreshTokenTtl: int(e.REFRESH_TOKEN_TTL, 30 * 86400),
     refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
   };

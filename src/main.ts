@@ -12,7 +12,7 @@ export interface RunningServer {
 }
 
 /** Starts Portcullis: settings → store and caches → HTTP → listening. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(config: Config, opts: { quiet?: boolean } = {}): Promise<RunningServer> {
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
   if (config.allowQueryCredentials) {
     logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
@@ -24,7 +24,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info(`Portcullis listening on ${url} (issuer ${config.issuer}, ${runtime.store.kind} database)`);
-  const setup = await runtime.setupLink();
+  // In a cluster the primary prints the setup link once; workers stay quiet about it.
+  const setup = opts.quiet ? undefined : await runtime.setupLink();
   // The one place a one-time link is printed: it is how the first administrator gets in.
   if (setup) logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
   let closing: Promise<void> | undefined;

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type SigningAlg } from '../config.js';
+import { runCluster } from '../cluster.js';
+import cluster from 'node:cluster';
 import { startServer } from '../main.js';
 import { Runtime } from '../runtime.js';
 
@@ -12,9 +14,11 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('serve')
-    .description('Run the server (embedded database in DATA_DIR, or PostgreSQL at DATABASE_URL).')
+    .description('Run the server (embedded database in DATA_DIR, or PostgreSQL at DATABASE_URL; WORKERS processes with PostgreSQL).')
     .action(async () => {
-      const server = await startServer(config());
+      const settings = config();
+      if (settings.workers > 1 && cluster.isPrimary) return runCluster(settings);
+      const server = await startServer(settings, { quiet: cluster.isWorker });
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
+import { testDatabases } from '../helpers/databases.js';
+import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+import { freePort } from '../helpers/server.js';
+
+const postgres = testDatabases().filter((d) => d.name === 'postgres');
+
+async function token(url: string, clientId: string, secret: string, audience: string) {
+  const res = await fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials', audience }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Polls `check` until it holds, at most `ms`; the answer says whether it did (no timing is asserted). */
+async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
+
+/**
+ * Two server processes on one PostgreSQL database: this test process (a Runtime) and a
+ * `portcullis serve` child with WORKERS=2. A change made through one must reach the
+ * other's cached grants via LISTEN/NOTIFY.
+ */
+describe.each(postgres)('changes reach every process on $name', (db) => {
+  let here: TestPortcullis;
+  let child: ChildProcess;
+  let url: string;
+  let output = '';
+
+  beforeAll(async () => {
+    const masterKey = randomBytes(32).toString('base64');
+    here = await startPortcullis(await db.open(), { masterKey });
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/server-process.ts'], {
+      env: { ...process.env, DATABASE_URL: db.url, MASTER_KEY: masterKey, PORT: String(port), ISSUER: here.config.issuer, WORKERS: '2', LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const up = await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 45_000);
+    if (!up) throw new Error(`the server process did not start:\n${output}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await here?.close();
+    await db.dispose();
+  });
+
+  it('a rotation in one process makes the old secret fail in the other (both workers)', async () => {
+    const c = await seedClient(here.runtime);
+    // Warm both workers' caches with the old secret.
+    for (let i = 0; i < 10; i++) expect((await token(url, c.clientId, c.secret, c.apiIdentifier)).status).toBe(200);
+    const rotated = await here.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 0 }, SYSTEM_ACTOR);
+    const refused = await eventually(async () => {
+      const results = await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)));
+      return results.every((r) => r.status === 401);
+    });
+    expect(refused, output).toBe(true);
+    for (let i = 0; i < 6; i++) expect((await token(url, c.clientId, rotated.client_secret, c.apiIdentifier)).status).toBe(200);
+  });
+
+  it('a role change and a deletion in one process take effect in the other', async () => {
+    const c = await seedClient(here.runtime, { permissions: ['a:read', 'a:write'], granted: ['a:read'] });
+    for (let i = 0; i < 6; i++) expect((await token(url, c.clientId, c.secret, c.apiIdentifier)).body.scope).toBe('a:read');
+    const writer = await here.runtime.catalogService.createRole({ name: `both ${c.clientId}`, permissions: [{ api: c.apiIdentifier, value: 'a:write' }] }, SYSTEM_ACTOR);
+    await here.runtime.clients.setRoles(c.orgId, c.clientId, [c.roleId, writer.id], SYSTEM_ACTOR);
+    expect(
+      await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.body.scope === 'a:read a:write')),
+      output,
+    ).toBe(true);
+    await here.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
+    expect(
+      await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.status === 401)),
+      output,
+    ).toBe(true);
+  });
+});
