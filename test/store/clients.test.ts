@@ -168,14 +168,15 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
       const { client } = await create(org.id, { name: 'Mine', roles: [reader.id] });
       const secretsBefore = await secretsOf(client.client_id);
 
+      // Thunks: each attempt starts only when awaited, so none rejects unobserved.
       for (const attempt of [
-        p.runtime.clients.get(other.id, client.client_id),
-        p.runtime.clients.update(other.id, client.client_id, { name: 'Stolen' }, ACTOR),
-        p.runtime.clients.setRoles(other.id, client.client_id, [], ACTOR),
-        p.runtime.clients.rotateSecret(other.id, client.client_id, { gracePeriodSeconds: 0 }, ACTOR),
-        p.runtime.clients.delete(other.id, client.client_id, ACTOR),
+        () => p.runtime.clients.get(other.id, client.client_id),
+        () => p.runtime.clients.update(other.id, client.client_id, { name: 'Stolen' }, ACTOR),
+        () => p.runtime.clients.setRoles(other.id, client.client_id, [], ACTOR),
+        () => p.runtime.clients.rotateSecret(other.id, client.client_id, { gracePeriodSeconds: 0 }, ACTOR),
+        () => p.runtime.clients.delete(other.id, client.client_id, ACTOR),
       ]) {
-        const err = await apiError(attempt);
+        const err = await apiError(attempt());
         expect(err).toMatchObject({ code: 'not_found', status: 404, message: 'Client not found.' });
       }
       expect(await p.runtime.clients.list(other.id, { limit: 50 })).toEqual({ data: [], next_cursor: null });
