@@ -15,8 +15,12 @@ export interface ClientGrant {
   secrets: { id: string; hash: Buffer; expiresAt: number | null }[];
 }
 
-/** How long an entry may live without a change notice; a safety net, not the invalidation mechanism. */
-const ENTRY_TTL_MS = 60_000;
+/**
+ * How long an entry may live without a change notice: a safety net, not the invalidation
+ * mechanism (notices are; a lost LISTEN connection clears the cache). Long, so that a
+ * client asking once an hour still finds its grant cached.
+ */
+const ENTRY_TTL_MS = 15 * 60_000;
 
 /**
  * A bounded in-process cache of compiled client grants. Changes evict entries

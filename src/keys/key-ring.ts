@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { CryptoKey, JWK } from 'jose';
 
 export interface SigningKey {
@@ -5,6 +6,8 @@ export interface SigningKey {
   alg: string;
   publicJwk: JWK;
   privateKey: CryptoKey;
+  /** The same private key for node:crypto's synchronous sign (the token hot path). */
+  privateKeyObject: KeyObject;
   /** For verifying our own tokens (management API bearer tokens, introspection). */
   publicKey: CryptoKey;
   createdAt: Date;

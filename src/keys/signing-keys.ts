@@ -1,4 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { createPrivateKey } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { notifyChange } from '../store/changes.js';
 import type { SigningAlg } from '../config.js';
@@ -62,5 +63,6 @@ async function toSigningKey(row: SigningKeyRow, kek: Buffer): Promise<SigningKey
   const privateKey = (await importJWK(privateJwk, row.alg)) as CryptoKey;
   const publicJwk = typeof row.public_jwk === 'string' ? (JSON.parse(row.public_jwk) as JWK) : (row.public_jwk as JWK);
   const publicKey = (await importJWK(publicJwk, row.alg)) as CryptoKey;
-  return { kid: row.kid, alg: row.alg, publicJwk, privateKey, publicKey, createdAt: row.created_at, activatesAt: row.activates_at };
+  const privateKeyObject = createPrivateKey({ key: privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  return { kid: row.kid, alg: row.alg, publicJwk, privateKey, privateKeyObject, publicKey, createdAt: row.created_at, activatesAt: row.activates_at };
 }

@@ -1,3 +1,4 @@
+import { KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KeyRing, type SigningKey } from '../../src/keys/key-ring.js';
@@ -10,7 +11,7 @@ const s = (seconds: number) => seconds * 1000;
 
 async function key(kid: string, createdAt: number, activatesAt: number): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
-  return { kid, alg: 'ES256', publicJwk: { ...(await exportJWK(publicKey)), kid }, privateKey, publicKey, createdAt: at(createdAt), activatesAt: at(activatesAt) };
+  return { kid, alg: 'ES256', publicJwk: { ...(await exportJWK(publicKey)), kid }, privateKey, privateKeyObject: KeyObject.from(privateKey), publicKey, createdAt: at(createdAt), activatesAt: at(activatesAt) };
 }
 
 describe('KeyRing', () => {

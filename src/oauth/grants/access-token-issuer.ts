@@ -37,5 +37,5 @@ export async function issueAccessToken(deps: IssuerDeps, grant: ClientGrant, api
   const now = deps.clock.now();
   const ttl = api.accessTokenTtl ?? deps.defaultTtl;
   const claims = accessTokenClaims({ issuer: deps.issuer, clientId: grant.clientId, orgId: grant.orgId, audience: api.identifier, scope, roles: grant.roles, ttlSeconds: ttl, now });
-  return { access_token: await signAccessToken(deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+  return { access_token: signAccessToken(deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
 }
