@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { testDatabases } from '../helpers/databases.js';
@@ -61,6 +62,23 @@ describe.each(postgres)('changes reach every process on $name', (db) => {
     }
     await here?.close();
     await db.dispose();
+  });
+
+  it('runs WORKERS=2 as a primary with two worker processes', () => {
+    // Linux: a process's parent is the 4th field of /proc/<pid>/stat.
+    const children = fs
+      .readdirSync('/proc')
+      .filter((d) => /^[0-9]+$/.test(d))
+      .filter((d) => {
+        try {
+          // Workers run the same script; tsx may add an esbuild helper process, which is not one.
+          const parent = fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
+          return parent === String(child.pid) && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('server-process.ts');
+        } catch {
+          return false;
+        }
+      });
+    expect(children, output).toHaveLength(2);
   });
 
   it('a rotation in one process makes the old secret fail in the other (both workers)', async () => {

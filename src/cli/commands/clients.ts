@@ -1,0 +1,168 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { action, connectionOptions, seg, type CommandContext, type ConnectionOptions } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { when } from '../output.js';
+import { confirmDestructive } from '../prompts.js';
+import { collect, type Client, type RotatedSecret } from '../wire.js';
+
+const SECRET_WARNING =
+  'Warning: store this client secret now, somewhere safe (a secret manager). It is shown only this once; ' +
+  'if it is lost, rotate it (`portcullis clients rotate`) to get a new one.';
+
+/** `portcullis clients list|create|get|update|rotate|delete|roles set`: an organization's clients. */
+export function registerClientCommands(program: Command, io: CliIo): void {
+  const clients = program.command('clients').description("An organization's clients: the machine accounts that get tokens with the client credentials grant.");
+  const path = async (ctx: CommandContext, clientId?: string) => `/organizations/${seg(await ctx.orgId())}/clients${clientId ? `/${seg(clientId)}` : ''}`;
+
+  connectionOptions(clients.command('list').description("List the organization's clients."), { org: true }).action(
+    action(io, async (ctx) => {
+      const list = await ctx.api().listAll<Client>(await path(ctx));
+      ctx.print.result(list, () =>
+        ctx.print.table(
+          list,
+          [
+            { header: 'CLIENT ID', value: (c) => c.client_id },
+            { header: 'NAME', value: (c) => c.name },
+            { header: 'ROLES', value: (c) => c.roles.map((r) => r.id).join(', ') || '-' },
+            { header: 'SECRET', value: (c) => `…${c.secret_hint}` },
+            { header: 'REFRESH', value: (c) => (c.refresh_tokens ? 'yes' : 'no') },
+            { header: 'LAST USED', value: (c) => when(c.last_used_at) },
+          ],
+          'No clients.',
+        ),
+      );
+    }),
+  );
+
+  connectionOptions(
+    clients
+      .command('create')
+      .description('Create a client (organization admin, or a client with clients:write). Its secret is printed once.')
+      .requiredOption('--name <name>', 'a name for people, e.g. the daemon or service that will use it')
+      .option('--role <id>', 'a role to give it (repeatable; `portcullis roles list` shows them)', collect, [])
+      .option('--refresh-tokens', 'also issue refresh tokens to it'),
+    { org: true },
+  ).action(
+    action<ConnectionOptions & { name: string; role: string[]; refreshTokens?: boolean }, []>(io, async (ctx) => {
+      const created = await ctx.api().post<Client & { client_secret: string }>(await path(ctx), {
+        name: ctx.options.name,
+        roles: ctx.options.role,
+        ...(ctx.options.refreshTokens ? { refresh_tokens: true } : {}),
+      });
+      ctx.print.result(created, () => {
+        ctx.print.line(`Created client ${created.name} in organization ${created.organization_id}; roles: ${created.roles.map((r) => r.id).join(', ') || 'none'}.`);
+        ctx.print.line();
+        ctx.print.record([
+          ['client_id', created.client_id],
+          ['client_secret', created.client_secret],
+        ]);
+      });
+      ctx.print.note(SECRET_WARNING);
+    }),
+  );
+
+  connectionOptions(clients.command('get').description('Show one client (never its secret).').argument('<client_id>'), { org: true }).action(
+    action<ConnectionOptions, [string]>(io, async (ctx, clientId) => {
+      const c = await ctx.api().get<Client>(await path(ctx, clientId));
+      ctx.print.result(c, () => showClient(ctx, c));
+    }),
+  );
+
+  connectionOptions(
+    clients
+      .command('update')
+      .description("Rename a client, or turn its refresh tokens on or off.")
+      .argument('<client_id>')
+      .option('--name <name>', 'a new name')
+      .option('--refresh-tokens', 'issue refresh tokens to it')
+      .option('--no-refresh-tokens', 'stop issuing refresh tokens to it'),
+    { org: true },
+  ).action(
+    action<ConnectionOptions & { name?: string; refreshTokens?: boolean }, [string]>(io, async (ctx, clientId) => {
+      const patch = { ...(ctx.options.name !== undefined ? { name: ctx.options.name } : {}), ...(ctx.options.refreshTokens !== undefined ? { refresh_tokens: ctx.options.refreshTokens } : {}) };
+      if (Object.keys(patch).length === 0) throw new CliError('Nothing to change: pass --name, --refresh-tokens or --no-refresh-tokens.', ExitCode.USAGE);
+      const c = await ctx.api().patch<Client>(await path(ctx, clientId), patch);
+      ctx.print.result(c, () => showClient(ctx, c));
+    }),
+  );
+
+  connectionOptions(
+    clients
+      .command('rotate')
+      .description('Give a client a new secret, printed once. The old secret stops working at once, or after --grace-period.')
+      .argument('<client_id>')
+      .option('--grace-period <seconds>', 'keep the old secret valid this long, so the new one can be rolled out first (default 0)', parseGrace),
+    { org: true },
+  ).action(
+    action<ConnectionOptions & { gracePeriod?: number }, [string]>(io, async (ctx, clientId) => {
+      const rotated = await ctx.api().post<RotatedSecret>(`${await path(ctx, clientId)}/secret/rotate`, { grace_period_seconds: ctx.options.gracePeriod ?? 0 });
+      ctx.print.result({ client_id: clientId, ...rotated }, () => {
+        ctx.print.line(
+          rotated.previous_secret_expires_at
+            ? `Rotated the secret of ${clientId}; the previous secret keeps working until ${when(rotated.previous_secret_expires_at)}.`
+            : `Rotated the secret of ${clientId}; the previous secret no longer works.`,
+        );
+        ctx.print.line();
+        ctx.print.record([
+          ['client_id', clientId],
+          ['client_secret', rotated.client_secret],
+        ]);
+      });
+      ctx.print.note(SECRET_WARNING);
+    }),
+  );
+
+  connectionOptions(
+    clients
+      .command('delete')
+      .description('Delete a client: its secrets and tokens stop working at once.')
+      .argument('<client_id>')
+      .option('--yes', 'do not ask for confirmation'),
+    { org: true },
+  ).action(
+    action<ConnectionOptions & { yes?: boolean }, [string]>(io, async (ctx, clientId) => {
+      await confirmDestructive(io, ctx.options.yes, `Delete client ${clientId}? Every application using it loses access at once.`, clientId);
+      await ctx.api().delete(await path(ctx, clientId));
+      ctx.print.result({ deleted: clientId }, () => ctx.print.line(`Deleted client ${clientId}.`));
+    }),
+  );
+
+  const roles = clients.command('roles').description("A client's roles.");
+  connectionOptions(
+    roles
+      .command('set')
+      .description("Replace a client's roles (its next token carries the new permissions).")
+      .argument('<client_id>')
+      .argument('[roles...]', 'role ids')
+      .option('--none', 'remove every role'),
+    { org: true },
+  ).action(
+    action<ConnectionOptions & { none?: boolean }, [string, string[]]>(io, async (ctx, clientId, roleIds) => {
+      if (roleIds.length === 0 && !ctx.options.none) throw new CliError('Name the roles, or pass --none to remove them all.', ExitCode.USAGE);
+      if (roleIds.length > 0 && ctx.options.none) throw new CliError('Pass either role ids or --none.', ExitCode.USAGE);
+      const c = await ctx.api().put<Client>(`${await path(ctx, clientId)}/roles`, { roles: roleIds });
+      ctx.print.result(c, () => ctx.print.line(`Client ${c.client_id} now has the roles: ${c.roles.map((r) => r.id).join(', ') || 'none'}.`));
+    }),
+  );
+}
+
+function showClient(ctx: CommandContext, c: Client): void {
+  ctx.print.record([
+    ['client_id', c.client_id],
+    ['name', c.name],
+    ['organization', c.organization_id],
+    ['roles', c.roles.map((r) => `${r.id} (${r.name})`).join(', ') || 'none'],
+    ['secret', `…${c.secret_hint}`],
+    ['refresh tokens', c.refresh_tokens ? 'yes' : 'no'],
+    ['created', when(c.created_at)],
+    ['updated', when(c.updated_at)],
+    ['last used', when(c.last_used_at)],
+  ]);
+}
+
+function parseGrace(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 30 * 86400) throw new InvalidArgumentError('whole seconds from 0 to 2592000 (30 days) expected');
+  return n;
+}
