@@ -1,13 +1,21 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// Workspace packages (packages/*) export their TypeScript sources under this condition, so tests need no build.
+const sourceConditions = ['@portcullis/source', ...defaultServerConditions];
+
 export default defineConfig({
+  ssr: { resolve: { conditions: sourceConditions } },
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**', 'node_modules/**'],
     // PGlite starts a WASM PostgreSQL per suite; give slow shared machines room.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**', 'node_modules/**'] } },
+      // The admin web app in Debian's Chromium (playwright-core); web/ is built first when its sources changed.
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'] } },
+    ],
   },
 });

@@ -6,6 +6,7 @@ import { installErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
 import { managementRoutes } from './http/management/index.js';
 import { oauthRoutes } from './http/oauth-routes.js';
+import { webRoutes } from './http/web-routes.js';
 import { wellKnownRoutes } from './http/well-known-routes.js';
 import type { Runtime } from './runtime.js';
 
@@ -82,5 +83,6 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
   await app.register(async (scope) => wellKnownRoutes(scope, runtime));
   await app.register(async (scope) => healthRoutes(scope, runtime));
   await app.register(async (scope) => managementRoutes(scope, runtime), { prefix: '/api/v1' });
+  await app.register(async (scope) => webRoutes(scope));
   return app;
 }

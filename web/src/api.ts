@@ -1,0 +1,206 @@
+/**
+ * The management API (/api/v1) as the web app uses it: JSON in and out, the session
+ * cookie, and the CSRF token on every unsafe request. Errors become {@link ApiFailure}
+ * with a message written for a person.
+ */
+
+export interface OrgRef {
+  id: string;
+  name: string;
+  role: 'admin' | 'member';
+}
+export interface Me {
+  id: string;
+  email: string;
+  name: string;
+  platform_admin: boolean;
+  organizations: OrgRef[];
+}
+export interface Organization {
+  id: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+export interface Permission {
+  value: string;
+  description: string;
+}
+export interface Api {
+  id: string;
+  identifier: string;
+  name: string;
+  permissions: Permission[];
+  access_token_ttl: number | null;
+  built_in: boolean;
+  created_at: string;
+}
+export interface Role {
+  id: string;
+  name: string;
+  description: string;
+  permissions: { api: string; value: string }[];
+}
+export interface Client {
+  client_id: string;
+  name: string;
+  organization_id: string;
+  roles: { id: string; name: string }[];
+  secret_hint: string;
+  refresh_tokens: boolean;
+  created_at: string;
+  updated_at: string;
+  last_used_at: string | null;
+}
+export interface Rotated {
+  client_secret: string;
+  secret_hint: string;
+  previous_secret_expires_at: string | null;
+}
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  platform_admin: boolean;
+  has_password: boolean;
+  created_at: string;
+  invite_url?: string;
+}
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'member';
+  created_at: string;
+  invite_url?: string;
+}
+export interface AuditEvent {
+  id: string;
+  at: string;
+  actor: { type: string; id: string };
+  action: string;
+  target: { type: string; id: string };
+  ip: string | null;
+  details: Record<string, unknown>;
+}
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+interface ErrorBody {
+  error?: string;
+  message?: string;
+  details?: { field: string; message: string }[];
+}
+
+/** A failed call, with `message` fit to show next to the control the person used. */
+export class ApiFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken: string | undefined;
+let onSessionEnded: (() => void) | undefined;
+
+export function setCsrfToken(token: string | undefined): void {
+  csrfToken = token;
+}
+
+/** Called when a signed-in request answers 401: the session ended elsewhere or expired. */
+export function onUnauthenticated(handler: () => void): void {
+  onSessionEnded = handler;
+}
+
+const FIELD_NAMES: Record<string, string> = {
+  email: 'Email',
+  password: 'Password',
+  name: 'Name',
+  identifier: 'Identifier',
+  access_token_ttl: 'Token lifetime',
+  permissions: 'Permissions',
+  roles: 'Roles',
+  grace_period_seconds: 'Grace period',
+  token: 'Link',
+  value: 'Permission',
+  description: 'Description',
+  id: 'ID',
+  role: 'Role',
+};
+
+function fieldLabel(pointer: string): string {
+  const parts = pointer.split('/').filter((p) => p && p !== 'body' && p !== 'params' && p !== 'querystring' && !/^\d+$/.test(p));
+  const last = parts.at(-1) ?? 'value';
+  return FIELD_NAMES[last] ?? last.replace(/_/g, ' ');
+}
+
+/** Ajv's wording ("must NOT have fewer than 12 characters") in plain words. */
+function plainRule(message: string): string {
+  return message
+    .replace(/^must NOT have fewer than (\d+) characters$/, 'must be at least $1 characters long')
+    .replace(/^must NOT have more than (\d+) characters$/, 'must be at most $1 characters long')
+    .replace(/^must match format "email"$/, 'must be a valid email address')
+    .replace(/^must match pattern .*$/, 'contains characters that are not allowed')
+    .replace(/^must be >= (\d+)$/, 'must be at least $1')
+    .replace(/^must be <= (\d+)$/, 'must be at most $1')
+    .replace(/^must have required property .*$/, 'is required')
+    .replace(/^at least (\d+) characters$/, 'must be at least $1 characters long');
+}
+
+function explain(status: number, body: ErrorBody, retryAfter: string | null): string {
+  if (status === 429) return `Too many attempts. Wait ${retryAfter ? `${retryAfter} seconds` : 'a moment'} and try again.`;
+  if (status >= 500) return 'Something went wrong on the server. Try again; if it keeps happening, check the Portcullis log.';
+  // A schema refusal comes with the generic message and a list of fields: name them.
+  // Otherwise the server's own message is already written for a person.
+  if (status === 400 && body.details?.length && (!body.message || body.message === 'The request is invalid.')) {
+    const fields = body.details.map((d) => `${fieldLabel(d.field)} ${plainRule(d.message)}`);
+    return `Please check: ${[...new Set(fields)].join('; ')}.`;
+  }
+  if (status === 404 && body.message && !/^Organization /.test(body.message)) return `${body.message} It may have been deleted meanwhile; reload the page to see the current state.`;
+  return body.message ?? `The request failed (HTTP ${status}).`;
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiFailure('Portcullis could not be reached. Check your connection and try again.', 0, 'network');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) {
+    const err = (parsed ?? {}) as ErrorBody;
+    if (res.status === 401 && path !== '/session' && csrfToken) onSessionEnded?.();
+    throw new ApiFailure(explain(res.status, err, res.headers.get('retry-after')), res.status, err.error ?? 'error');
+  }
+  return parsed as T;
+}
+
+export const api = {
+  get: <T>(path: string) => request<T>('GET', path),
+  post: <T>(path: string, body?: unknown) => request<T>('POST', path, body ?? {}),
+  put: <T>(path: string, body: unknown) => request<T>('PUT', path, body),
+  patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, body),
+  delete: (path: string) => request<void>('DELETE', path),
+};
+
+export const enc = encodeURIComponent;
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

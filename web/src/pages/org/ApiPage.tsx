@@ -1,0 +1,294 @@
+import { KeyRound, Pencil, Plus, RotateCw, Trash2 } from 'lucide-react';
+import { useEffect, useRef, useState } from 'react';
+import { api, enc, type Api, type Client, type Page, type Role, type Rotated } from '../../api';
+import { Badge, Button, Callout, CopyButton, CopyValue, EmptyState, ErrorText, IconButton, Loading, PageHeader, formatDate, relativeTime } from '../../components/ui';
+import { PermissionList } from '../../components/PermissionList';
+import { useResource } from '../../hooks';
+import { Link } from '../../router';
+import type { OrgChoice } from '../../session';
+import { CreateClientDialog, DeleteClientDialog, RolesDialog, RotateSecretDialog } from './client-dialogs';
+
+/** A secret this page received (create or rotate): shown until the page is left or reloaded, never stored. */
+interface Revealed {
+  secret: string;
+  kind: 'created' | 'rotated';
+  previousExpiresAt: string | null;
+}
+
+type Open = { kind: 'create' } | { kind: 'rotate' | 'delete' | 'roles'; client: Client } | undefined;
+
+export function ApiPage({ org, tab }: { org: OrgChoice; tab: 'clients' | 'roles' }) {
+  const base = `/organizations/${encodeURIComponent(org.id)}/api`;
+  return (
+    <>
+      <PageHeader title="API" description="The applications of your organization that call the platform's APIs, and the roles they can hold." />
+      <div className="tabs" role="tablist" aria-label="API">
+        <Link to={base} role="tab" aria-selected={tab === 'clients'} className={`tab${tab === 'clients' ? ' is-active' : ''}`}>
+          Clients
+        </Link>
+        <Link to={`${base}/roles`} role="tab" aria-selected={tab === 'roles'} className={`tab${tab === 'roles' ? ' is-active' : ''}`}>
+          Roles
+        </Link>
+      </div>
+      <div role="tabpanel" aria-label={tab === 'clients' ? 'Clients' : 'Roles'}>{tab === 'clients' ? <ClientsTab org={org} /> : <RolesTab org={org} />}</div>
+    </>
+  );
+}
+
+async function allClients(orgId: string, cursor?: string | null): Promise<Page<Client>> {
+  return api.get<Page<Client>>(`/organizations/${enc(orgId)}/clients?limit=100${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+}
+
+function ClientsTab({ org }: { org: OrgChoice }) {
+  const canEdit = org.role === 'admin';
+  const clients = useResource(() => allClients(org.id), org.id);
+  const roles = useResource(() => api.get<Page<Role>>(`/organizations/${enc(org.id)}/roles`).then((p) => p.data), org.id);
+  const [revealed, setRevealed] = useState<Record<string, Revealed>>({});
+  const [open, setOpen] = useState<Open>();
+  const [moreError, setMoreError] = useState<string>();
+  const [fresh, setFresh] = useState<string>();
+  const close = () => setOpen(undefined);
+
+  const replace = (client: Client) => clients.update((p) => ({ ...p, data: p.data.map((c) => (c.client_id === client.client_id ? client : c)) }));
+  const loadMore = async () => {
+    const cursor = clients.data?.next_cursor;
+    if (!cursor) return;
+    try {
+      const next = await allClients(org.id, cursor);
+      clients.update((p) => ({ data: [...p.data, ...next.data], next_cursor: next.next_cursor }));
+    } catch (err) {
+      setMoreError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  const createButton = canEdit && (
+    <Button tone="primary" onClick={() => setOpen({ kind: 'create' })}>
+      <Plus size={16} aria-hidden="true" /> Create client
+    </Button>
+  );
+
+  return (
+    <section aria-labelledby="clients-heading">
+      <div className="toolbar">
+        <div>
+          <h2 id="clients-heading">Clients</h2>
+          <p className="muted">Each client has a client ID and a secret, and gets access tokens with the permissions of its roles.</p>
+        </div>
+        {createButton || <span className="read-only-note">View only: organization admins change clients</span>}
+      </div>
+      {clients.loading && !clients.data && <Loading what="clients" />}
+      <ErrorText message={clients.error} />
+      {clients.data && clients.data.data.length === 0 && (
+        <EmptyState icon={<KeyRound size={28} />} title="No clients yet" action={createButton || undefined}>
+          {canEdit
+            ? 'Create a client for each application that calls your APIs: it gets its own client ID and secret, and only the roles you give it.'
+            : 'An organization admin can create clients for the applications that call your APIs.'}
+        </EmptyState>
+      )}
+      {clients.data && clients.data.data.length > 0 && (
+        <ul className="client-list" aria-label="Clients">
+          {clients.data.data.map((client) => (
+            <ClientCard
+              key={client.client_id}
+              client={client}
+              canEdit={canEdit}
+              revealed={revealed[client.client_id]}
+              highlight={fresh === client.client_id}
+              onRotate={() => setOpen({ kind: 'rotate', client })}
+              onDelete={() => setOpen({ kind: 'delete', client })}
+              onEditRoles={() => setOpen({ kind: 'roles', client })}
+            />
+          ))}
+        </ul>
+      )}
+      {clients.data?.next_cursor && (
+        <div className="list-more">
+          <Button onClick={() => void loadMore()}>Show more clients</Button>
+          <ErrorText message={moreError} />
+        </div>
+      )}
+
+      {open?.kind === 'create' && (
+        <CreateClientDialog
+          orgId={org.id}
+          roles={roles.data ?? []}
+          onClose={close}
+          onCreated={({ client_secret, ...client }) => {
+            clients.update((p) => ({ ...p, data: [client, ...p.data] }));
+            setRevealed((r) => ({ ...r, [client.client_id]: { secret: client_secret, kind: 'created', previousExpiresAt: null } }));
+            setFresh(client.client_id);
+            close();
+          }}
+        />
+      )}
+      {open?.kind === 'rotate' && (
+        <RotateSecretDialog
+          orgId={org.id}
+          client={open.client}
+          onClose={close}
+          onRotated={(r: Rotated) => {
+            replace({ ...open.client, secret_hint: r.secret_hint });
+            setRevealed((all) => ({ ...all, [open.client.client_id]: { secret: r.client_secret, kind: 'rotated', previousExpiresAt: r.previous_secret_expires_at } }));
+            close();
+          }}
+        />
+      )}
+      {open?.kind === 'delete' && (
+        <DeleteClientDialog
+          orgId={org.id}
+          client={open.client}
+          onClose={close}
+          onDeleted={() => {
+            clients.update((p) => ({ ...p, data: p.data.filter((c) => c.client_id !== open.client.client_id) }));
+            close();
+          }}
+        />
+      )}
+      {open?.kind === 'roles' && (
+        <RolesDialog
+          orgId={org.id}
+          client={open.client}
+          roles={roles.data ?? []}
+          onClose={close}
+          onSaved={(client) => {
+            replace(client);
+            close();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function ClientCard({
+  client,
+  canEdit,
+  revealed,
+  highlight,
+  onRotate,
+  onDelete,
+  onEditRoles,
+}: {
+  client: Client;
+  canEdit: boolean;
+  revealed: Revealed | undefined;
+  highlight: boolean;
+  onRotate(): void;
+  onDelete(): void;
+  onEditRoles(): void;
+}) {
+  const ref = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    if (highlight) ref.current?.scrollIntoView({ block: 'nearest' });
+  }, [highlight]);
+  const headingId = `client-${client.client_id}`;
+  return (
+    <li ref={ref} className={`card client-card${highlight ? ' is-fresh' : ''}`} aria-labelledby={headingId} data-client-id={client.client_id}>
+      <div className="client-head">
+        <h3 id={headingId}>{client.name}</h3>
+        {canEdit && (
+          <Button tone="danger-outline" className="btn-small" onClick={onDelete} aria-label={`Delete ${client.name}`}>
+            <Trash2 size={15} aria-hidden="true" /> Delete
+          </Button>
+        )}
+      </div>
+      <div className="client-roles">
+        <span className="label">Roles</span>
+        {client.roles.length === 0 ? <span className="muted">No roles</span> : client.roles.map((r) => <Badge key={r.id} tone="blue">{r.name}</Badge>)}
+        {canEdit && <IconButton label={`Edit roles of ${client.name}`} icon={<Pencil size={15} aria-hidden="true" />} onClick={onEditRoles} />}
+      </div>
+      <dl className="client-facts">
+        <div>
+          <dt>Client ID</dt>
+          <dd>
+            <CopyValue value={client.client_id} what="client ID" />
+          </dd>
+        </div>
+        <div>
+          <dt>Client secret</dt>
+          <dd className="secret-row">
+            <code className="secret-hint">
+              <span aria-hidden="true">pcs_••••••••</span>
+              <span className="sr-only">Secret ending in </span>
+              {client.secret_hint}
+            </code>
+            {canEdit && (
+              <Button className="btn-small" onClick={onRotate} aria-label={`Rotate secret of ${client.name}`}>
+                <RotateCw size={14} aria-hidden="true" /> Rotate
+              </Button>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>{formatDate(client.created_at)}</dd>
+        </div>
+        <div>
+          <dt>Last used</dt>
+          <dd>{relativeTime(client.last_used_at)}</dd>
+        </div>
+      </dl>
+      {revealed && <RevealedSecret revealed={revealed} />}
+    </li>
+  );
+}
+
+function RevealedSecret({ revealed }: { revealed: Revealed }) {
+  return (
+    <div className="revealed" data-testid="revealed-secret">
+      <Callout tone="warning" title={revealed.kind === 'created' ? 'Copy the client secret now' : 'Copy the new client secret now'}>
+        This is the only time it is shown. It is gone once you refresh or leave this page; if it is lost, rotate the secret.
+        {revealed.kind === 'rotated' &&
+          (revealed.previousExpiresAt ? ` The previous secret keeps working until ${formatDate(revealed.previousExpiresAt)}.` : ' The previous secret has stopped working.')}
+      </Callout>
+      <div className="secret-value">
+        <span className="label">Client secret</span>
+        <code data-testid="client-secret">{revealed.secret}</code>
+        <CopyButton value={revealed.secret} what="client secret" />
+      </div>
+    </div>
+  );
+}
+
+function RolesTab({ org }: { org: OrgChoice }) {
+  const roles = useResource(() => api.get<Page<Role>>(`/organizations/${enc(org.id)}/roles`).then((p) => p.data), org.id);
+  const apis = useResource(() => api.get<Page<Api>>('/apis').then((p) => p.data), 'apis');
+  return (
+    <section aria-labelledby="roles-heading">
+      <div className="toolbar">
+        <div>
+          <h2 id="roles-heading">Roles</h2>
+          <p className="muted">The roles your clients can hold, and the API permissions each one grants.</p>
+        </div>
+      </div>
+      {roles.loading && !roles.data && <Loading what="roles" />}
+      <ErrorText message={roles.error} />
+      {roles.data?.length === 0 && <EmptyState icon={<KeyRound size={28} />} title="No roles yet">A platform administrator defines the roles organizations can assign.</EmptyState>}
+      {roles.data && roles.data.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Role</th>
+                <th scope="col">Permissions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {roles.data.map((role) => (
+                <tr key={role.id}>
+                  <td>
+                    <strong>{role.name}</strong>
+                    <div className="muted small">{role.description || role.id}</div>
+                  </td>
+                  <td>
+                    <PermissionList permissions={role.permissions} apis={apis.data} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,233 @@
+import { Minus, Plus, RotateCw, Trash2, TriangleAlert } from 'lucide-react';
+import { useState } from 'react';
+import { api, enc, type Client, type Role, type Rotated } from '../../api';
+import { Dialog } from '../../components/Dialog';
+import { Button, Callout, ErrorText, Field } from '../../components/ui';
+import { useAction } from '../../hooks';
+
+type Created = Client & { client_secret: string };
+
+function RoleSummary({ role }: { role: Role }) {
+  const perms = role.permissions.map((p) => p.value);
+  return (
+    <span className="role-summary">
+      <span className="role-name">{role.name}</span>
+      {role.description && <span className="role-description">{role.description}</span>}
+      {perms.length > 0 && <span className="role-perms">{perms.join(' · ')}</span>}
+    </span>
+  );
+}
+
+export function CreateClientDialog({ orgId, roles, onCreated, onClose }: { orgId: string; roles: Role[]; onCreated(client: Created): void; onClose(): void }) {
+  const [name, setName] = useState('');
+  const [chosen, setChosen] = useState<string[]>([]);
+  const action = useAction();
+  const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c, id]));
+  const save = () =>
+    action.run(async () => {
+      if (!name.trim()) throw new Error('Give the client a name, for example the application that will use it.');
+      const created = await api.post<Created>(`/organizations/${enc(orgId)}/clients`, { name: name.trim(), roles: chosen });
+      onCreated(created);
+    });
+  return (
+    <Dialog
+      title="Create client"
+      onClose={onClose}
+      onSubmit={save}
+      onEdit={() => action.setError(undefined)}
+      size="large"
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button tone="primary" type="submit" busy={action.busy}>
+            Save
+          </Button>
+        </>
+      }
+    >
+      <Field label="Name" hint="Who will use it, e.g. “Billing exporter”. You can change it later.">
+        {(id, hintId) => (
+          <input id={id} aria-describedby={hintId} data-autofocus required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
+        )}
+      </Field>
+      <fieldset className="choice-list">
+        <legend>Available roles</legend>
+        <p className="field-hint">The roles decide which APIs the client can call and with which permissions.</p>
+        {roles.length === 0 && <p className="muted">No roles are available yet; a platform administrator creates them. You can add roles later.</p>}
+        {roles.map((role) => (
+          <label key={role.id} className={`choice${chosen.includes(role.id) ? ' is-selected' : ''}`}>
+            <input type="checkbox" checked={chosen.includes(role.id)} onChange={() => toggle(role.id)} />
+            <RoleSummary role={role} />
+          </label>
+        ))}
+      </fieldset>
+      <ErrorText message={action.error} />
+    </Dialog>
+  );
+}
+
+export function RotateSecretDialog({ orgId, client, onRotated, onClose }: { orgId: string; client: Client; onRotated(r: Rotated): void; onClose(): void }) {
+  const [keepOld, setKeepOld] = useState(false);
+  const [minutes, setMinutes] = useState('60');
+  const action = useAction();
+  const rotate = () =>
+    action.run(async () => {
+      let grace = 0;
+      if (keepOld) {
+        const n = Number(minutes);
+        if (!Number.isInteger(n) || n < 1 || n > 43200) throw new Error('Enter the grace period as a whole number of minutes between 1 and 43200 (30 days).');
+        grace = n * 60;
+      }
+      onRotated(await api.post<Rotated>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}/secret/rotate`, { grace_period_seconds: grace }));
+    });
+  return (
+    <Dialog
+      title="Rotate client secret"
+      icon={<RotateCw size={18} />}
+      onClose={onClose}
+      onSubmit={rotate}
+      onEdit={() => action.setError(undefined)}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button tone="primary" type="submit" busy={action.busy}>
+            Rotate secret
+          </Button>
+        </>
+      }
+    >
+      <p>
+        Portcullis will create a new secret for <strong>{client.name}</strong> and show it once. Every application using this client must then be given the new secret.
+      </p>
+      <label className="checkbox-row">
+        <input type="checkbox" checked={keepOld} onChange={(e) => setKeepOld(e.target.checked)} data-autofocus />
+        <span>Keep the old secret valid for a grace period</span>
+      </label>
+      <div className={`inline-field${keepOld ? '' : ' is-disabled'}`}>
+        <label htmlFor="grace-minutes">Grace period (minutes)</label>
+        <input
+          id="grace-minutes"
+          type="number"
+          inputMode="numeric"
+          min={1}
+          max={43200}
+          step={1}
+          disabled={!keepOld}
+          value={minutes}
+          onChange={(e) => setMinutes(e.target.value)}
+        />
+      </div>
+      <p className="field-hint">{keepOld ? 'Both secrets work until the grace period ends; then only the new one.' : 'Without a grace period the old secret stops working at once.'}</p>
+      <ErrorText message={action.error} />
+    </Dialog>
+  );
+}
+
+export function DeleteClientDialog({ orgId, client, onDeleted, onClose }: { orgId: string; client: Client; onDeleted(): void; onClose(): void }) {
+  const action = useAction();
+  const remove = () =>
+    action.run(async () => {
+      await api.delete(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}`);
+      onDeleted();
+    });
+  return (
+    <Dialog
+      title={`Delete ${client.name}?`}
+      tone="danger"
+      icon={<TriangleAlert size={18} />}
+      onClose={onClose}
+      onSubmit={remove}
+      footer={
+        <>
+          <Button onClick={onClose} data-autofocus>
+            Cancel
+          </Button>
+          <Button tone="danger" type="submit" busy={action.busy}>
+            <Trash2 size={16} aria-hidden="true" /> Delete client
+          </Button>
+        </>
+      }
+    >
+      <Callout tone="danger" title="Every application using this client will lose access to the API.">
+        Its secret stops working at once and the tokens already issued to it are no longer accepted. This cannot be undone.
+      </Callout>
+      <dl className="facts">
+        <dt>Client ID</dt>
+        <dd>
+          <code>{client.client_id}</code>
+        </dd>
+      </dl>
+      <ErrorText message={action.error} />
+    </Dialog>
+  );
+}
+
+export function RolesDialog({ orgId, client, roles, onSaved, onClose }: { orgId: string; client: Client; roles: Role[]; onSaved(c: Client): void; onClose(): void }) {
+  const [selected, setSelected] = useState<string[]>(client.roles.map((r) => r.id));
+  const action = useAction();
+  const byId = new Map(roles.map((r) => [r.id, r]));
+  // A role the client holds that this organization can no longer assign still shows, so it can be removed.
+  for (const r of client.roles) if (!byId.has(r.id)) byId.set(r.id, { id: r.id, name: r.name, description: '', permissions: [] });
+  const available = roles.filter((r) => !selected.includes(r.id));
+  const save = () =>
+    action.run(async () => {
+      onSaved(await api.put<Client>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}/roles`, { roles: selected }));
+    });
+  return (
+    <Dialog
+      title="Roles"
+      onClose={onClose}
+      onSubmit={save}
+      onEdit={() => action.setError(undefined)}
+      size="large"
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button tone="primary" type="submit" busy={action.busy}>
+            Save
+          </Button>
+        </>
+      }
+    >
+      <p className="dialog-lead">
+        Roles of <strong>{client.name}</strong>
+      </p>
+      <Callout tone="warning">Changing roles changes what this client can access. New tokens carry the new permissions; tokens issued before keep theirs until they expire.</Callout>
+      <div className="transfer">
+        <section className="transfer-column" aria-labelledby="available-roles-heading">
+          <h3 id="available-roles-heading">Available roles</h3>
+          <ul>
+            {available.length === 0 && <li className="transfer-empty">No more roles to add</li>}
+            {available.map((role) => (
+              <li key={role.id}>
+                <button type="button" className="transfer-item" aria-label={`Add ${role.name}`} onClick={() => setSelected((s) => [...s, role.id])}>
+                  <RoleSummary role={role} />
+                  <Plus size={16} aria-hidden="true" className="transfer-icon" />
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section className="transfer-column" aria-labelledby="selected-roles-heading">
+          <h3 id="selected-roles-heading">Selected roles</h3>
+          <ul>
+            {selected.length === 0 && <li className="transfer-empty">No roles: the client can get no tokens</li>}
+            {selected.map((id) => {
+              const role = byId.get(id);
+              if (!role) return null;
+              return (
+                <li key={id}>
+                  <button type="button" className="transfer-item is-selected" aria-label={`Remove ${role.name}`} onClick={() => setSelected((s) => s.filter((x) => x !== id))}>
+                    <RoleSummary role={role} />
+                    <Minus size={16} aria-hidden="true" className="transfer-icon" />
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+      </div>
+      <ErrorText message={action.error} />
+    </Dialog>
+  );
+}
