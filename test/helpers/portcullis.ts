@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { ApiError } from '../../src/errors/api-error.js';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { Runtime } from '../../src/runtime.js';
@@ -84,4 +86,34 @@ export function basic(id: string, secret: string, encode = true): string {
 
 export function form(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
+}
+
+/**
+ * One Portcullis for a whole describe block on a fresh database: started before its tests,
+ * closed (and the database dropped) after them. `onStart` receives it.
+ */
+export function usePortcullis(
+  db: { open(): Promise<Store>; dispose(): Promise<void> },
+  onStart: (p: TestPortcullis) => void,
+  opts: Parameters<typeof startPortcullis>[1] = {},
+): void {
+  let started: TestPortcullis | undefined;
+  beforeAll(async () => {
+    started = await startPortcullis(await db.open(), opts);
+    onStart(started);
+  });
+  afterAll(async () => {
+    await started?.close();
+    await db.dispose();
+  });
+}
+
+/** The ApiError that `promise` rejects with (fails the test if it resolves or rejects otherwise). */
+export async function apiError(promise: Promise<unknown>): Promise<ApiError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApiError);
+  return err as ApiError;
 }

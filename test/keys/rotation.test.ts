@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../helpers/databases.js';
-import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+import { seedClient, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { kidOf, tokenRequest, verifyAccessToken } from '../helpers/tokens.js';
 
 async function jwksKids(p: TestPortcullis): Promise<string[]> {
@@ -10,13 +10,7 @@ async function jwksKids(p: TestPortcullis): Promise<string[]> {
 
 describe.each(testDatabases())('signing key rotation on $name', (db) => {
   let p: TestPortcullis;
-  beforeAll(async () => {
-    p = await startPortcullis(await db.open(), { env: { ACCESS_TOKEN_TTL: '3600' } });
-  });
-  afterAll(async () => {
-    await p?.close();
-    await db.dispose();
-  });
+  usePortcullis(db, (started) => (p = started), { env: { ACCESS_TOKEN_TTL: '3600' } });
 
   it('publishes the new key before it signs, then keeps the old one until its last token has expired', async () => {
     const c = await seedClient(p.runtime, { ttl: 7200 });

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../helpers/databases.js';
-import { seedClient, startPortcullis, TEST_ISSUER, type TestPortcullis } from '../helpers/portcullis.js';
+import { seedClient, startPortcullis, TEST_ISSUER, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest, verifyAccessToken } from '../helpers/tokens.js';
 
 describe.each(testDatabases())('discovery and health on $name', (db) => {
   let p: TestPortcullis;
-  beforeAll(async () => {
-    p = await startPortcullis(await db.open());
-  });
-  afterAll(async () => {
-    await p?.close();
-    await db.dispose();
-  });
+  usePortcullis(db, (started) => (p = started));
 
   it('serves RFC 8414 metadata at both well-known paths', async () => {
     const oauth = await p.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { testDatabases } from '../helpers/databases.js';
-import { basic, form, seedClient, startPortcullis, type SeededClient, type TestPortcullis } from '../helpers/portcullis.js';
+import { basic, form, seedClient, startPortcullis, type SeededClient, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest } from '../helpers/tokens.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -16,13 +16,7 @@ function refresh(p: TestPortcullis, c: { clientId: string; secret: string }, ref
 
 describe.each(testDatabases())('refresh tokens, introspection and revocation on $name', (db) => {
   let p: TestPortcullis;
-  beforeAll(async () => {
-    p = await startPortcullis(await db.open());
-  });
-  afterAll(async () => {
-    await p?.close();
-    await db.dispose();
-  });
+  usePortcullis(db, (started) => (p = started));
 
   async function refreshingClient(opts: Parameters<typeof seedClient>[1] = {}): Promise<SeededClient & { refreshToken: string }> {
     const c = await seedClient(p.runtime, { refreshTokens: true, ...opts });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { testDatabases } from '../helpers/databases.js';
-import { basic, form, seedClient, startPortcullis, TEST_ISSUER, type TestPortcullis } from '../helpers/portcullis.js';
+import { basic, form, seedClient, startPortcullis, TEST_ISSUER, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest, verifyAccessToken } from '../helpers/tokens.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -31,13 +31,7 @@ function expectInvalidClient(res: { statusCode: number; headers: Record<string, 
 
 describe.each(testDatabases())('POST /oauth/token on $name', (db) => {
   let p: TestPortcullis;
-  beforeAll(async () => {
-    p = await startPortcullis(await db.open());
-  });
-  afterAll(async () => {
-    await p?.close();
-    await db.dispose();
-  });
+  usePortcullis(db, (started) => (p = started));
 
   describe('success', () => {
     it('issues an RFC 9068 JWT for client_secret_basic, with exactly the contract fields and headers', async () => {

@@ -3,20 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR, type Actor } from '../../src/audit/actor.js';
 import { loadCatalog } from '../../src/catalog/catalog.js';
 import { SLUG_PATTERN, slugify } from '../../src/catalog/slug.js';
-import { ApiError } from '../../src/errors/api-error.js';
 import { testDatabases } from '../helpers/databases.js';
-import { startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+import { startPortcullis, type TestPortcullis, apiError } from '../helpers/portcullis.js';
 
 const ACTOR: Actor = { type: 'user', id: 'usr_admin' };
 
-async function apiError(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
 
 const perms = (...values: string[]) => values.map((value) => ({ value, description: `may ${value}` }));
 

@@ -3,25 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/audit/actor.js';
 import type { Client } from '../../src/clients/client-service.js';
 import { isWellFormedSecret } from '../../src/clients/secret.js';
-import { ApiError } from '../../src/errors/api-error.js';
 import { deriveKey } from '../../src/keys/master-key.js';
 import { testDatabases } from '../helpers/databases.js';
-import { startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+import { startPortcullis, type TestPortcullis, apiError } from '../helpers/portcullis.js';
 
 const ACTOR: Actor = { type: 'user', id: 'usr_alice', ip: '203.0.113.7' };
 const MASTER_KEY = randomBytes(32).toString('base64');
 const PEPPER = deriveKey(Buffer.from(MASTER_KEY, 'base64'), 'client-secret-pepper');
 const hmac = (secret: string) => createHmac('sha256', PEPPER).update(secret).digest();
 
-/** The ApiError that `promise` rejects with. */
-async function apiError(promise: Promise<unknown>): Promise<ApiError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
 
 describe.each(testDatabases())('ClientService on $name', (db) => {
   let p: TestPortcullis;
