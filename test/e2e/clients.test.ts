@@ -287,24 +287,26 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
 
   it('works from the keyboard: menus open with Enter and close with Escape, dialogs submit with Enter', async () => {
     await page.goto(`/organizations/${acme}/api`);
-    await page.getByRole('heading', { name: 'Clients' }).waitFor();
+    await page.getByRole('heading', { name: 'Clients', exact: true }).waitFor();
     const userButton = page.getByRole('button', { name: 'User' });
     await userButton.focus();
     await page.keyboard.press('Enter');
     const menu = page.getByRole('menu', { name: 'User' });
     await menu.waitFor();
-    expect(await focusedText(page)).toContain('Acme Energy'); // the current organization has focus
+    // Focus moves in an effect after the menu renders: poll rather than read once (a loaded CI machine is slow).
+    await expect.poll(() => focusedText(page)).toContain('Acme Energy'); // the current organization has focus
     await page.keyboard.press('ArrowDown');
-    expect(await focusedText(page)).toContain('Globex');
+    await expect.poll(() => focusedText(page)).toContain('Globex');
     await page.keyboard.press('Escape');
     await menu.waitFor({ state: 'detached' });
-    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('User');
+    await expect.poll(() => page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('User');
 
     await page.getByRole('button', { name: 'Create client' }).first().focus();
     await page.keyboard.press('Enter');
     const form = dialog('Create client');
     await form.waitFor();
-    expect(await page.evaluate('document.activeElement.id')).toBe(await form.getByLabel('Name').getAttribute('id'));
+    const nameId = await form.getByLabel('Name').getAttribute('id');
+    await expect.poll(() => page.evaluate('document.activeElement.id')).toBe(nameId);
     await page.keyboard.type('Keyboard client');
     await page.keyboard.press('Tab'); // to the first of the available roles
     await page.keyboard.press('Space');

@@ -1,8 +1,9 @@
 import { Pencil, Plug, Plus, Trash2, X } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Api, type Page } from '../../api';
-import { Dialog } from '../../components/Dialog';
-import { Badge, Button, Callout, CopyValue, EmptyState, ErrorText, Field, IconButton, Loading, PageHeader } from '../../components/ui';
+import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
+import { ListView } from '../../components/ListView';
+import { Badge, Button, Callout, CopyValue, EmptyState, Field, IconButton, PageHeader } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
 
 export function ApisPage() {
@@ -20,55 +21,56 @@ export function ApisPage() {
           </Button>
         }
       />
-      {apis.loading && !apis.data && <Loading what="APIs" />}
-      <ErrorText message={apis.error} />
-      {apis.data?.length === 0 && <EmptyState icon={<Plug size={28} />} title="No APIs yet" />}
-      <div className="card-list">
-        {apis.data?.map((a) => (
-          <article key={a.id} className="card" aria-labelledby={`api-${a.id}`}>
-            <div className="card-head">
-              <div>
-                <h2 id={`api-${a.id}`} className="card-title">
-                  {a.name} {a.built_in && <Badge tone="amber">Built in</Badge>}
-                </h2>
-                <CopyValue value={a.identifier} what={`identifier of ${a.name}`} />
-              </div>
-              {!a.built_in && (
-                <div className="card-actions">
-                  <IconButton label={`Edit ${a.name}`} icon={<Pencil size={16} aria-hidden="true" />} onClick={() => setEditing(a)} />
-                  <IconButton label={`Delete ${a.name}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setDeleting(a)} />
+      <ListView items={apis.data} loading={apis.loading} error={apis.error} what="APIs" empty={<EmptyState icon={<Plug size={28} />} title="No APIs yet" />}>
+        {(items) => (
+          <div className="card-list">
+            {items.map((a) => (
+              <article key={a.id} className="card" aria-labelledby={`api-${a.id}`}>
+                <div className="card-head">
+                  <div>
+                    <h2 id={`api-${a.id}`} className="card-title">
+                      {a.name} {a.built_in && <Badge tone="amber">Built in</Badge>}
+                    </h2>
+                    <CopyValue value={a.identifier} what={`identifier of ${a.name}`} />
+                  </div>
+                  {!a.built_in && (
+                    <div className="card-actions">
+                      <IconButton label={`Edit ${a.name}`} icon={<Pencil size={16} aria-hidden="true" />} onClick={() => setEditing(a)} />
+                      <IconButton label={`Delete ${a.name}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setDeleting(a)} />
+                    </div>
+                  )}
                 </div>
-              )}
-            </div>
-            <p className="muted small">Token lifetime: {a.access_token_ttl ? `${a.access_token_ttl} seconds` : 'server default'}</p>
-            <table className="compact" aria-label={`Permissions of ${a.name}`}>
-              <thead>
-                <tr>
-                  <th scope="col">Permission</th>
-                  <th scope="col">Description</th>
-                </tr>
-              </thead>
-              <tbody>
-                {a.permissions.length === 0 && (
-                  <tr>
-                    <td colSpan={2} className="muted">
-                      No permissions
-                    </td>
-                  </tr>
-                )}
-                {a.permissions.map((p) => (
-                  <tr key={p.value}>
-                    <td>
-                      <code>{p.value}</code>
-                    </td>
-                    <td>{p.description}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </article>
-        ))}
-      </div>
+                <p className="muted small">Token lifetime: {a.access_token_ttl ? `${a.access_token_ttl} seconds` : 'server default'}</p>
+                <table className="compact" aria-label={`Permissions of ${a.name}`}>
+                  <thead>
+                    <tr>
+                      <th scope="col">Permission</th>
+                      <th scope="col">Description</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {a.permissions.length === 0 && (
+                      <tr>
+                        <td colSpan={2} className="muted">
+                          No permissions
+                        </td>
+                      </tr>
+                    )}
+                    {a.permissions.map((p) => (
+                      <tr key={p.value}>
+                        <td>
+                          <code>{p.value}</code>
+                        </td>
+                        <td>{p.description}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </article>
+            ))}
+          </div>
+        )}
+      </ListView>
       {editing && (
         <ApiDialog
           existing={editing === 'new' ? undefined : editing}
@@ -80,14 +82,18 @@ export function ApisPage() {
         />
       )}
       {deleting && (
-        <DeleteApiDialog
-          target={deleting}
+        <ConfirmDeleteDialog
+          title={`Delete ${deleting.name}?`}
+          confirmLabel="Delete API"
           onClose={() => setDeleting(undefined)}
-          onDeleted={() => {
+          onConfirm={async () => {
+            await api.delete(`/apis/${enc(deleting.id)}`);
             setDeleting(undefined);
             apis.reload();
           }}
-        />
+        >
+          <Callout tone="danger">No client can get a token for {deleting.identifier} any more, and roles lose its permissions.</Callout>
+        </ConfirmDeleteDialog>
       )}
     </>
   );
@@ -126,21 +132,7 @@ function ApiDialog({ existing, onSaved, onClose }: { existing: Api | undefined; 
       onSaved();
     });
   return (
-    <Dialog
-      title={existing ? `Edit ${existing.name}` : 'Create API'}
-      onClose={onClose}
-      onSubmit={save}
-      onEdit={() => action.setError(undefined)}
-      size="large"
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Save
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title={existing ? `Edit ${existing.name}` : 'Create API'} action={action} onSubmit={save} onClose={onClose} size="large">
       <div className="field-grid">
         <Field label="Name">{(id) => <input id={id} data-autofocus value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}</Field>
         <Field label="Identifier" hint={existing ? 'The identifier cannot change: tokens name it as their audience.' : 'The audience of its tokens, usually its base URL.'}>
@@ -165,37 +157,6 @@ function ApiDialog({ existing, onSaved, onClose }: { existing: Api | undefined; 
           <Plus size={14} aria-hidden="true" /> Add permission
         </Button>
       </fieldset>
-      <ErrorText message={action.error} />
-    </Dialog>
-  );
-}
-
-function DeleteApiDialog({ target, onDeleted, onClose }: { target: Api; onDeleted(): void; onClose(): void }) {
-  const action = useAction();
-  const remove = () =>
-    action.run(async () => {
-      await api.delete(`/apis/${enc(target.id)}`);
-      onDeleted();
-    });
-  return (
-    <Dialog
-      title={`Delete ${target.name}?`}
-      tone="danger"
-      onClose={onClose}
-      onSubmit={remove}
-      footer={
-        <>
-          <Button onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button tone="danger" type="submit" busy={action.busy}>
-            Delete API
-          </Button>
-        </>
-      }
-    >
-      <Callout tone="danger">No client can get a token for {target.identifier} any more, and roles lose its permissions.</Callout>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }

@@ -1,8 +1,9 @@
 import { ArrowRight, Building2, Pencil, Plus, Trash2 } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Organization, type Page } from '../../api';
-import { Dialog } from '../../components/Dialog';
-import { Button, Callout, CopyValue, EmptyState, ErrorText, Field, IconButton, Loading, PageHeader, formatDate } from '../../components/ui';
+import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
+import { DataTable, ListView } from '../../components/ListView';
+import { Button, Callout, CopyValue, EmptyState, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
 import { navigate } from '../../router';
 import { rememberOrg, useSession } from '../../session';
@@ -27,56 +28,52 @@ export function OrganizationsPage() {
           </Button>
         }
       />
-      {orgs.loading && !orgs.data && <Loading what="organizations" />}
-      <ErrorText message={orgs.error} />
-      {orgs.data?.length === 0 && (
-        <EmptyState icon={<Building2 size={28} />} title="No organizations yet">
-          Create one for each customer; then add its first admin under Members.
-        </EmptyState>
-      )}
-      {orgs.data && orgs.data.length > 0 && (
-        <div className="table-wrap card">
-          <table aria-label="Organizations">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">ID</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {orgs.data.map((o) => (
-                <tr key={o.id}>
-                  <td>
-                    <strong>{o.name}</strong>
-                  </td>
-                  <td>
-                    <CopyValue value={o.id} what={`ID of ${o.name}`} />
-                  </td>
-                  <td className="muted">{formatDate(o.created_at)}</td>
-                  <td className="cell-actions">
-                    <Button
-                      className="btn-small"
-                      aria-label={`Open ${o.name}`}
-                      onClick={() => {
-                        rememberOrg(o.id);
-                        navigate(`/organizations/${encodeURIComponent(o.id)}/api`);
-                      }}
-                    >
-                      Open <ArrowRight size={14} aria-hidden="true" />
-                    </Button>
-                    <IconButton label={`Rename ${o.name}`} icon={<Pencil size={16} aria-hidden="true" />} onClick={() => setEditing(o)} />
-                    <IconButton label={`Delete ${o.name}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setDeleting(o)} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListView
+        items={orgs.data}
+        loading={orgs.loading}
+        error={orgs.error}
+        what="organizations"
+        empty={
+          <EmptyState icon={<Building2 size={28} />} title="No organizations yet">
+            Create one for each customer; then add its first admin under Members.
+          </EmptyState>
+        }
+      >
+        {(items) => (
+          <DataTable
+            label="Organizations"
+            columns={['Name', 'ID', 'Created']}
+            actions
+            items={items}
+            rowKey={(o) => o.id}
+            row={(o) => (
+              <>
+                <td>
+                  <strong>{o.name}</strong>
+                </td>
+                <td>
+                  <CopyValue value={o.id} what={`ID of ${o.name}`} />
+                </td>
+                <td className="muted">{formatDate(o.created_at)}</td>
+                <td className="cell-actions">
+                  <Button
+                    className="btn-small"
+                    aria-label={`Open ${o.name}`}
+                    onClick={() => {
+                      rememberOrg(o.id);
+                      navigate(`/organizations/${encodeURIComponent(o.id)}/api`);
+                    }}
+                  >
+                    Open <ArrowRight size={14} aria-hidden="true" />
+                  </Button>
+                  <IconButton label={`Rename ${o.name}`} icon={<Pencil size={16} aria-hidden="true" />} onClick={() => setEditing(o)} />
+                  <IconButton label={`Delete ${o.name}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setDeleting(o)} />
+                </td>
+              </>
+            )}
+          />
+        )}
+      </ListView>
       {editing && (
         <OrganizationDialog
           existing={editing === 'new' ? undefined : editing}
@@ -88,14 +85,20 @@ export function OrganizationsPage() {
         />
       )}
       {deleting && (
-        <DeleteOrganizationDialog
-          org={deleting}
+        <ConfirmDeleteDialog
+          title={`Delete ${deleting.name}?`}
+          confirmLabel="Delete organization"
           onClose={() => setDeleting(undefined)}
-          onDeleted={() => {
+          onConfirm={async () => {
+            await api.delete(`/organizations/${enc(deleting.id)}`);
             setDeleting(undefined);
             changed();
           }}
-        />
+        >
+          <Callout tone="danger" title="Every client of this organization loses access to the APIs.">
+            Its members lose access to it, and its clients, secrets and audit log are deleted. This cannot be undone.
+          </Callout>
+        </ConfirmDeleteDialog>
       )}
     </>
   );
@@ -112,54 +115,8 @@ function OrganizationDialog({ existing, onSaved, onClose }: { existing: Organiza
       onSaved();
     });
   return (
-    <Dialog
-      title={existing ? `Rename ${existing.name}` : 'Create organization'}
-      onClose={onClose}
-      onSubmit={save}
-      onEdit={() => action.setError(undefined)}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Save
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title={existing ? `Rename ${existing.name}` : 'Create organization'} action={action} onSubmit={save} onClose={onClose}>
       <Field label="Name">{(id) => <input id={id} data-autofocus value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}</Field>
-      <ErrorText message={action.error} />
-    </Dialog>
-  );
-}
-
-function DeleteOrganizationDialog({ org, onDeleted, onClose }: { org: Organization; onDeleted(): void; onClose(): void }) {
-  const action = useAction();
-  const remove = () =>
-    action.run(async () => {
-      await api.delete(`/organizations/${enc(org.id)}`);
-      onDeleted();
-    });
-  return (
-    <Dialog
-      title={`Delete ${org.name}?`}
-      tone="danger"
-      onClose={onClose}
-      onSubmit={remove}
-      footer={
-        <>
-          <Button onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button tone="danger" type="submit" busy={action.busy}>
-            Delete organization
-          </Button>
-        </>
-      }
-    >
-      <Callout tone="danger" title="Every client of this organization loses access to the APIs.">
-        Its members lose access to it, and its clients, secrets and audit log are deleted. This cannot be undone.
-      </Callout>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }

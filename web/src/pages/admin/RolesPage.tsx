@@ -1,8 +1,9 @@
 import { KeyRound, Pencil, Plus, Trash2 } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Api, type Page, type Role } from '../../api';
-import { Dialog } from '../../components/Dialog';
-import { Button, Callout, EmptyState, ErrorText, Field, IconButton, Loading, PageHeader } from '../../components/ui';
+import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
+import { DataTable, ListView } from '../../components/ListView';
+import { Button, Callout, EmptyState, Field, IconButton, PageHeader } from '../../components/ui';
 import { PermissionList } from '../../components/PermissionList';
 import { useAction, useResource } from '../../hooks';
 
@@ -24,45 +25,35 @@ export function RolesPage() {
           </Button>
         }
       />
-      {roles.loading && !roles.data && <Loading what="roles" />}
-      <ErrorText message={roles.error ?? apis.error} />
-      {roles.data?.length === 0 && <EmptyState icon={<KeyRound size={28} />} title="No roles yet" />}
-      {roles.data && roles.data.length > 0 && (
-        <div className="table-wrap card">
-          <table aria-label="Roles">
-            <thead>
-              <tr>
-                <th scope="col">Role</th>
-                <th scope="col">ID</th>
-                <th scope="col">Permissions</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {roles.data.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <strong>{r.name}</strong>
-                    {r.description && <div className="muted small">{r.description}</div>}
-                  </td>
-                  <td className="nowrap">
-                    <code className="small">{r.id}</code>
-                  </td>
-                  <td>
-                    <PermissionList permissions={r.permissions} apis={apis.data} />
-                  </td>
-                  <td className="cell-actions">
-                    <IconButton label={`Edit ${r.name}`} icon={<Pencil size={16} aria-hidden="true" />} onClick={() => setEditing(r)} />
-                    <IconButton label={`Delete ${r.name}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setDeleting(r)} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListView items={roles.data} loading={roles.loading} error={roles.error ?? apis.error} what="roles" empty={<EmptyState icon={<KeyRound size={28} />} title="No roles yet" />}>
+        {(items) => (
+          <DataTable
+            label="Roles"
+            columns={['Role', 'ID', 'Permissions']}
+            actions
+            items={items}
+            rowKey={(r) => r.id}
+            row={(r) => (
+              <>
+                <td>
+                  <strong>{r.name}</strong>
+                  {r.description && <div className="muted small">{r.description}</div>}
+                </td>
+                <td className="nowrap">
+                  <code className="small">{r.id}</code>
+                </td>
+                <td>
+                  <PermissionList permissions={r.permissions} apis={apis.data} />
+                </td>
+                <td className="cell-actions">
+                  <IconButton label={`Edit ${r.name}`} icon={<Pencil size={16} aria-hidden="true" />} onClick={() => setEditing(r)} />
+                  <IconButton label={`Delete ${r.name}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setDeleting(r)} />
+                </td>
+              </>
+            )}
+          />
+        )}
+      </ListView>
       {editing && (
         <RoleDialog
           existing={editing === 'new' ? undefined : editing}
@@ -75,14 +66,18 @@ export function RolesPage() {
         />
       )}
       {deleting && (
-        <DeleteRoleDialog
-          role={deleting}
+        <ConfirmDeleteDialog
+          title={`Delete ${deleting.name}?`}
+          confirmLabel="Delete role"
           onClose={() => setDeleting(undefined)}
-          onDeleted={() => {
+          onConfirm={async () => {
+            await api.delete(`/roles/${enc(deleting.id)}`);
             setDeleting(undefined);
             roles.reload();
           }}
-        />
+        >
+          <Callout tone="danger">Every client holding this role loses its permissions at once.</Callout>
+        </ConfirmDeleteDialog>
       )}
     </>
   );
@@ -111,21 +106,7 @@ function RoleDialog({ existing, apis, onSaved, onClose }: { existing: Role | und
       onSaved();
     });
   return (
-    <Dialog
-      title={existing ? `Edit ${existing.name}` : 'Create role'}
-      onClose={onClose}
-      onSubmit={save}
-      onEdit={() => action.setError(undefined)}
-      size="large"
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Save
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title={existing ? `Edit ${existing.name}` : 'Create role'} action={action} onSubmit={save} onClose={onClose} size="large">
       {existing && <Callout tone="warning">Changing a role changes what every client holding it can access.</Callout>}
       <div className="field-grid">
         <Field label="Name">{(fid) => <input id={fid} data-autofocus value={name} maxLength={200} onChange={(e) => setName(e.target.value)} />}</Field>
@@ -160,37 +141,6 @@ function RoleDialog({ existing, apis, onSaved, onClose }: { existing: Role | und
           </div>
         ))}
       </fieldset>
-      <ErrorText message={action.error} />
-    </Dialog>
-  );
-}
-
-function DeleteRoleDialog({ role, onDeleted, onClose }: { role: Role; onDeleted(): void; onClose(): void }) {
-  const action = useAction();
-  const remove = () =>
-    action.run(async () => {
-      await api.delete(`/roles/${enc(role.id)}`);
-      onDeleted();
-    });
-  return (
-    <Dialog
-      title={`Delete ${role.name}?`}
-      tone="danger"
-      onClose={onClose}
-      onSubmit={remove}
-      footer={
-        <>
-          <Button onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button tone="danger" type="submit" busy={action.busy}>
-            Delete role
-          </Button>
-        </>
-      }
-    >
-      <Callout tone="danger">Every client holding this role loses its permissions at once.</Callout>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }

@@ -1,7 +1,8 @@
 import { KeyRound, Pencil, Plus, RotateCw, Trash2 } from 'lucide-react';
 import { useEffect, useRef, useState } from 'react';
 import { api, enc, type Api, type Client, type Page, type Role, type Rotated } from '../../api';
-import { Badge, Button, Callout, CopyButton, CopyValue, EmptyState, ErrorText, IconButton, Loading, PageHeader, formatDate, relativeTime } from '../../components/ui';
+import { DataTable, ListView, LoadMore } from '../../components/ListView';
+import { Badge, Button, Callout, CopyButton, CopyValue, EmptyState, IconButton, PageHeader, formatDate, relativeTime } from '../../components/ui';
 import { PermissionList } from '../../components/PermissionList';
 import { useResource } from '../../hooks';
 import { Link } from '../../router';
@@ -45,21 +46,10 @@ function ClientsTab({ org }: { org: OrgChoice }) {
   const roles = useResource(() => api.get<Page<Role>>(`/organizations/${enc(org.id)}/roles`).then((p) => p.data), org.id);
   const [revealed, setRevealed] = useState<Record<string, Revealed>>({});
   const [open, setOpen] = useState<Open>();
-  const [moreError, setMoreError] = useState<string>();
   const [fresh, setFresh] = useState<string>();
   const close = () => setOpen(undefined);
 
   const replace = (client: Client) => clients.update((p) => ({ ...p, data: p.data.map((c) => (c.client_id === client.client_id ? client : c)) }));
-  const loadMore = async () => {
-    const cursor = clients.data?.next_cursor;
-    if (!cursor) return;
-    try {
-      const next = await allClients(org.id, cursor);
-      clients.update((p) => ({ data: [...p.data, ...next.data], next_cursor: next.next_cursor }));
-    } catch (err) {
-      setMoreError(err instanceof Error ? err.message : String(err));
-    }
-  };
 
   const createButton = canEdit && (
     <Button tone="primary" onClick={() => setOpen({ kind: 'create' })}>
@@ -76,37 +66,37 @@ function ClientsTab({ org }: { org: OrgChoice }) {
         </div>
         {createButton || <span className="read-only-note">View only: organization admins change clients</span>}
       </div>
-      {clients.loading && !clients.data && <Loading what="clients" />}
-      <ErrorText message={clients.error} />
-      {clients.data && clients.data.data.length === 0 && (
-        <EmptyState icon={<KeyRound size={28} />} title="No clients yet" action={createButton || undefined}>
-          {canEdit
-            ? 'Create a client for each application that calls your APIs: it gets its own client ID and secret, and only the roles you give it.'
-            : 'An organization admin can create clients for the applications that call your APIs.'}
-        </EmptyState>
-      )}
-      {clients.data && clients.data.data.length > 0 && (
-        <ul className="client-list" aria-label="Clients">
-          {clients.data.data.map((client) => (
-            <ClientCard
-              key={client.client_id}
-              client={client}
-              canEdit={canEdit}
-              revealed={revealed[client.client_id]}
-              highlight={fresh === client.client_id}
-              onRotate={() => setOpen({ kind: 'rotate', client })}
-              onDelete={() => setOpen({ kind: 'delete', client })}
-              onEditRoles={() => setOpen({ kind: 'roles', client })}
-            />
-          ))}
-        </ul>
-      )}
-      {clients.data?.next_cursor && (
-        <div className="list-more">
-          <Button onClick={() => void loadMore()}>Show more clients</Button>
-          <ErrorText message={moreError} />
-        </div>
-      )}
+      <ListView
+        items={clients.data?.data}
+        loading={clients.loading}
+        error={clients.error}
+        what="clients"
+        empty={
+          <EmptyState icon={<KeyRound size={28} />} title="No clients yet" action={createButton || undefined}>
+            {canEdit
+              ? 'Create a client for each application that calls your APIs: it gets its own client ID and secret, and only the roles you give it.'
+              : 'An organization admin can create clients for the applications that call your APIs.'}
+          </EmptyState>
+        }
+      >
+        {(items) => (
+          <ul className="client-list" aria-label="Clients">
+            {items.map((client) => (
+              <ClientCard
+                key={client.client_id}
+                client={client}
+                canEdit={canEdit}
+                revealed={revealed[client.client_id]}
+                highlight={fresh === client.client_id}
+                onRotate={() => setOpen({ kind: 'rotate', client })}
+                onDelete={() => setOpen({ kind: 'delete', client })}
+                onEditRoles={() => setOpen({ kind: 'roles', client })}
+              />
+            ))}
+          </ul>
+        )}
+      </ListView>
+      <LoadMore label="Show more clients" pages={clients} fetchPage={(cursor) => allClients(org.id, cursor)} />
 
       {open?.kind === 'create' && (
         <CreateClientDialog
@@ -261,34 +251,33 @@ function RolesTab({ org }: { org: OrgChoice }) {
           <p className="muted">The roles your clients can hold, and the API permissions each one grants.</p>
         </div>
       </div>
-      {roles.loading && !roles.data && <Loading what="roles" />}
-      <ErrorText message={roles.error} />
-      {roles.data?.length === 0 && <EmptyState icon={<KeyRound size={28} />} title="No roles yet">A platform administrator defines the roles organizations can assign.</EmptyState>}
-      {roles.data && roles.data.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Role</th>
-                <th scope="col">Permissions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {roles.data.map((role) => (
-                <tr key={role.id}>
-                  <td>
-                    <strong>{role.name}</strong>
-                    <div className="muted small">{role.description || role.id}</div>
-                  </td>
-                  <td>
-                    <PermissionList permissions={role.permissions} apis={apis.data} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListView
+        items={roles.data}
+        loading={roles.loading}
+        error={roles.error}
+        what="roles"
+        empty={<EmptyState icon={<KeyRound size={28} />} title="No roles yet">A platform administrator defines the roles organizations can assign.</EmptyState>}
+      >
+        {(items) => (
+          <DataTable
+            card={false}
+            columns={['Role', 'Permissions']}
+            items={items}
+            rowKey={(role) => role.id}
+            row={(role) => (
+              <>
+                <td>
+                  <strong>{role.name}</strong>
+                  <div className="muted small">{role.description || role.id}</div>
+                </td>
+                <td>
+                  <PermissionList permissions={role.permissions} apis={apis.data} />
+                </td>
+              </>
+            )}
+          />
+        )}
+      </ListView>
     </section>
   );
 }

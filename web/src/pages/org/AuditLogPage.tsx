@@ -1,7 +1,7 @@
 import { ScrollText } from 'lucide-react';
-import { useState } from 'react';
-import { api, enc, messageOf, type AuditEvent, type Member, type Page } from '../../api';
-import { Button, EmptyState, ErrorText, Loading, PageHeader, formatDate } from '../../components/ui';
+import { api, enc, type AuditEvent, type Member, type Page } from '../../api';
+import { DataTable, ListView, LoadMore } from '../../components/ListView';
+import { EmptyState, PageHeader, formatDate } from '../../components/ui';
 import { useResource } from '../../hooks';
 import type { OrgChoice } from '../../session';
 
@@ -41,10 +41,13 @@ function show(value: unknown): string {
   return String(value);
 }
 
+function auditEvents(orgId: string, cursor?: string): Promise<Page<AuditEvent>> {
+  return api.get<Page<AuditEvent>>(`/organizations/${enc(orgId)}/audit-events?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+}
+
 export function AuditLogPage({ org }: { org: OrgChoice }) {
-  const events = useResource(() => api.get<Page<AuditEvent>>(`/organizations/${enc(org.id)}/audit-events?limit=50`), org.id);
+  const events = useResource(() => auditEvents(org.id), org.id);
   const members = useResource(() => api.get<Page<Member>>(`/organizations/${enc(org.id)}/members`).then((p) => p.data), org.id);
-  const [moreError, setMoreError] = useState<string>();
   const who = (actor: AuditEvent['actor']) => {
     if (actor.type === 'user') {
       const m = members.data?.find((x) => x.user_id === actor.id);
@@ -61,62 +64,37 @@ export function AuditLogPage({ org }: { org: OrgChoice }) {
     if (e.target.type === 'user') return members.data?.find((x) => x.user_id === e.target.id)?.email;
     return undefined;
   };
-  const loadMore = async () => {
-    const cursor = events.data?.next_cursor;
-    if (!cursor) return;
-    try {
-      const next = await api.get<Page<AuditEvent>>(`/organizations/${enc(org.id)}/audit-events?limit=50&cursor=${enc(cursor)}`);
-      events.update((p) => ({ data: [...p.data, ...next.data], next_cursor: next.next_cursor }));
-    } catch (err) {
-      setMoreError(messageOf(err));
-    }
-  };
   return (
     <>
       <PageHeader title="Audit log" description="Every change to this organization's clients and members: who, what and when. Secrets never appear here." />
-      {events.loading && !events.data && <Loading what="the audit log" />}
-      <ErrorText message={events.error} />
-      {events.data?.data.length === 0 && <EmptyState icon={<ScrollText size={28} />} title="Nothing has happened yet" />}
-      {events.data && events.data.data.length > 0 && (
-        <div className="table-wrap card">
-          <table aria-label="Audit events">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">What</th>
-                <th scope="col">Target</th>
-                <th scope="col">IP address</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.data.data.map((e) => (
-                <tr key={e.id}>
-                  <td className="nowrap">{formatDate(e.at)}</td>
-                  <td>{who(e.actor)}</td>
-                  <td>
-                    <strong>{ACTIONS[e.action] ?? e.action}</strong>
-                    {describeDetails(e.details) && <div className="muted small details">{describeDetails(e.details)}</div>}
-                  </td>
-                  <td>
-                    <div className="muted small">{targetKind(e)}</div>
-                    <div title={e.target.id} className="target-name">
-                      {targetName(e) ?? <code className="small">{e.target.id}</code>}
-                    </div>
-                  </td>
-                  <td className="muted">{e.ip ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {events.data?.next_cursor && (
-        <div className="list-more">
-          <Button onClick={() => void loadMore()}>Show older events</Button>
-          <ErrorText message={moreError} />
-        </div>
-      )}
+      <ListView items={events.data?.data} loading={events.loading} error={events.error} what="the audit log" empty={<EmptyState icon={<ScrollText size={28} />} title="Nothing has happened yet" />}>
+        {(items) => (
+          <DataTable
+            label="Audit events"
+            columns={['When', 'Who', 'What', 'Target', 'IP address']}
+            items={items}
+            rowKey={(e) => e.id}
+            row={(e) => (
+              <>
+                <td className="nowrap">{formatDate(e.at)}</td>
+                <td>{who(e.actor)}</td>
+                <td>
+                  <strong>{ACTIONS[e.action] ?? e.action}</strong>
+                  {describeDetails(e.details) && <div className="muted small details">{describeDetails(e.details)}</div>}
+                </td>
+                <td>
+                  <div className="muted small">{targetKind(e)}</div>
+                  <div title={e.target.id} className="target-name">
+                    {targetName(e) ?? <code className="small">{e.target.id}</code>}
+                  </div>
+                </td>
+                <td className="muted">{e.ip ?? '—'}</td>
+              </>
+            )}
+          />
+        )}
+      </ListView>
+      <LoadMore label="Show older events" pages={events} fetchPage={(cursor) => auditEvents(org.id, cursor)} />
     </>
   );
 }

@@ -1,8 +1,9 @@
 import { Trash2, UserPlus, Users } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Member, type Page } from '../../api';
-import { Dialog } from '../../components/Dialog';
-import { Badge, Button, Callout, CopyValue, EmptyState, ErrorText, Field, IconButton, Loading, PageHeader, formatDate } from '../../components/ui';
+import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog } from '../../components/ActionDialog';
+import { DataTable, ListView } from '../../components/ListView';
+import { Badge, Button, EmptyState, ErrorText, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
 import { useMe, useSession, type OrgChoice } from '../../session';
 
@@ -40,59 +41,51 @@ export function MembersPage({ org }: { org: OrgChoice }) {
           </Button>
         }
       />
-      {members.loading && !members.data && <Loading what="members" />}
-      <ErrorText message={members.error} />
-      {members.data?.length === 0 && <EmptyState icon={<Users size={28} />} title="No members" />}
-      {members.data && members.data.length > 0 && (
-        <div className="table-wrap card">
-          <table aria-label="Members">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Added</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {members.data.map((m) => (
-                <tr key={m.user_id}>
-                  <td>
-                    <strong>{m.name || '—'}</strong> {m.user_id === me.id && <Badge>You</Badge>}
-                  </td>
-                  <td>{m.email}</td>
-                  <td>
-                    <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => void setRole(m, e.target.value as Member['role'])}>
-                      <option value="admin">Admin</option>
-                      <option value="member">Member</option>
-                    </select>
-                    {rowError?.userId === m.user_id && <ErrorText message={rowError.message} />}
-                  </td>
-                  <td className="muted nowrap">{formatDate(m.created_at)}</td>
-                  <td className="cell-actions">
-                    <IconButton label={`Remove ${m.email}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setRemoving(m)} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListView items={members.data} loading={members.loading} error={members.error} what="members" empty={<EmptyState icon={<Users size={28} />} title="No members" />}>
+        {(items) => (
+          <DataTable
+            label="Members"
+            columns={['Name', 'Email', 'Role', 'Added']}
+            actions
+            items={items}
+            rowKey={(m) => m.user_id}
+            row={(m) => (
+              <>
+                <td>
+                  <strong>{m.name || '—'}</strong> {m.user_id === me.id && <Badge>You</Badge>}
+                </td>
+                <td>{m.email}</td>
+                <td>
+                  <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => void setRole(m, e.target.value as Member['role'])}>
+                    <option value="admin">Admin</option>
+                    <option value="member">Member</option>
+                  </select>
+                  {rowError?.userId === m.user_id && <ErrorText message={rowError.message} />}
+                </td>
+                <td className="muted nowrap">{formatDate(m.created_at)}</td>
+                <td className="cell-actions">
+                  <IconButton label={`Remove ${m.email}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setRemoving(m)} />
+                </td>
+              </>
+            )}
+          />
+        )}
+      </ListView>
       {adding && <AddMemberDialog orgId={org.id} onClose={() => setAdding(false)} onAdded={(m) => members.update((list) => [...list.filter((x) => x.user_id !== m.user_id), m])} />}
       {removing && (
-        <RemoveMemberDialog
-          orgId={org.id}
-          member={removing}
+        <ConfirmDeleteDialog
+          title={`Remove ${removing.email}?`}
+          confirmLabel="Remove member"
           onClose={() => setRemoving(undefined)}
-          onRemoved={() => {
+          onConfirm={async () => {
+            await api.delete(`/organizations/${enc(org.id)}/members/${enc(removing.user_id)}`);
             members.update((list) => list.filter((m) => m.user_id !== removing.user_id));
             setRemoving(undefined);
             changedSelf(removing.user_id);
           }}
-        />
+        >
+          <p>They will no longer see or manage this organization. Their account stays.</p>
+        </ConfirmDeleteDialog>
       )}
     </>
   );
@@ -113,30 +106,13 @@ function AddMemberDialog({ orgId, onAdded, onClose }: { orgId: string; onAdded(m
     });
   if (invite?.invite_url) {
     return (
-      <Dialog title="Invitation link" onClose={onClose} footer={<Button tone="primary" onClick={onClose} data-autofocus>Done</Button>}>
-        <p>
-          <strong>{invite.email}</strong> has no account yet. They are a member now; send them this link to choose a password. It works once.
-        </p>
-        <CopyValue value={invite.invite_url} what="invitation link" className="block" />
-        <Callout tone="warning">Anyone with this link can set the password of this account; send it only to them.</Callout>
-      </Dialog>
+      <InvitationLinkDialog url={invite.invite_url} onClose={onClose}>
+        <strong>{invite.email}</strong> has no account yet. They are a member now; send them this link to choose a password. It works once.
+      </InvitationLinkDialog>
     );
   }
   return (
-    <Dialog
-      title="Add member"
-      onClose={onClose}
-      onSubmit={add}
-      onEdit={() => action.setError(undefined)}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Add member
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title="Add member" action={action} onSubmit={add} onClose={onClose} submitLabel="Add member">
       <Field label="Email" hint="Someone without an account gets an invitation link.">
         {(id, hintId) => <input id={id} type="email" aria-describedby={hintId} data-autofocus required value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" />}
       </Field>
@@ -148,37 +124,6 @@ function AddMemberDialog({ orgId, onAdded, onClose }: { orgId: string; onAdded(m
           </select>
         )}
       </Field>
-      <ErrorText message={action.error} />
-    </Dialog>
-  );
-}
-
-function RemoveMemberDialog({ orgId, member, onRemoved, onClose }: { orgId: string; member: Member; onRemoved(): void; onClose(): void }) {
-  const action = useAction();
-  const remove = () =>
-    action.run(async () => {
-      await api.delete(`/organizations/${enc(orgId)}/members/${enc(member.user_id)}`);
-      onRemoved();
-    });
-  return (
-    <Dialog
-      title={`Remove ${member.email}?`}
-      tone="danger"
-      onClose={onClose}
-      onSubmit={remove}
-      footer={
-        <>
-          <Button onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button tone="danger" type="submit" busy={action.busy}>
-            Remove member
-          </Button>
-        </>
-      }
-    >
-      <p>They will no longer see or manage this organization. Their account stays.</p>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }

@@ -1,8 +1,8 @@
 import { Minus, Plus, RotateCw, Trash2, TriangleAlert } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Client, type Role, type Rotated } from '../../api';
-import { Dialog } from '../../components/Dialog';
-import { Button, Callout, ErrorText, Field } from '../../components/ui';
+import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
+import { Callout, Field } from '../../components/ui';
 import { useAction } from '../../hooks';
 
 type Created = Client & { client_secret: string };
@@ -30,21 +30,7 @@ export function CreateClientDialog({ orgId, roles, onCreated, onClose }: { orgId
       onCreated(created);
     });
   return (
-    <Dialog
-      title="Create client"
-      onClose={onClose}
-      onSubmit={save}
-      onEdit={() => action.setError(undefined)}
-      size="large"
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Save
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title="Create client" action={action} onSubmit={save} onClose={onClose} size="large">
       <Field label="Name" hint="Who will use it, e.g. “Billing exporter”. You can change it later.">
         {(id, hintId) => (
           <input id={id} aria-describedby={hintId} data-autofocus required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
@@ -61,8 +47,7 @@ export function CreateClientDialog({ orgId, roles, onCreated, onClose }: { orgId
           </label>
         ))}
       </fieldset>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }
 
@@ -81,21 +66,7 @@ export function RotateSecretDialog({ orgId, client, onRotated, onClose }: { orgI
       onRotated(await api.post<Rotated>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}/secret/rotate`, { grace_period_seconds: grace }));
     });
   return (
-    <Dialog
-      title="Rotate client secret"
-      icon={<RotateCw size={18} />}
-      onClose={onClose}
-      onSubmit={rotate}
-      onEdit={() => action.setError(undefined)}
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Rotate secret
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title="Rotate client secret" icon={<RotateCw size={18} />} action={action} onSubmit={rotate} onClose={onClose} submitLabel="Rotate secret">
       <p>
         Portcullis will create a new secret for <strong>{client.name}</strong> and show it once. Every application using this client must then be given the new secret.
       </p>
@@ -118,35 +89,22 @@ export function RotateSecretDialog({ orgId, client, onRotated, onClose }: { orgI
         />
       </div>
       <p className="field-hint">{keepOld ? 'Both secrets work until the grace period ends; then only the new one.' : 'Without a grace period the old secret stops working at once.'}</p>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }
 
 export function DeleteClientDialog({ orgId, client, onDeleted, onClose }: { orgId: string; client: Client; onDeleted(): void; onClose(): void }) {
-  const action = useAction();
-  const remove = () =>
-    action.run(async () => {
-      await api.delete(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}`);
-      onDeleted();
-    });
   return (
-    <Dialog
+    <ConfirmDeleteDialog
       title={`Delete ${client.name}?`}
-      tone="danger"
       icon={<TriangleAlert size={18} />}
+      confirmLabel="Delete client"
+      confirmIcon={<Trash2 size={16} aria-hidden="true" />}
       onClose={onClose}
-      onSubmit={remove}
-      footer={
-        <>
-          <Button onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button tone="danger" type="submit" busy={action.busy}>
-            <Trash2 size={16} aria-hidden="true" /> Delete client
-          </Button>
-        </>
-      }
+      onConfirm={async () => {
+        await api.delete(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}`);
+        onDeleted();
+      }}
     >
       <Callout tone="danger" title="Every application using this client will lose access to the API.">
         Its secret stops working at once and the tokens already issued to it are no longer accepted. This cannot be undone.
@@ -157,8 +115,7 @@ export function DeleteClientDialog({ orgId, client, onDeleted, onClose }: { orgI
           <code>{client.client_id}</code>
         </dd>
       </dl>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </ConfirmDeleteDialog>
   );
 }
 
@@ -174,21 +131,7 @@ export function RolesDialog({ orgId, client, roles, onSaved, onClose }: { orgId:
       onSaved(await api.put<Client>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}/roles`, { roles: selected }));
     });
   return (
-    <Dialog
-      title="Roles"
-      onClose={onClose}
-      onSubmit={save}
-      onEdit={() => action.setError(undefined)}
-      size="large"
-      footer={
-        <>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button tone="primary" type="submit" busy={action.busy}>
-            Save
-          </Button>
-        </>
-      }
-    >
+    <FormDialog title="Roles" action={action} onSubmit={save} onClose={onClose} size="large">
       <p className="dialog-lead">
         Roles of <strong>{client.name}</strong>
       </p>
@@ -227,7 +170,6 @@ export function RolesDialog({ orgId, client, roles, onSaved, onClose }: { orgId:
           </ul>
         </section>
       </div>
-      <ErrorText message={action.error} />
-    </Dialog>
+    </FormDialog>
   );
 }

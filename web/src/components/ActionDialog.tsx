@@ -1,0 +1,118 @@
+import type { ReactElement, ReactNode } from 'react';
+import { Dialog } from './Dialog';
+import { Button, Callout, CopyValue, ErrorText } from './ui';
+import { useAction } from '../hooks';
+
+type Action = ReturnType<typeof useAction>;
+
+/**
+ * A dialog whose form does one thing: Cancel and a submit button in the footer, and the
+ * error of the last attempt under the fields (cleared by any edit). A danger dialog starts
+ * on Cancel, so Enter does not destroy anything by accident.
+ */
+export function FormDialog({
+  title,
+  action,
+  onSubmit,
+  onClose,
+  submitLabel = 'Save',
+  submitIcon,
+  tone = 'default',
+  size,
+  icon,
+  children,
+}: {
+  title: string;
+  /** The `useAction()` that `onSubmit` runs in: its busy state and error show here. */
+  action: Action;
+  onSubmit(): void;
+  onClose(): void;
+  submitLabel?: string;
+  submitIcon?: ReactElement;
+  tone?: 'default' | 'danger';
+  size?: 'medium' | 'large';
+  icon?: ReactNode;
+  children: ReactNode;
+}) {
+  const danger = tone === 'danger';
+  return (
+    <Dialog
+      title={title}
+      tone={tone}
+      size={size}
+      icon={icon}
+      onClose={onClose}
+      onSubmit={onSubmit}
+      onEdit={danger ? undefined : () => action.setError(undefined)}
+      footer={
+        <>
+          <Button onClick={onClose} data-autofocus={danger || undefined}>
+            Cancel
+          </Button>
+          <Button tone={danger ? 'danger' : 'primary'} type="submit" busy={action.busy}>
+            {submitIcon && <>{submitIcon} </>}
+            {submitLabel}
+          </Button>
+        </>
+      }
+    >
+      {children}
+      <ErrorText message={action.error} />
+    </Dialog>
+  );
+}
+
+/** "Delete X?": says what is lost (`children`), and runs `onConfirm` only when the person confirms. */
+export function ConfirmDeleteDialog({
+  title,
+  confirmLabel,
+  confirmIcon,
+  icon,
+  onConfirm,
+  onClose,
+  children,
+}: {
+  title: string;
+  confirmLabel: string;
+  confirmIcon?: ReactElement;
+  icon?: ReactNode;
+  /** Does the deletion and what follows it; an error it throws shows in the dialog. */
+  onConfirm(): Promise<void>;
+  onClose(): void;
+  children: ReactNode;
+}) {
+  const action = useAction();
+  return (
+    <FormDialog
+      title={title}
+      tone="danger"
+      icon={icon}
+      action={action}
+      onSubmit={() => void action.run(onConfirm)}
+      onClose={onClose}
+      submitLabel={confirmLabel}
+      submitIcon={confirmIcon}
+    >
+      {children}
+    </FormDialog>
+  );
+}
+
+/** Shows a one-time invitation link after creating an account for someone. */
+export function InvitationLinkDialog({ url, onClose, children }: { url: string; onClose(): void; children: ReactNode }) {
+  return (
+    <Dialog
+      title="Invitation link"
+      onClose={onClose}
+      footer={
+        <Button tone="primary" onClick={onClose} data-autofocus>
+          Done
+        </Button>
+      }
+    >
+      <p>{children}</p>
+      <CopyValue value={url} what="invitation link" className="block" />
+      <Callout tone="warning">Anyone with this link can set the password of this account; send it only to them.</Callout>
+    </Dialog>
+  );
+}
