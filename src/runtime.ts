@@ -105,7 +105,7 @@ export class Runtime {
       ['client_credentials', clientCredentialsGrant(issuing)],
       ['refresh_token', refreshTokenGrant(issuing)],
     ]);
-    this.tokenEndpoint = new TokenEndpoint(authenticator, grants, config.allowQueryCredentials);
+    this.tokenEndpoint = new TokenEndpoint(authenticator, grants);
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.keyRing, clock, store.db);
     this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.grants, () => this.catalogSnapshot);
     this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalogSnapshot, managementAudience(config.issuer));

@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidRequestError, TooManyRequestsError } from '../errors/oauth-error.js';
-import { parseClientCredentials } from '../oauth/client-credentials-parser.js';
+import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
 import type { Runtime } from '../runtime.js';
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -35,11 +35,13 @@ const TokenOperationBody = Type.Object(
 );
 const IntrospectionResponse = Type.Object({ active: Type.Boolean() }, { additionalProperties: true });
 
+type ParsedRequest = { body: Record<string, string | undefined> } & ({ credentials: PresentedCredentials | undefined } | { error: unknown });
+
 /** RFC 6749 §3.2: "Parameters sent without a value MUST be treated as if they were omitted." */
-function present<T extends object>(params: T | undefined): { [K in keyof T]?: string } {
+function present(params: object | undefined): Record<string, string | undefined> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(params ?? {})) if (typeof v === 'string' && v !== '') out[k] = v;
-  return out as { [K in keyof T]?: string };
+  return out;
 }
 
 /** The token endpoint, at `/oauth/token` and, for platforms migrating from that flavour, `/oauth2/token`. */
@@ -47,17 +49,35 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
   const { config } = runtime;
   await app.register(rateLimit, { global: false });
 
-  const clientKey = (request: FastifyRequest): string => {
+  /**
+   * The request's parameters and client credentials, parsed once: the rate limiter keys on
+   * the client_id before the handler runs, and the handler must not parse them again.
+   */
+  const parsed = new WeakMap<FastifyRequest, ParsedRequest>();
+  const parse = (request: FastifyRequest): ParsedRequest => {
+    const known = parsed.get(request);
+    if (known) return known;
+    const body = present(request.body as object | undefined);
+    const query = present(request.query as object | undefined);
+    let result: ParsedRequest;
     try {
-      const c = parseClientCredentials(
-        { authorization: request.headers.authorization, body: present(request.body as object), query: present(request.query as object) },
-        { allowQuery: true },
-      );
-      if (c) return `client:${c.clientId}`;
-    } catch {
-      // malformed: the handler answers; throttle it by address
+      result = { body, credentials: parseClientCredentials({ authorization: request.headers.authorization, body, query }, { allowQuery: config.allowQueryCredentials }) };
+    } catch (err) {
+      result = { body, error: err };
     }
-    return `ip:${request.ip}`;
+    parsed.set(request, result);
+    return result;
+  };
+  /** The parsed credentials, or the invalid_request they amount to. */
+  const credentialsOf = (request: FastifyRequest): PresentedCredentials | undefined => {
+    const result = parse(request);
+    if ('error' in result) throw result.error;
+    return result.credentials;
+  };
+  // Before authentication a request is limited per client_id it names; a malformed one per address.
+  const clientKey = (request: FastifyRequest): string => {
+    const result = parse(request);
+    return 'credentials' in result && result.credentials ? `client:${result.credentials.clientId}` : `ip:${request.ip}`;
   };
 
   for (const url of ['/oauth/token', '/oauth2/token']) {
@@ -89,24 +109,13 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
         },
       },
       async (request, reply) => {
-        const result = await runtime.tokenEndpoint.handle({
-          authorization: request.headers.authorization,
-          body: present(request.body),
-          query: present(request.query),
-          ip: request.ip,
-        });
+        const result = await runtime.tokenEndpoint.handle({ credentials: credentialsOf(request), body: parse(request).body, ip: request.ip });
         return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(result);
       },
     );
   }
 
-  const authenticate = (request: FastifyRequest<{ Body: Static<typeof TokenOperationBody> | undefined; Querystring: Static<typeof TokenQuery> }>) => {
-    const credentials = parseClientCredentials(
-      { authorization: request.headers.authorization, body: present(request.body), query: present(request.query) },
-      { allowQuery: config.allowQueryCredentials },
-    );
-    return runtime.authenticator.authenticate(credentials, request.ip);
-  };
+  const authenticate = (request: FastifyRequest) => runtime.authenticator.authenticate(credentialsOf(request), request.ip);
   const requiredToken = (body: Static<typeof TokenOperationBody> | undefined) => {
     const { token, token_type_hint } = present(body);
     if (token === undefined) throw new InvalidRequestError('token is required.');

@@ -1,9 +1,11 @@
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
 import type { ClientAuthenticator } from './client-authenticator.js';
-import { parseClientCredentials, type CredentialSources } from './client-credentials-parser.js';
+import type { PresentedCredentials } from './client-credentials-parser.js';
 import type { GrantHandler, TokenParams, TokenResponse } from './grants/grant.js';
 
-export interface TokenRequest extends CredentialSources {
+export interface TokenRequest {
+  /** Parsed by the caller (oauth/client-credentials-parser.ts); undefined when none were sent. */
+  credentials: PresentedCredentials | undefined;
   body: TokenParams;
   ip: string;
 }
@@ -17,7 +19,6 @@ export class TokenEndpoint {
   constructor(
     private readonly authenticator: ClientAuthenticator,
     private readonly grants: ReadonlyMap<string, GrantHandler>,
-    private readonly allowQueryCredentials: boolean,
   ) {}
 
   get grantTypes(): string[] {
@@ -25,12 +26,11 @@ export class TokenEndpoint {
   }
 
   async handle(req: TokenRequest): Promise<TokenResponse> {
-    const credentials = parseClientCredentials(req, { allowQuery: this.allowQueryCredentials });
     const grantType = req.body.grant_type;
     if (grantType === undefined || grantType === '') throw new InvalidRequestError('grant_type is required.');
     const grant = this.grants.get(grantType);
     if (!grant) throw new UnsupportedGrantTypeError(grantType);
-    const client = await this.authenticator.authenticate(credentials, req.ip);
+    const client = await this.authenticator.authenticate(req.credentials, req.ip);
     return grant(client, req.body);
   }
 }
