@@ -117,9 +117,9 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
 
   const authenticate = (request: FastifyRequest) => runtime.authenticator.authenticate(credentialsOf(request), request.ip);
   const requiredToken = (body: Static<typeof TokenOperationBody> | undefined) => {
-    const { token, token_type_hint } = present(body);
+    const { token } = present(body);
     if (token === undefined) throw new InvalidRequestError('token is required.');
-    return { token, hint: token_type_hint };
+    return token;
   };
 
   app.post<{ Body: Static<typeof TokenOperationBody> | undefined; Querystring: Static<typeof TokenQuery> }>(
@@ -137,8 +137,7 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
     },
     async (request, reply) => {
       const caller = await authenticate(request);
-      const { token, hint } = requiredToken(request.body);
-      const answer = await runtime.introspection.introspect(caller, token, hint);
+      const answer = await runtime.introspection.introspect(caller, requiredToken(request.body));
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(answer);
     },
   );
@@ -158,8 +157,7 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
     },
     async (request, reply) => {
       const caller = await authenticate(request);
-      const { token, hint } = requiredToken(request.body);
-      await runtime.revocation.revoke(caller, token, hint);
+      await runtime.revocation.revoke(caller, requiredToken(request.body));
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).code(200).send();
     },
   );

@@ -23,13 +23,9 @@ export class Introspection {
     private readonly catalog: () => CatalogSnapshot,
   ) {}
 
-  async introspect(caller: AuthenticatedClient, token: string, hint: string | undefined): Promise<IntrospectionAnswer> {
-    const order = hint === 'refresh_token' ? [this.asRefreshToken, this.asAccessToken] : [this.asAccessToken, this.asRefreshToken];
-    for (const attempt of order) {
-      const answer = await attempt.call(this, caller, token);
-      if (answer) return answer;
-    }
-    return INACTIVE;
+  /** `token_type_hint` is not needed (RFC 7662 §2.1 makes it optional): refresh tokens are `pcr_…`, access tokens JWTs. */
+  async introspect(caller: AuthenticatedClient, token: string): Promise<IntrospectionAnswer> {
+    return (await this.asRefreshToken(caller, token)) ?? (await this.asAccessToken(caller, token)) ?? INACTIVE;
   }
 
   /** Undefined when `token` is not a live access token of ours; INACTIVE when it is ours but not for this caller. */

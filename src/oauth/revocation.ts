@@ -19,20 +19,18 @@ export class Revocation {
     private readonly managementAudience: string,
   ) {}
 
-  async revoke(caller: AuthenticatedClient, token: string, hint: string | undefined): Promise<void> {
-    if (hint !== 'access_token') {
-      const owner = await this.refreshTokens.ownerOf(token);
-      if (owner) {
-        if (await this.mayRevoke(caller, owner.clientId, undefined)) await this.refreshTokens.revokeFamily(owner.familyId);
-        return;
-      }
+  /**
+   * `token_type_hint` is only an optimisation (RFC 7009 §2.1) and our two kinds are told apart
+   * by their form (refresh tokens are `pcr_…`, access tokens JWTs), so it is not needed.
+   */
+  async revoke(caller: AuthenticatedClient, token: string): Promise<void> {
+    const owner = await this.refreshTokens.ownerOf(token);
+    if (owner) {
+      if (await this.mayRevoke(caller, owner.clientId, undefined)) await this.refreshTokens.revokeFamily(owner.familyId);
+      return;
     }
     const claims = await this.verifier.verify(token);
     if (claims && (await this.mayRevoke(caller, claims.client_id, claims.org_id))) await this.verifier.revoke(claims);
-    else if (!claims && hint === 'access_token') {
-      const owner = await this.refreshTokens.ownerOf(token);
-      if (owner && (await this.mayRevoke(caller, owner.clientId, undefined))) await this.refreshTokens.revokeFamily(owner.familyId);
-    }
   }
 
   private async mayRevoke(caller: AuthenticatedClient, ownerClientId: string, ownerOrgId: string | undefined): Promise<boolean> {
