@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { installErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
 import { managementRoutes } from './http/management/index.js';
+import { metricsRoutes } from './http/metrics-routes.js';
 import { oauthRoutes } from './http/oauth-routes.js';
 import { webRoutes } from './http/web-routes.js';
 import { wellKnownRoutes } from './http/well-known-routes.js';
@@ -79,6 +80,8 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
+  await metricsRoutes(app, runtime);
   await app.register(async (scope) => oauthRoutes(scope, runtime));
   await app.register(async (scope) => wellKnownRoutes(scope, runtime));
   await app.register(async (scope) => healthRoutes(scope, runtime));

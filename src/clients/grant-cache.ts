@@ -70,6 +70,11 @@ export class GrantCache {
     if (this.loading.get(clientId) === load) this.loading.delete(clientId);
   }
 
+  /** Entries held now. */
+  get size(): number {
+    return this.cache?.size ?? 0;
+  }
+
   evict(clientId: string): void {
     this.generation++;
     this.loading.delete(clientId);

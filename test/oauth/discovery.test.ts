@@ -94,3 +94,24 @@ describe.each([
     }
   });
 });
+
+describe('GET /metrics', () => {
+  it('serves Prometheus metrics, counting requests by route and status', async () => {
+    const [db] = testDatabases();
+    const p = await startPortcullis(await db!.open());
+    try {
+      const c = await seedClient(p.runtime);
+      expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier })).statusCode).toBe(200);
+      expect((await tokenRequest(p.app, { clientId: c.clientId, secret: 'wrong' }, { audience: c.apiIdentifier })).statusCode).toBe(401);
+      const res = await p.app.inject({ method: 'GET', url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(res.body).toContain('portcullis_http_requests_total{route="/oauth/token",method="POST",status="200"} 1');
+      expect(res.body).toContain('portcullis_http_requests_total{route="/oauth/token",method="POST",status="401"} 1');
+      expect(res.body).toContain('portcullis_grant_cache_entries 1');
+      expect(res.body).toMatch(/^process_cpu_user_seconds_total \d/m);
+    } finally {
+      await p.close();
+    }
+  });
+});
