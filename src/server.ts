@@ -35,6 +35,9 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
   };
 }
 
+/** pino's level numbers; `silent` is above all. */
+const LOG_LEVELS: Record<string, number | undefined> & Record<'error' | 'debug' | 'info', number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
 /**
  * One line per request, when it completes; none when it arrives. A successful token
  * request (the hot path) logs at debug, so at the default level it costs nothing.
@@ -43,10 +46,12 @@ class AccessLog extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const level = error ? 'error' : request.routeOptions.config?.quietOnSuccess === true && reply.statusCode < 400 ? 'debug' : 'info';
+    // The hot path's answers log at debug: at the usual levels, build nothing for them.
+    if (LOG_LEVELS[level] < (LOG_LEVELS[request.log.level] ?? 0)) return;
     const entry = { req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
     if (error) request.log.error({ ...entry, err: error }, 'request failed');
-    else if (request.routeOptions.config?.quietOnSuccess === true && reply.statusCode < 400) request.log.debug(entry, 'request');
-    else request.log.info(entry, 'request');
+    else request.log[level](entry, 'request');
   }
 }
 

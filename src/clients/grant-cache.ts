@@ -13,6 +13,8 @@ export interface ClientGrant {
   refreshTokens: boolean;
   roles: string[];
   secrets: { id: string; hash: Buffer; expiresAt: number | null }[];
+  /** `secrets[i].hash`, in the same order: what SecretHasher.match takes, built once per load. */
+  secretHashes: Buffer[];
 }
 
 /**
@@ -104,11 +106,13 @@ async function loadGrant(db: Kysely<Database>, clientId: string): Promise<Client
     .where('clients.client_id', '=', clientId)
     .executeTakeFirst();
   if (!row) return undefined;
+  const secrets = row.secrets.map((s) => ({ id: s.id, hash: Buffer.from(s.hash, 'base64'), expiresAt: s.expires_at ? Date.parse(s.expires_at) : null }));
   return {
     clientId: row.client_id,
     orgId: row.org_id,
     refreshTokens: row.refresh_tokens,
     roles: row.roles,
-    secrets: row.secrets.map((s) => ({ id: s.id, hash: Buffer.from(s.hash, 'base64'), expiresAt: s.expires_at ? Date.parse(s.expires_at) : null })),
+    secrets,
+    secretHashes: secrets.map((s) => s.hash),
   };
 }

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { base62 } from '../ids.js';
+import { BASE62_DIGITS, base62 } from '../ids.js';
 
 /**
  * Client secrets: `pcs_` + 43 base62 characters (256 random bits) + 6 base62
@@ -34,11 +34,15 @@ export function secretHint(secret: string): string {
   return secret.slice(-HINT_LENGTH);
 }
 
+/** CRC32 of `body` in base62, left-padded (checked on every token request, so plain numbers, not BigInt). */
 function checksum(body: string): string {
-  const crc = crc32(body);
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32BE(crc);
-  return base62(bytes, CHECKSUM_LENGTH);
+  let crc = crc32(body);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = BASE62_DIGITS[crc % 62] + out;
+    crc = Math.floor(crc / 62);
+  }
+  return out;
 }
 
 /** Hashes and compares secrets under one pepper (derived from MASTER_KEY, see keys/master-key.ts). */
@@ -54,9 +58,10 @@ export class SecretHasher {
     const candidate = this.hash(secret);
     let found = -1;
     // Compare against every hash (no early exit) so timing does not tell which one matched.
-    hashes.forEach((h, i) => {
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i] as Buffer;
       if (h.length === candidate.length && timingSafeEqual(h, candidate) && found < 0) found = i;
-    });
+    }
     return found;
   }
 }

@@ -25,9 +25,21 @@ export async function metricsRoutes(app: FastifyInstance, runtime: Runtime): Pro
       this.set(runtime.grants.size);
     },
   });
-  // Registered on the root instance by server.ts, so it sees every route's answers.
-  app.addHook('onResponse', async (request, reply) => {
-    requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+  // One child counter per route, method and status, found by a string key: prom-client would
+  // otherwise hash the label object on every answer, and this runs on every token request.
+  const children = new Map<string, { inc(): void }>();
+  // Registered on the root instance by server.ts, so it sees every route's answers. A callback
+  // hook, not an async one: nothing here waits, so no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = `${route} ${request.method} ${reply.statusCode}`;
+    let child = children.get(key);
+    if (!child) {
+      child = requests.labels({ route, method: request.method, status: String(reply.statusCode) });
+      children.set(key, child);
+    }
+    child.inc();
+    done();
   });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'] } }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),

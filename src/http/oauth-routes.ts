@@ -47,7 +47,11 @@ function present(params: object | undefined): Record<string, string | undefined>
 /** The token endpoint, at `/oauth/token` and, for platforms migrating from that flavour, `/oauth2/token`. */
 export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
   const { config } = runtime;
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, {
+    global: false,
+    // API.md asks for Retry-After on a 429; x-ratelimit-* on every token answer would be bytes and work on the hot path.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+  });
 
   /**
    * The request's parameters and client credentials, parsed once: the rate limiter keys on

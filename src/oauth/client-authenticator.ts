@@ -45,10 +45,11 @@ export class ClientAuthenticator {
     const grant = await this.grants.get(clientId);
     if (!grant) return 'unknown client';
     const now = this.clock.now().getTime();
-    const live = grant.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
-    const index = this.hasher.match(clientSecret, live.map((s) => s.hash));
-    const secret = live[index];
-    if (!secret) return grant.secrets.length > live.length ? 'secret does not match (a rotated secret past its grace period?)' : 'secret does not match';
+    const index = this.hasher.match(clientSecret, grant.secretHashes);
+    const secret = grant.secrets[index];
+    if (!secret) return 'secret does not match';
+    // A secret past its grace period is checked like the others (so timing tells nothing) and refused here.
+    if (secret.expiresAt !== null && secret.expiresAt <= now) return 'secret does not match (a rotated secret past its grace period)';
     this.usage.record(clientId, secret.id, new Date(now));
     return grant;
   }

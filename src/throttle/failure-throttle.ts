@@ -15,7 +15,9 @@ export interface ThrottleSettings {
  * source IP, so a secret or password cannot be guessed online: after too many failures
  * within the window, every attempt for that key (or from that IP) answers 429 with
  * Retry-After until the window ends, whether its secret is right or not. Successful
- * attempts cost two in-memory lookups and count nothing.
+ * attempts count nothing, and while neither the key nor the IP has failed within the
+ * window, checking costs one synchronous map lookup each: the token path checks on
+ * every request.
  *
  * Per-key lockout lets whoever knows a client_id slow that client down; the limit is
  * high enough that a misconfigured deployment notices before its peers do, and
@@ -24,24 +26,55 @@ export interface ThrottleSettings {
 export class FailureThrottle {
   private readonly perKey: RateLimiterAbstract;
   private readonly perIp: RateLimiterAbstract;
+  /**
+   * Keys (`k:`) and IPs (`i:`) with a failure in the last window → until when (ms) the
+   * counters may still hold it. Nothing here means nothing to look up; an entry only says
+   * "ask the counters", so keeping one too long is harmless.
+   */
+  private readonly recentFailures = new Map<string, number>();
+  /** Sweep expired entries when the map grows past this (amortized, no timer). */
+  private sweepAt = 1024;
 
   constructor(private readonly settings: ThrottleSettings) {
     this.perKey = new RateLimiterMemory({ keyPrefix: `${settings.name}:key`, points: settings.failuresPerKey, duration: settings.windowSeconds });
     this.perIp = new RateLimiterMemory({ keyPrefix: `${settings.name}:ip`, points: settings.failuresPerIp, duration: settings.windowSeconds });
   }
 
-  /** Throws TooManyRequestsError while the key or the IP is locked out. */
-  async check(key: string | undefined, ip: string): Promise<void> {
-    const [byKey, byIp] = await Promise.all([key === undefined ? null : this.perKey.get(key), this.perIp.get(ip)]);
-    const blocked = [
-      exhausted(byKey, this.settings.failuresPerKey),
-      exhausted(byIp, this.settings.failuresPerIp),
-    ].filter((ms): ms is number => ms !== undefined);
-    if (blocked.length > 0) throw new TooManyRequestsError(Math.max(...blocked) / 1000);
+  /** Throws (or rejects with) TooManyRequestsError while the key or the IP is locked out. */
+  check(key: string | undefined, ip: string): Promise<void> | undefined {
+    const now = Date.now();
+    const keyFailed = key !== undefined && this.failedRecently(`k:${key}`, now);
+    const ipFailed = this.failedRecently(`i:${ip}`, now);
+    if (!keyFailed && !ipFailed) return undefined;
+    return this.lookup(keyFailed ? key : undefined, ipFailed ? ip : undefined);
   }
 
   async failed(key: string | undefined, ip: string): Promise<void> {
+    const until = Date.now() + this.settings.windowSeconds * 1000;
+    if (key !== undefined) this.recentFailures.set(`k:${key}`, until);
+    this.recentFailures.set(`i:${ip}`, until);
+    if (this.recentFailures.size > this.sweepAt) this.sweep();
     await Promise.all([key === undefined ? undefined : this.perKey.penalty(key, 1), this.perIp.penalty(ip, 1)]);
+  }
+
+  private failedRecently(entry: string, now: number): boolean {
+    const until = this.recentFailures.get(entry);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.recentFailures.delete(entry);
+    return false;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [entry, until] of this.recentFailures) if (until <= now) this.recentFailures.delete(entry);
+    this.sweepAt = Math.max(1024, this.recentFailures.size * 2);
+  }
+
+  private async lookup(key: string | undefined, ip: string | undefined): Promise<void> {
+    const [byKey, byIp] = await Promise.all([key === undefined ? null : this.perKey.get(key), ip === undefined ? null : this.perIp.get(ip)]);
+    const blocked = [exhausted(byKey, this.settings.failuresPerKey), exhausted(byIp, this.settings.failuresPerIp)].filter((ms): ms is number => ms !== undefined);
+    if (blocked.length > 0) throw new TooManyRequestsError(Math.max(...blocked) / 1000);
   }
 }
 

@@ -1,5 +1,6 @@
-import { randomBytes, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import type { KeyRing, SigningKey } from '../keys/key-ring.js';
+import { newTokenId } from './token-id.js';
 
 /** The claims of an access token (RFC 9068 §2.2 plus ours: `org_id`, `roles`). */
 export interface AccessTokenClaims {
@@ -39,7 +40,7 @@ export function accessTokenClaims(f: TokenRequestFacts): AccessTokenClaims {
     roles: f.roles,
     iat,
     exp: iat + f.ttlSeconds,
-    jti: randomBytes(16).toString('base64url'),
+    jti: newTokenId(),
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SECRET_LENGTH, SECRET_PREFIX, SecretHasher, generateSecret, isWellFormedSecret, secretHint } from '../../src/clients/secret.js';
@@ -17,6 +18,24 @@ describe('client secret format', () => {
     expect(SECRET_LENGTH).toBe(53);
     expect(secret).toMatch(/^pcs_[0-9A-Za-z]{49}$/);
     expect(isWellFormedSecret(secret)).toBe(true);
+  });
+
+  it('keeps the checksum of secrets issued before: CRC32 as a 6-digit base62 number, zero-padded', () => {
+    // A fixed secret, its checksum computed independently (CRC32 → big-endian base62), so a change in how
+    // the checksum is computed cannot silently invalidate every secret already handed out.
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9A-Za-z]{43}$/), (random) => {
+        const body = SECRET_PREFIX + random;
+        let crc = BigInt(crc32(body));
+        let digits = '';
+        while (crc > 0n) {
+          digits = BASE62[Number(crc % 62n)] + digits;
+          crc /= 62n;
+        }
+        expect(isWellFormedSecret(body + digits.padStart(6, '0'))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('is different every time', () => {

@@ -58,6 +58,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
         refreshTokens: true,
         roles: [extra.id, c.roleId].sort(),
         secrets: [{ id: secret!.id, hash: hmac(c.secret), expiresAt: null }],
+        secretHashes: [hmac(c.secret)],
       });
       expect(Buffer.isBuffer(grant!.secrets[0]!.hash)).toBe(true);
 
