@@ -35,6 +35,8 @@ const EnvSchema = Type.Object({
   KEY_ACTIVATION_DELAY: Type.Optional(IntString({ minimum: 0, maximum: 604800 })),
   CATALOG_FILE: Type.Optional(Type.String({ minLength: 1 })),
   WORKERS: Type.Optional(IntString({ minimum: 1, maximum: 64 })),
+  SIGNING_THREADS: Type.Optional(IntString({ minimum: 0, maximum: 16 })),
+  EMBEDDED_SHARED_BUFFERS_MB: Type.Optional(IntString({ minimum: 1, maximum: 1024 })),
   REFRESH_TOKEN_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
   REFRESH_TOKEN_IDLE_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
 });
@@ -73,6 +75,10 @@ export interface Config {
   catalogFile: string | undefined;
   /** Server processes (node:cluster); more than one needs DATABASE_URL. */
   workers: number;
+  /** Worker threads per process that sign access tokens; 0 signs on the event loop (tokens/jws-signer.ts). */
+  signingThreads: number;
+  /** PostgreSQL's shared_buffers for the embedded database, in MB (it is all resident from the start). */
+  embeddedSharedBuffersMb: number;
   /** Seconds a refresh-token family lives at most, however often it is used. */
   refreshTokenTtl: number;
   /** Seconds an unused refresh token lives. */
@@ -135,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyActivationDelay: int(e.KEY_ACTIVATION_DELAY, 600),
     catalogFile: e.CATALOG_FILE ? path.resolve(e.CATALOG_FILE) : undefined,
     workers: int(e.WORKERS, 1),
+    signingThreads: int(e.SIGNING_THREADS, 1),
+    embeddedSharedBuffersMb: int(e.EMBEDDED_SHARED_BUFFERS_MB, 16),
     refreshTokenTtl: int(e.REFRESH_TOKEN_TTL, 30 * 86400),
     refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
   };

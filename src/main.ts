@@ -18,8 +18,18 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
     logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
   }
   const runtime = await Runtime.start(config, { logger });
-  const app = await buildServer(runtime);
-  await app.listen({ port: config.port, host: config.host });
+  let app: FastifyInstance;
+  try {
+    // Before listening: ready means the token path will not start by reading every client from the database.
+    const warmStart = performance.now();
+    const warmed = await runtime.grants.warm();
+    if (warmed > 0) logger.info(`loaded ${warmed} client grants into the cache in ${Math.round(performance.now() - warmStart)} ms`);
+    app = await buildServer(runtime);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -16,6 +16,7 @@ import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { RefreshTokenService } from './tokens/refresh-tokens.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
+import { JwsSigner } from './tokens/jws-signer.js';
 import { Introspection } from './oauth/introspection.js';
 import { Revocation } from './oauth/revocation.js';
 import { managementAudience } from './catalog/management-api.js';
@@ -57,6 +58,7 @@ export class Runtime {
   readonly revocation: Revocation;
   private housekeeping: NodeJS.Timeout | undefined;
   readonly usage: UsageRecorder;
+  readonly signer: JwsSigner;
   private catalogSnapshot!: CatalogSnapshot;
   private keyRing!: KeyRing;
   /** Reloads run one after another, so an older read never overwrites a newer one. */
@@ -93,12 +95,14 @@ export class Runtime {
     const authenticator = new ClientAuthenticator(this.grants, hasher, throttle, this.usage, clock);
     this.authenticator = authenticator;
     this.refreshTokens = new RefreshTokenService(store.db, clock, { absoluteTtlSeconds: config.refreshTokenTtl, idleTtlSeconds: config.refreshTokenIdleTtl });
+    this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'));
     const issuing = {
       issuer: config.issuer,
       defaultTtl: config.accessTokenTtl,
       clock,
       catalog: () => this.catalogSnapshot,
       keys: () => this.keyRing,
+      signer: this.signer,
       refreshTokens: this.refreshTokens,
     };
     const grants = new Map([
@@ -114,7 +118,7 @@ export class Runtime {
   static async start(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
     const master = resolveMasterKey(config);
     if (master.generated) opts.logger?.warn(`generated a master key in ${config.dataDir}/master.key: back it up; without it the signing keys cannot be read`);
-    const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+    const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sharedBuffersMb: config.embeddedSharedBuffersMb }));
     try {
       const runtime = new Runtime(config, store, opts.clock ?? systemClock, deriveKey(master.key, 'signing-key-encryption'), new SecretHasher(deriveKey(master.key, 'client-secret-pepper')), opts.logger);
       if (await ensureSigningKey(store.db, runtime.kek, config.signingAlg, runtime.clock.now())) opts.logger?.info(`generated the first ${config.signingAlg} signing key`);
@@ -191,6 +195,7 @@ export class Runtime {
   async close(): Promise<void> {
     if (this.housekeeping) clearInterval(this.housekeeping);
     await this.usage.stop();
+    await this.signer.close();
     await this.store.close();
   }
 

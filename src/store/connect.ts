@@ -28,10 +28,17 @@ export interface StoreOptions {
   /** Apply pending migrations (default true). */
   migrate?: boolean;
   poolSize?: number;
+  /**
+   * shared_buffers of the embedded database in MB (default 16). PostgreSQL touches all of it at
+   * start, so it is resident memory whether used or not: PGlite's default (128 MB) was a third of
+   * the server's RSS. One process's clients and catalog fit in far less, and the OS page cache
+   * holds the database files anyway.
+   */
+  sharedBuffersMb?: number;
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data');
+  const store = options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? 16);
   try {
     if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
   } catch (err) {
@@ -92,16 +99,17 @@ function openPostgres(url: string, poolSize: number): Store {
   };
 }
 
-async function openPGlite(dataDir: string): Promise<Store> {
+async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Store> {
   let lock: (() => void) | undefined;
   let pglite: PGlite;
+  const options = { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`] };
   if (dataDir.startsWith('memory://')) {
-    pglite = await PGlite.create(dataDir);
+    pglite = await PGlite.create(dataDir, options);
   } else {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     lock = takeLock(path.resolve(dataDir, 'portcullis.lock'));
     try {
-      pglite = await PGlite.create(path.join(dataDir, 'pglite'));
+      pglite = await PGlite.create(path.join(dataDir, 'pglite'), options);
     } catch (err) {
       lock();
       throw err;

@@ -1,5 +1,5 @@
-import { sign } from 'node:crypto';
 import type { KeyRing, SigningKey } from '../keys/key-ring.js';
+import type { JwsSigner } from './jws-signer.js';
 import { newTokenId } from './token-id.js';
 
 /** The claims of an access token (RFC 9068 §2.2 plus ours: `org_id`, `roles`). */
@@ -44,19 +44,16 @@ export function accessTokenClaims(f: TokenRequestFacts): AccessTokenClaims {
   };
 }
 
-/** The digest each JWS algorithm signs with (RFC 7518 §3.1; Ed25519 hashes internally, RFC 8037). */
-const DIGEST: Record<string, string | null> = { ES256: 'sha256', RS256: 'sha256', EdDSA: null };
-
 const headers = new WeakMap<SigningKey, string>();
 
 /**
  * Signs with the key active at `now`, header `typ: at+jwt` (RFC 9068 §2.1), as a JWS
  * compact serialization (RFC 7515 §7.1). node:crypto's synchronous sign, not jose's
  * WebCrypto path: measured, it issues about 40% more tokens per second on the hot
- * path (docs/performance.md). ECDSA signatures are in the JOSE form (r‖s, RFC 7518
- * §3.4), not DER. Every test verifies the result with jose against the served JWKS.
+ * path (docs/performance.md); and on a signer thread when there is one (JwsSigner).
+ * Every test verifies the result with jose against the served JWKS.
  */
-export function signAccessToken(keys: KeyRing, claims: AccessTokenClaims, now: Date): string {
+export async function signAccessToken(signer: JwsSigner, keys: KeyRing, claims: AccessTokenClaims, now: Date): Promise<string> {
   const key = keys.signingKey(now);
   let header = headers.get(key);
   if (!header) {
@@ -64,8 +61,5 @@ export function signAccessToken(keys: KeyRing, claims: AccessTokenClaims, now: D
     headers.set(key, header);
   }
   const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const digest = DIGEST[key.alg];
-  if (digest === undefined) throw new Error(`unsupported signing algorithm ${key.alg}`);
-  const signature = sign(digest, Buffer.from(input), { key: key.privateKeyObject, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
+  return `${input}.${await signer.sign(key, input)}`;
 }

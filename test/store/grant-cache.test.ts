@@ -100,6 +100,66 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       expect(counter.count).toBe(2);
     });
 
+    describe('warm', () => {
+      /** Three fresh clients used most recently of all (in the future), in the order b, c, a. */
+      async function recentlyUsed() {
+        const [a, b, c] = [await seedClient(p.runtime), await seedClient(p.runtime), await seedClient(p.runtime)];
+        const inHours = (h: number) => new Date(Date.now() + h * 3600_000);
+        for (const [client, at] of [[a, inHours(1)], [b, inHours(3)], [c, inHours(2)]] as const) {
+          await p.runtime.store.db.updateTable('clients').set({ last_used_at: at }).where('client_id', '=', client.clientId).execute();
+        }
+        return { a, b, c };
+      }
+
+      it('loads the most recently used clients, as many as the cache holds, and serves them without a read', async () => {
+        const { a, b, c } = await recentlyUsed();
+        const { cache, counter } = countingCache(2);
+        expect(await cache.warm()).toBe(2);
+        expect(cache.size).toBe(2);
+        const reads = counter.count;
+        expect((await cache.get(b.clientId))?.orgId).toBe(b.orgId);
+        expect((await cache.get(c.clientId))?.secretHashes).toEqual([hmac(c.secret)]);
+        expect(counter.count).toBe(reads);
+        await cache.get(a.clientId); // not among the two most recent: read on demand
+        expect(counter.count).toBe(reads + 1);
+      });
+
+      it('keeps the most recently used as the last to be evicted', async () => {
+        const { a, b, c } = await recentlyUsed();
+        const { cache, counter } = countingCache(2);
+        await cache.warm();
+        await cache.get(a.clientId); // a third client: the LRU drops the least recent of b and c, which is c
+        const reads = counter.count;
+        await cache.get(b.clientId);
+        expect(counter.count).toBe(reads);
+        await cache.get(c.clientId);
+        expect(counter.count).toBe(reads + 1);
+      });
+
+      it('drops what it read while a change evicted an entry: those clients load on demand', async () => {
+        const { b } = await recentlyUsed();
+        let cache!: GrantCache;
+        let queries = 0;
+        const evictDuringChunk: KyselyPlugin = {
+          transformQuery: (args) => {
+            if (++queries === 2) cache.evict('some-client'); // the first chunk of grants is being read
+            return args.node;
+          },
+          transformResult: async (args) => args.result,
+        };
+        cache = new GrantCache(p.runtime.store.db.withPlugin(evictDuringChunk), 3);
+        expect(await cache.warm()).toBe(0);
+        expect(cache.size).toBe(0);
+        expect((await cache.get(b.clientId))?.clientId).toBe(b.clientId);
+      });
+
+      it('with size 0 it reads nothing', async () => {
+        const { cache, counter } = countingCache(0);
+        expect(await cache.warm()).toBe(0);
+        expect(counter.count).toBe(0);
+      });
+    });
+
     it('an unknown client is undefined and not cached', async () => {
       const { cache, counter } = countingCache();
       expect(await cache.get('no-such-client')).toBeUndefined();

@@ -4,6 +4,7 @@ import type { Clock } from '../../clock.js';
 import { InvalidScopeError } from '../../errors/oauth-error.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { accessTokenClaims, signAccessToken } from '../../tokens/access-token.js';
+import type { JwsSigner } from '../../tokens/jws-signer.js';
 import type { TokenResponse } from './grant.js';
 
 export interface IssuerDeps {
@@ -12,6 +13,7 @@ export interface IssuerDeps {
   clock: Clock;
   catalog: () => CatalogSnapshot;
   keys: () => KeyRing;
+  signer: JwsSigner;
 }
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
@@ -38,5 +40,5 @@ export async function issueAccessToken(deps: IssuerDeps, grant: ClientGrant, api
   const now = deps.clock.now();
   const ttl = api.accessTokenTtl ?? deps.defaultTtl;
   const claims = accessTokenClaims({ issuer: deps.issuer, clientId: grant.clientId, orgId: grant.orgId, audience: api.identifier, scope, roles: grant.roles, ttlSeconds: ttl, now });
-  return { access_token: signAccessToken(deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+  return { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
 }

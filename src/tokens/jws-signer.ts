@@ -1,0 +1,199 @@
+import { Worker } from 'node:worker_threads';
+import type { KeyObject } from 'node:crypto';
+import type { SigningKey } from '../keys/key-ring.js';
+
+/**
+ * The JWS signature of `input` (RFC 7515 §5.1) as base64url, with node:crypto's synchronous
+ * one-shot sign: ES256 in the JOSE form r‖s (RFC 7518 §3.4), RS256 PKCS#1 v1.5 over SHA-256,
+ * EdDSA Ed25519 (RFC 8037; it hashes internally).
+ *
+ * Self-contained on purpose: it is also the signer thread's code (its source is handed to the
+ * worker), so it reaches node:crypto through process.getBuiltinModule, not through an import.
+ */
+function jwsSignature(alg: string, key: KeyObject, input: string): string {
+  const digest = alg === 'ES256' || alg === 'RS256' ? 'sha256' : alg === 'EdDSA' ? null : undefined;
+  if (digest === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
+  const { sign } = process.getBuiltinModule('node:crypto');
+  return sign(digest, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+}
+
+/** What the main thread sends a signer thread. */
+type ToThread = { type: 'key'; kid: string; alg: string; key: KeyObject } | { type: 'batch'; id: number; jobs: { kid: string; input: string }[] };
+/** What it answers: one signature per job, in order, or why the batch failed. */
+type FromThread = { id: number; signatures: string[] } | { id: number; error: string };
+
+/**
+ * The signer thread's program, run from its source (`eval`), so that the same code serves the
+ * built server and the TypeScript sources under test. Keys arrive once per kid; batches of
+ * signing inputs come back as one message of signatures.
+ */
+function signerThread(sign: typeof jwsSignature): void {
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+  const keys = new Map<string, { alg: string; key: KeyObject }>();
+  parentPort?.on('message', (msg: ToThread) => {
+    if (msg.type === 'key') {
+      keys.set(msg.kid, { alg: msg.alg, key: msg.key });
+      return;
+    }
+    let answer: FromThread;
+    try {
+      answer = {
+        id: msg.id,
+        signatures: msg.jobs.map((job) => {
+          const entry = keys.get(job.kid);
+          if (!entry) throw new Error(`no key ${job.kid} in the signer thread`);
+          return sign(entry.alg, entry.key, job.input);
+        }),
+      };
+    } catch (err) {
+      answer = { id: msg.id, error: err instanceof Error ? err.message : String(err) };
+    }
+    parentPort?.postMessage(answer);
+  });
+}
+
+/** Signing jobs per message to a thread: enough to amortize the hand-over, few enough to overlap. */
+const MAX_BATCH = 8;
+
+interface Job {
+  key: SigningKey;
+  input: string;
+  resolve: (signature: string) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  /** kids whose private key this thread holds. */
+  kids: Set<string>;
+  /** Batches sent and not answered yet, by id. */
+  pending: Map<number, Job[]>;
+}
+
+/**
+ * Signs access tokens. With `threads` > 0, on that many worker threads: signing is the
+ * largest single cost of a token (about a third of the main thread's time per request,
+ * docs/performance.md), and a thread moves it off the event loop onto another core.
+ * The requests of one event-loop turn go to a thread as one batch (one message each
+ * way), so the hand-over costs little per token. With 0 threads, or once a thread
+ * has died, signing happens on the calling thread: slower, never wrong.
+ */
+export class JwsSigner {
+  private readonly threads: Thread[] = [];
+  private queue: Job[] = [];
+  private flushScheduled = false;
+  private nextThread = 0;
+  private nextBatch = 0;
+  private closed = false;
+
+  constructor(
+    threads: number,
+    private readonly onThreadError: (err: unknown) => void = () => {},
+  ) {
+    for (let i = 0; i < threads; i++) this.threads.push(this.startThread());
+  }
+
+  /** Thread count that is still working. */
+  get liveThreads(): number {
+    return this.threads.length;
+  }
+
+  /** The base64url JWS signature of `input` under `key`. */
+  sign(key: SigningKey, input: string): Promise<string> {
+    if (this.threads.length === 0) {
+      try {
+        return Promise.resolve(jwsSignature(key.alg, key.privateKeyObject, input));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ key, input, resolve, reject });
+      if (this.queue.length >= MAX_BATCH) {
+        // Under load, hand a batch over at once: the thread signs it while this thread goes on
+        // parsing the next requests (one batch of everything read in a turn would make the two
+        // threads take turns waiting for each other).
+        this.flush();
+      } else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After the poll phase: the requests read in this turn of the loop join the batch.
+        setImmediate(() => {
+          this.flushScheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  /** Stops the threads; what they had not answered yet is signed here. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const threads = this.threads.splice(0);
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+    for (const t of threads) this.signHere(t);
+    this.flush();
+  }
+
+  private flush(): void {
+    const jobs = this.queue;
+    this.queue = [];
+    if (jobs.length === 0) return;
+    const thread = this.threads[this.nextThread++ % Math.max(1, this.threads.length)];
+    if (!thread) {
+      for (const job of jobs) signJob(job);
+      return;
+    }
+    for (const job of jobs) {
+      if (thread.kids.has(job.key.kid)) continue;
+      thread.worker.postMessage({ type: 'key', kid: job.key.kid, alg: job.key.alg, key: job.key.privateKeyObject } satisfies ToThread);
+      thread.kids.add(job.key.kid);
+    }
+    const id = this.nextBatch++;
+    if (thread.pending.size === 0) thread.worker.ref(); // a batch in flight keeps the process alive
+    thread.pending.set(id, jobs);
+    thread.worker.postMessage({ type: 'batch', id, jobs: jobs.map((j) => ({ kid: j.key.kid, input: j.input })) } satisfies ToThread);
+  }
+
+  private startThread(): Thread {
+    const worker = new Worker(`(${signerThread.toString()})(${jwsSignature.toString()})`, { eval: true, name: 'portcullis-signer' });
+    worker.unref(); // idle, it must not keep the process alive
+    const thread: Thread = { worker, kids: new Set(), pending: new Map() };
+    worker.on('message', (msg: FromThread) => {
+      const jobs = thread.pending.get(msg.id);
+      if (!jobs) return;
+      thread.pending.delete(msg.id);
+      if (thread.pending.size === 0) worker.unref();
+      if ('error' in msg) {
+        const err = new Error(`signer thread: ${msg.error}`);
+        for (const job of jobs) job.reject(err);
+      } else {
+        jobs.forEach((job, i) => job.resolve(msg.signatures[i] as string));
+      }
+    });
+    const retire = (err: unknown) => {
+      const index = this.threads.indexOf(thread);
+      if (index < 0) return;
+      this.threads.splice(index, 1);
+      if (!this.closed) this.onThreadError(err);
+      this.signHere(thread);
+    };
+    worker.on('error', retire);
+    worker.on('exit', (code) => retire(new Error(`signer thread exited with code ${code}`)));
+    return thread;
+  }
+
+  /** Signs on this thread what `thread` had not answered. */
+  private signHere(thread: Thread): void {
+    const batches = [...thread.pending.values()];
+    thread.pending.clear();
+    for (const jobs of batches) for (const job of jobs) signJob(job);
+  }
+}
+
+function signJob(job: Job): void {
+  try {
+    job.resolve(jwsSignature(job.key.alg, job.key.privateKeyObject, job.input));
+  } catch (err) {
+    job.reject(err);
+  }
+}

@@ -1,0 +1,85 @@
+import { generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SigningKey } from '../../src/keys/key-ring.js';
+import { JwsSigner } from '../../src/tokens/jws-signer.js';
+
+type Alg = 'ES256' | 'RS256' | 'EdDSA';
+
+function testKey(alg: Alg, kid: string): SigningKey & { publicKeyObject: KeyObject } {
+  const pair =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'RS256'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : generateKeyPairSync('ed25519');
+  // Only what the signer reads; the rest of a SigningKey is not involved.
+  return { kid, alg, privateKeyObject: pair.privateKey, publicKeyObject: pair.publicKey } as unknown as SigningKey & { publicKeyObject: KeyObject };
+}
+
+/** Checks a base64url JWS signature over `input` the way a verifier would (RFC 7518 §3.4 for ES256). */
+function valid(key: SigningKey & { publicKeyObject: KeyObject }, input: string, signature: string): boolean {
+  const digest = key.alg === 'EdDSA' ? null : 'sha256';
+  return verify(digest, Buffer.from(input), { key: key.publicKeyObject, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
+}
+
+const signers: JwsSigner[] = [];
+function signer(threads: number, onError?: (err: unknown) => void): JwsSigner {
+  const s = new JwsSigner(threads, onError);
+  signers.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  await Promise.all(signers.splice(0).map((s) => s.close()));
+});
+
+describe.each([0, 1, 2])('JwsSigner with %i signer threads', (threads) => {
+  it.each<Alg>(['ES256', 'RS256', 'EdDSA'])('signs %s so that the public key verifies it', async (alg) => {
+    const key = testKey(alg, `k-${alg}`);
+    const s = signer(threads);
+    const input = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0';
+    const signature = await s.sign(key, input);
+    expect(signature).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(valid(key, input, signature)).toBe(true);
+    expect(valid(key, `${input}x`, signature)).toBe(false);
+    if (alg === 'ES256') expect(Buffer.from(signature, 'base64url')).toHaveLength(64); // r‖s, not DER
+  });
+
+  it('answers every request of a burst with its own signature, across keys', async () => {
+    const keys = [testKey('ES256', 'a'), testKey('EdDSA', 'b')];
+    const s = signer(threads);
+    const jobs = Array.from({ length: 300 }, (_, i) => ({ key: keys[i % 2]!, input: `payload-${i}` }));
+    const signatures = await Promise.all(jobs.map((j) => s.sign(j.key, j.input)));
+    jobs.forEach((j, i) => expect(valid(j.key, j.input, signatures[i]!)).toBe(true));
+  });
+
+  it('refuses an algorithm it does not know', async () => {
+    const key = { ...testKey('ES256', 'x'), alg: 'HS256' };
+    await expect(signer(threads).sign(key, 'input')).rejects.toThrow(/HS256/);
+  });
+});
+
+describe('JwsSigner when a thread dies', () => {
+  it('signs on the main thread from then on, and says so once', async () => {
+    const errors: unknown[] = [];
+    const s = signer(1, (err) => errors.push(err));
+    const key = testKey('ES256', 'k');
+    expect(valid(key, 'before', await s.sign(key, 'before'))).toBe(true);
+    const { worker } = (s as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads[0]!;
+    const inFlight = s.sign(key, 'in flight');
+    await worker.terminate();
+    expect(valid(key, 'in flight', await inFlight)).toBe(true);
+    expect(s.liveThreads).toBe(0);
+    expect(valid(key, 'after', await s.sign(key, 'after'))).toBe(true);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('close() stops the threads and leaves nothing unanswered', async () => {
+    const s = signer(1);
+    const key = testKey('ES256', 'k');
+    const pending = Array.from({ length: 20 }, (_, i) => s.sign(key, `p${i}`));
+    await s.close();
+    const signatures = await Promise.all(pending);
+    signatures.forEach((sig, i) => expect(valid(key, `p${i}`, sig)).toBe(true));
+  });
+});
