@@ -21,15 +21,22 @@ const SCOPE = 'meters:read meters:write';
 const RATE_LIMIT = 100_000_000;
 /** Up to this many clients are used round-robin; above it, a client is drawn at random per request. */
 const ROUND_ROBIN_MAX = 1000;
+/** Listing: pages fetched at least (whole passes repeated), passes at most, pages per pass at most. */
+const LIST_MIN_PAGES = 400;
+const LIST_MAX_PASSES = 20;
+const LIST_MAX_PAGES = 2000;
 
 const USAGE = `Usage: npm run bench -- [options]
 
   --duration <s>      measured seconds per server (default 10; 3 with --quick)
+  --rounds <n>        split them into n slices, the servers taking turns, so that a machine
+                      whose speed drifts during the run treats both alike (default 5; 3 with --quick)
   --connections <n>   concurrent connections (default 50)
   --clients <n>       clients provisioned and used (default 10; e.g. 100000 for the data-scale check)
   --alg <alg>         signing algorithm: ES256 (default), RS256, EdDSA
   --warmup <s>        unmeasured load before each measured run (default 2; 1 with --quick)
   --samples <n>       tokens fetched and verified after each run (default 20)
+  --page-size <n>     clients per page when listing the organization (default 50, the API's default)
   --only <server>     portcullis or oidc-provider (default: both, side by side)
   --workers <n>       Portcullis server processes sharing the port, as WORKERS (default 1;
                       more than one needs DATABASE_URL)
@@ -47,6 +54,8 @@ try {
   args = parseArgs({
     options: {
       duration: { type: 'string' },
+      rounds: { type: 'string' },
+      'page-size': { type: 'string' },
       connections: { type: 'string' },
       clients: { type: 'string' },
       alg: { type: 'string' },
@@ -84,6 +93,8 @@ const opts = {
   connections: positiveInt('connections', args.connections ?? '50', { max: 10_000 }),
   clients: positiveInt('clients', args.clients ?? '10', { max: 10_000_000 }),
   alg: args.alg ?? 'ES256',
+  rounds: positiveInt('rounds', args.rounds ?? (args.quick ? '3' : '5'), { max: 1000 }),
+  pageSize: positiveInt('page-size', args['page-size'] ?? '50', { max: 200 }),
   warmup: positiveInt('warmup', args.warmup ?? (args.quick ? '1' : '2'), { min: 0, max: 600 }),
   samples: positiveInt('samples', args.samples ?? '20', { max: 10_000 }),
   workers: positiveInt('workers', args.workers ?? '1', { max: 64 }),
@@ -91,6 +102,10 @@ const opts = {
   json: args.json,
   only: args.only,
 };
+if (opts.rounds > opts.duration) {
+  console.error(`--rounds: at most --duration (${opts.duration}): every slice lasts whole seconds`);
+  process.exit(2);
+}
 if (!ALGS.includes(opts.alg)) {
   console.error(`--alg: one of ${ALGS.join(', ')} expected, got ${JSON.stringify(opts.alg)}`);
   process.exit(2);
@@ -272,7 +287,8 @@ async function startServerUnderTest(server) {
       const provisioned = await spawnChild(server, server.script, { ...env, BENCH_PHASE: 'provision' }, 'provisioned', timeoutMs);
       await provisioned.exited;
       serving = await spawnChild(server, server.script, { ...env, BENCH_PHASE: 'serve', BENCH_DATABASE: provisioned.msg.database ?? '' }, 'ready', 120_000);
-      info = { ...serving.msg, clients: provisioned.msg.clients, provisioning: provisioned.msg.provisioning };
+      const { clients, provisioning, orgId, lister } = provisioned.msg;
+      info = { ...serving.msg, clients, provisioning, orgId, lister };
     } else {
       serving = await spawnChild(server, server.script, env, 'ready', timeoutMs);
       info = serving.msg;
@@ -374,26 +390,6 @@ function processCpu() {
   return out;
 }
 
-/**
- * CPU of the processes other than the server and this one during the measured run, in % of one
- * CPU; PostgreSQL backends serving the bench database (`dbName`) are counted apart, as part of the
- * system under test.
- */
-function otherProcesses(before, after, exclude, wall, dbName) {
-  const rows = [];
-  let databasePercent = 0;
-  for (const [pid, a] of after) {
-    if (exclude.has(pid)) continue;
-    const b = before.get(pid);
-    const used = a.seconds - (b?.seconds ?? 0); // a process born during the window counts from 0
-    if (!(used > 0)) continue;
-    if (dbName && a.name.includes(dbName)) databasePercent += (used / wall) * 100;
-    else rows.push({ pid: Number(pid), name: a.name, cpuPercent: (used / wall) * 100 });
-  }
-  rows.sort((x, y) => y.cpuPercent - x.cpuPercent);
-  return { totalPercent: rows.reduce((t, r) => t + r.cpuPercent, 0), top: rows.slice(0, 3), databasePercent };
-}
-
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
@@ -441,101 +437,211 @@ async function runLoad(url, requests, seconds, onResponse) {
   }
 }
 
-async function measure(server, started) {
+/**
+ * Preflight and warm-up of a started server; returns what the measured slices need.
+ * Preflight: the first and the last client (the last is bulk-inserted when there are many) get a token.
+ */
+async function prepare(server, started) {
   const { child, info } = started;
   // The server's processes: one, or with --workers the cluster's primary and its workers.
   const pids = [child.pid, ...(info.workerPids ?? [])];
-  const rssKbOf = () => pids.reduce((t, p) => t + readProcStatus(p).rssKb, 0);
-  const cpuOf = () => pids.reduce((t, p) => t + cpuSeconds(p), 0);
   const { mode, requests } = loadRequests(server, info.clients);
-
-  // Preflight: the first and the last client (the last is bulk-inserted when there are many) get a token.
   for (const client of new Set([info.clients[0], info.clients[info.clients.length - 1]])) {
     const res = await tokenRequest(server, info, client);
     if (res.status !== 200) throw new Error(`${server.name}: preflight token request answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   }
-
   if (opts.warmup > 0) {
-    log(`  warm-up ${opts.warmup} s`);
+    log(`${server.name}: warm-up ${opts.warmup} s`);
     await runLoad(info.url, requests, opts.warmup);
   }
-
-  log(`  measuring ${opts.duration} s at ${opts.connections} connections (${mode})`);
-  const hwmReset = pids.map(resetPeakRss).every(Boolean);
-  let peakRssKb = rssKbOf();
-  const sampler = setInterval(() => {
-    const rssKb = rssKbOf();
-    if (rssKb > peakRssKb) peakRssKb = rssKb;
-  }, 100);
-  let latencies = new Float64Array(1 << 18);
-  let count = 0;
-  const onResponse = (_client, _status, _bytes, responseTime) => {
-    if (count === latencies.length) {
-      const bigger = new Float64Array(latencies.length * 2);
-      bigger.set(latencies);
-      latencies = bigger;
-    }
-    latencies[count++] = responseTime;
+  return {
+    server,
+    info,
+    pids,
+    mode,
+    requests,
+    rssKbOf: () => pids.reduce((t, p) => t + readProcStatus(p).rssKb, 0),
+    cpuOf: () => pids.reduce((t, p) => t + cpuSeconds(p), 0),
+    // Accumulated over the measured slices:
+    latencies: new Float64Array(1 << 18),
+    count: 0,
+    ok: 0,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    statusCodes: {},
+    seconds: 0,
+    wall: 0,
+    serverCpu: 0,
+    selfCpu: 0,
+    machineBusy: 0,
+    machineTotal: 0,
+    others: new Map(), // pid → {name, seconds}
+    peakRssKb: 0,
+    hwmReset: true,
+    slices: [], // tokens/s of each slice
   };
-  const cpu0 = cpuOf();
+}
+
+/** One measured slice of `seconds` against a prepared server; adds to its totals. */
+async function measureSlice(m, seconds) {
+  m.hwmReset = m.pids.map(resetPeakRss).every(Boolean) && m.hwmReset;
+  m.peakRssKb = Math.max(m.peakRssKb, m.rssKbOf());
+  const sampler = setInterval(() => {
+    m.peakRssKb = Math.max(m.peakRssKb, m.rssKbOf());
+  }, 100);
+  const onResponse = (_client, _status, _bytes, responseTime) => {
+    if (m.count === m.latencies.length) {
+      const bigger = new Float64Array(m.latencies.length * 2);
+      bigger.set(m.latencies);
+      m.latencies = bigger;
+    }
+    m.latencies[m.count++] = responseTime;
+  };
+  const cpu0 = m.cpuOf();
   const self0 = process.cpuUsage();
   const machine0 = machineJiffies();
   const procs0 = processCpu();
   const t0 = performance.now();
-  const result = await runLoad(info.url, requests, opts.duration, onResponse);
+  const result = await runLoad(m.info.url, m.requests, seconds, onResponse);
   const wall = (performance.now() - t0) / 1000;
   const selfCpu = process.cpuUsage(self0);
-  const cpu1 = cpuOf();
+  const cpu1 = m.cpuOf();
   const machine1 = machineJiffies();
   const procs1 = processCpu();
   clearInterval(sampler);
   // The sum of the processes' high-water marks (each may peak at a different moment: an upper bound).
-  const hwmKb = pids.reduce((t, p) => t + readProcStatus(p).hwmKb, 0);
-  if (hwmReset && hwmKb > peakRssKb) peakRssKb = hwmKb;
-  const rssAfter = rssKbOf();
-  if (rssAfter > peakRssKb) peakRssKb = rssAfter;
+  const hwmKb = m.pids.reduce((t, p) => t + readProcStatus(p).hwmKb, 0);
+  if (m.hwmReset) m.peakRssKb = Math.max(m.peakRssKb, hwmKb);
+  m.peakRssKb = Math.max(m.peakRssKb, m.rssKbOf());
 
-  const sorted = latencies.subarray(0, count).sort();
-  const ok = result['2xx'];
+  m.ok += result['2xx'];
+  m.non2xx += result.non2xx;
+  m.errors += result.errors;
+  m.timeouts += result.timeouts;
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) m.statusCodes[code] = (m.statusCodes[code] ?? 0) + stat.count;
+  m.seconds += result.duration;
+  m.wall += wall;
+  m.serverCpu += cpu1 - cpu0;
+  m.selfCpu += (selfCpu.user + selfCpu.system) / 1e6;
+  m.machineBusy += machine1.busy - machine0.busy;
+  m.machineTotal += machine1.total - machine0.total;
+  const exclude = new Set([...m.pids.map(String), String(process.pid)]);
+  for (const [pid, a] of procs1) {
+    if (exclude.has(pid)) continue;
+    const used = a.seconds - (procs0.get(pid)?.seconds ?? 0); // a process born during the slice counts from 0
+    if (used > 0) m.others.set(pid, { name: a.name, seconds: (m.others.get(pid)?.seconds ?? 0) + used });
+  }
+  const perSecond = result['2xx'] / result.duration;
+  m.slices.push(perSecond);
+  return perSecond;
+}
+
+/** The figures of a server over all its measured slices. */
+function summarize(m) {
+  const sorted = m.latencies.subarray(0, m.count).sort();
   const measured = {
-    tokensPerSecond: ok / result.duration,
+    tokensPerSecond: m.ok / m.seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
-    errors: result.non2xx + result.errors, // autocannon counts timeouts among errors
-    non2xx: result.non2xx,
-    connectionErrors: result.errors - result.timeouts,
-    timeouts: result.timeouts,
-    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
-    tokens: ok,
-    responses: count,
-    durationSeconds: result.duration,
-    peakRssMb: peakRssKb / 1024,
-    peakRssMethod: hwmReset ? 'VmHWM reset before the measured run, and VmRSS sampled every 100 ms' : 'VmRSS sampled every 100 ms',
-    serverCpuPercent: ((cpu1 - cpu0) / wall) * 100,
-    loadGeneratorCpuPercent: ((selfCpu.user + selfCpu.system) / 1e6 / wall) * 100,
+    errors: m.non2xx + m.errors, // autocannon counts timeouts among errors
+    non2xx: m.non2xx,
+    connectionErrors: m.errors - m.timeouts,
+    timeouts: m.timeouts,
+    statusCodes: m.statusCodes,
+    tokens: m.ok,
+    responses: m.count,
+    durationSeconds: m.seconds,
+    rounds: m.slices.length,
+    tokensPerSecondByRound: m.slices,
+    peakRssMb: m.peakRssKb / 1024,
+    peakRssMethod: m.hwmReset ? 'VmHWM reset before each measured slice, and VmRSS sampled every 100 ms' : 'VmRSS sampled every 100 ms',
+    serverCpuPercent: (m.serverCpu / m.wall) * 100,
+    loadGeneratorCpuPercent: (m.selfCpu / m.wall) * 100,
     otherCpuPercent: 0, // filled in below
-    machineBusyPercent: ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100 * hostCpus,
-    autocannon: { averageRequestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 },
-    requestMode: mode,
-    processes: pids.length,
+    machineBusyPercent: (m.machineBusy / m.machineTotal) * 100 * hostCpus,
+    requestMode: m.mode,
+    processes: m.pids.length,
   };
-
-  const others = otherProcesses(procs0, procs1, new Set([...pids.map(String), String(process.pid)]), wall, info.databaseName);
-  measured.otherProcesses = others.top;
-  if (info.databaseName) {
-    // PostgreSQL works for the server under test: its backends' CPU is the server's.
+  const rows = [];
+  let databasePercent = 0;
+  for (const [pid, o] of m.others) {
+    const percent = (o.seconds / m.wall) * 100;
+    // PostgreSQL backends serving the bench database work for the server under test.
+    if (m.info.databaseName && o.name.includes(m.info.databaseName)) databasePercent += percent;
+    else rows.push({ pid: Number(pid), name: o.name, cpuPercent: percent });
+  }
+  rows.sort((x, y) => y.cpuPercent - x.cpuPercent);
+  measured.otherProcesses = rows.slice(0, 3);
+  if (m.info.databaseName) {
     measured.nodeCpuPercent = measured.serverCpuPercent;
-    measured.databaseCpuPercent = others.databasePercent;
-    measured.serverCpuPercent += others.databasePercent;
+    measured.databaseCpuPercent = databasePercent;
+    measured.serverCpuPercent += databasePercent;
   }
   // Whatever else kept the machine's CPUs busy (processes, also short-lived ones that /proc no
   // longer lists at the end, and kernel time billed to no process), in % of one CPU.
   measured.otherCpuPercent = Math.max(0, measured.machineBusyPercent - measured.serverCpuPercent - measured.loadGeneratorCpuPercent);
-
-  log(`  verifying ${opts.samples} tokens`);
-  measured.verification = await verifySample(server, info);
   return measured;
+}
+
+/**
+ * Lists the bench organization's clients page by page through the management API
+ * (`GET /api/v1/organizations/{org}/clients?limit=…&cursor=…`), one request at a time, as the
+ * organization's automation would, with a token of its client-reader client. Whole passes are
+ * repeated until at least LIST_MIN_PAGES pages were fetched (LIST_MAX_PASSES at most), or a
+ * pass stops at LIST_MAX_PAGES. Checks that the first pass saw every client exactly once.
+ */
+async function measureListing(info) {
+  const tokenRes = await fetch(`${info.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(info.lister) },
+    body: `grant_type=client_credentials&audience=${encodeURIComponent(`${info.issuer}/api/v1/`)}`,
+  });
+  if (tokenRes.status !== 200) throw new Error(`Portcullis: the lister's token request answered ${tokenRes.status}: ${await tokenRes.text()}`);
+  const { access_token: token } = await tokenRes.json();
+  const expected = info.clients.length + 1; // and the lister itself
+  const times = [];
+  let passes = 0;
+  let firstPass;
+  const problems = [];
+  while (times.length < LIST_MIN_PAGES && passes < LIST_MAX_PASSES) {
+    passes++;
+    const seen = new Set();
+    let cursor = null;
+    do {
+      const url = `${info.url}/api/v1/organizations/${encodeURIComponent(info.orgId)}/clients?limit=${opts.pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const t0 = performance.now();
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      const text = await res.text();
+      times.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`Portcullis: listing answered ${res.status}: ${text.slice(0, 300)}`);
+      const page = JSON.parse(text);
+      for (const c of page.data) {
+        if (passes === 1 && seen.has(c.client_id)) problems.push(`client ${c.client_id} listed twice`);
+        seen.add(c.client_id);
+      }
+      cursor = page.next_cursor;
+    } while (cursor && times.length < LIST_MAX_PAGES * passes);
+    if (passes === 1) {
+      firstPass = { pages: times.length, clients: seen.size, complete: !cursor };
+      if (!cursor && seen.size !== expected) problems.push(`a full pass listed ${seen.size} clients, expected ${expected}`);
+    }
+    if (cursor) break; // a partial pass (a very large organization): enough pages
+  }
+  const sorted = Float64Array.from(times).sort();
+  return {
+    pageSize: opts.pageSize,
+    organizationClients: expected,
+    pagesPerPass: firstPass.complete ? firstPass.pages : undefined,
+    passes,
+    pages: times.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1],
+    problems,
+    ok: problems.length === 0,
+  };
 }
 
 function tokenRequest(server, info, client, secret = client.secret) {
@@ -675,7 +781,7 @@ function table(rows) {
 function commandLine() {
   const parts = ['npm run bench --'];
   if (opts.quick) parts.push('--quick');
-  for (const key of ['duration', 'connections', 'clients', 'alg', 'warmup', 'samples', 'only', 'workers']) {
+  for (const key of ['duration', 'rounds', 'connections', 'clients', 'alg', 'warmup', 'samples', 'page-size', 'only', 'workers']) {
     if (args[key] !== undefined) parts.push(`--${key} ${args[key]}`);
   }
   if (opts.json) parts.push('--json');
@@ -691,23 +797,48 @@ async function main() {
   const host = machine();
   const servers = SERVERS.filter((s) => opts.only === undefined || s.key === opts.only);
   const results = [];
-  for (const server of servers) {
-    log(`${server.name}: starting, provisioning ${fmt(opts.clients)} clients`);
-    const running = await startServerUnderTest(server);
-    try {
-      const { info } = running;
-      log(`  ${info.url}, ${info.database}`);
-      const m = await measure(server, running);
-      const rssAtReadyMb = info.rssAtReadyMb ?? [running.child.pid, ...(info.workerPids ?? [])].reduce((t, p) => t + readProcStatus(p).rssKb, 0) / 1024;
-      results.push({ server: server.name, database: info.database, provisioning: info.provisioning, rssAtReadyMb, ...m });
-      log(`  ${fmt(m.tokensPerSecond)} tokens/s, ${m.verification.ok ? 'tokens valid' : 'INVALID TOKENS'}`);
-    } finally {
-      await running.stop();
+  // Every server is started and warmed up first; then the measured slices take turns.
+  const prepared = [];
+  try {
+    for (const server of servers) {
+      log(`${server.name}: starting, provisioning ${fmt(opts.clients)} clients`);
+      const running = await startServerUnderTest(server);
+      const entry = { running };
+      prepared.push(entry);
+      log(`  ${running.info.url}, ${running.info.database}`);
+      entry.rssAtReadyMb =
+        running.info.rssAtReadyMb ?? [running.child.pid, ...(running.info.workerPids ?? [])].reduce((t, p) => t + readProcStatus(p).rssKb, 0) / 1024;
+      entry.m = await prepare(server, running);
     }
+    const slices = Array.from({ length: opts.rounds }, (_, i) => Math.floor(opts.duration / opts.rounds) + (i < opts.duration % opts.rounds ? 1 : 0));
+    log(`measuring ${opts.duration} s per server at ${opts.connections} connections (${prepared[0].m.mode}), in ${opts.rounds} rounds taking turns`);
+    for (const [round, seconds] of slices.entries()) {
+      // Alternate who goes first, so that neither always follows the other's load.
+      const order = round % 2 === 0 ? prepared : [...prepared].reverse();
+      const line = [];
+      for (const { m } of order) line.push(`${m.server.name} ${fmt(await measureSlice(m, seconds))}`);
+      log(`  round ${round + 1}/${opts.rounds} (${seconds} s each): ${line.join(', ')} tokens/s`);
+    }
+    for (const { running, m, rssAtReadyMb } of prepared) {
+      const measured = summarize(m);
+      log(`${m.server.name}: verifying ${opts.samples} tokens`);
+      measured.verification = await verifySample(m.server, running.info);
+      if (m.server.key === 'portcullis') {
+        log(`${m.server.name}: listing the organization's ${fmt(running.info.clients.length + 1)} clients page by page (limit ${opts.pageSize})`);
+        measured.listing = await measureListing(running.info);
+      }
+      results.push({ server: m.server.name, database: running.info.database, provisioning: running.info.provisioning, rssAtReadyMb, ...measured });
+      log(`  ${fmt(measured.tokensPerSecond)} tokens/s, ${measured.verification.ok ? 'tokens valid' : 'INVALID TOKENS'}`);
+    }
+  } finally {
+    for (const { running } of prepared) await running.stop();
   }
 
   const byKey = Object.fromEntries(results.map((r) => [r.server, r]));
   const ratio = byKey.Portcullis && byKey['oidc-provider'] ? byKey.Portcullis.tokensPerSecond / byKey['oidc-provider'].tokensPerSecond : undefined;
+  // The same ratio within each round: how much the machine's drift moved it.
+  const roundRatios =
+    ratio === undefined ? [] : byKey.Portcullis.tokensPerSecondByRound.map((p, i) => p / byKey['oidc-provider'].tokensPerSecondByRound[i]);
   const portcullis = byKey.Portcullis;
   const notes = [];
   if (portcullis) {
@@ -731,16 +862,17 @@ async function main() {
   }
   notes.push(
     `Load: autocannon ${pkgVersion('autocannon')} in the bench process (one thread) on 127.0.0.1, sharing the machine's ${host.nproc} CPUs with the server under test; ` +
-      `${results[0]?.requestMode ?? ''}; one server at a time; warm-up ${opts.warmup} s before each measured run; p50/p99 over every response of the measured run; errors = non-2xx + connection errors + timeouts.`,
+      `${results[0]?.requestMode ?? ''}; one server loaded at a time, in ${opts.rounds} rounds of ${opts.duration / opts.rounds} s each taking turns (alternating who goes first); warm-up ${opts.warmup} s per server before the first round; tokens/s = 2xx answers over all rounds / measured seconds; p50/p99 over every response of every round; errors = non-2xx + connection errors + timeouts.`,
   );
 
-  const allValid = results.every((r) => r.verification.ok);
+  const allValid = results.every((r) => r.verification.ok && (r.listing?.ok ?? true));
   const output = {
     command: commandLine(),
-    options: { duration: opts.duration, connections: opts.connections, clients: opts.clients, alg: opts.alg, warmup: opts.warmup, samples: opts.samples, workers: opts.workers, quick: opts.quick },
+    options: { duration: opts.duration, rounds: opts.rounds, pageSize: opts.pageSize, connections: opts.connections, clients: opts.clients, alg: opts.alg, warmup: opts.warmup, samples: opts.samples, workers: opts.workers, quick: opts.quick },
     machine: host,
     results,
     ratio,
+    roundRatios,
     allTokensValid: allValid,
     notes,
     elapsedSeconds: (Date.now() - started) / 1000,
@@ -753,7 +885,18 @@ async function main() {
     out.push(`Token issuance: POST /oauth/token, client_credentials, client_secret_basic, ${opts.alg} JWT access tokens`);
     out.push('');
     out.push(table(results));
-    if (ratio !== undefined) out.push(`\nPortcullis / oidc-provider: ${ratio.toFixed(2)}×`);
+    if (ratio !== undefined) {
+      const sorted = [...roundRatios].sort((a, b) => a - b);
+      out.push(`\nPortcullis / oidc-provider: ${ratio.toFixed(2)}× (round by round: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`);
+    }
+    const listing = byKey.Portcullis?.listing;
+    if (listing) {
+      out.push(
+        `\nListing an organization of ${fmt(listing.organizationClients)} clients page by page (GET /api/v1/organizations/{org}/clients?limit=${listing.pageSize}, one request at a time, bearer token): ` +
+          `${fmt(listing.pages)} pages${listing.pagesPerPass ? ` (${listing.passes} passes of ${fmt(listing.pagesPerPass)})` : ''}, p50 ${fmt(listing.p50Ms, 2)} ms, p99 ${fmt(listing.p99Ms, 2)} ms, max ${fmt(listing.maxMs, 2)} ms` +
+          (listing.ok ? '' : `; PROBLEMS: ${listing.problems.join('; ')}`),
+      );
+    }
     out.push('');
     for (const r of results) {
       const v = r.verification;
@@ -770,7 +913,7 @@ async function main() {
     }
     out.push('');
     out.push(`machine: ${host.nproc} CPUs (nproc), ${host.cpuModel}, ${host.memoryGb} GB RAM, ${host.os}, node ${host.node}; 1-min load average before the run: ${host.loadAverage1mBefore}`);
-    out.push(`options: --duration ${opts.duration} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.quick ? ' (--quick)' : ''}`);
+    out.push(`options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.quick ? ' (--quick)' : ''}`);
     out.push(`command: ${output.command}`);
     for (const n of notes) out.push(`- ${n}`);
     out.push(`(${output.elapsedSeconds.toFixed(0)} s in all)`);

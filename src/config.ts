@@ -28,6 +28,7 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Optional(Boolish),
   BODY_LIMIT: Type.Optional(IntString({ minimum: 1024, maximum: 10485760 })),
   TOKEN_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
+  MANAGEMENT_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
   AUTH_FAILURES_PER_CLIENT: Type.Optional(IntString({ minimum: 1, maximum: 1000000 })),
   AUTH_FAILURES_PER_IP: Type.Optional(IntString({ minimum: 1, maximum: 1000000 })),
   AUTH_FAILURE_WINDOW: Type.Optional(IntString({ minimum: 1, maximum: 86400 })),
@@ -64,6 +65,8 @@ export interface Config {
   bodyLimit: number;
   /** Token requests per client_id (or per IP before authentication) per minute; 0 turns the limit off. */
   tokenRateLimit: number;
+  /** Management API requests per client address per minute; 0 turns the limit off. */
+  managementRateLimit: number;
   authFailuresPerClient: number;
   authFailuresPerIp: number;
   /** Seconds over which failed client authentications are counted, and how long a lockout lasts. */
@@ -134,6 +137,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: bool(e.TRUST_PROXY),
     bodyLimit: int(e.BODY_LIMIT, 16384),
     tokenRateLimit: int(e.TOKEN_RATE_LIMIT, 6000),
+    managementRateLimit: int(e.MANAGEMENT_RATE_LIMIT, 1200),
     authFailuresPerClient: int(e.AUTH_FAILURES_PER_CLIENT, 20),
     authFailuresPerIp: int(e.AUTH_FAILURES_PER_IP, 100),
     authFailureWindow: int(e.AUTH_FAILURE_WINDOW, 300),

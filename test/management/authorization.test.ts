@@ -120,3 +120,32 @@ describe.each(testDatabases())('management API authorization matrix on $name', (
     });
   }
 });
+
+describe.each(testDatabases())('MANAGEMENT_RATE_LIMIT on $name', (db) => {
+  const get = (p: TestPortcullis, remoteAddress: string) => p.app.inject({ method: 'GET', url: '/api/v1/organizations', remoteAddress });
+
+  it('limits management requests per address: 429 rate_limited with Retry-After, other addresses unaffected', async () => {
+    const p = await startPortcullis(await db.open(), { env: { MANAGEMENT_RATE_LIMIT: '3' } });
+    try {
+      for (let i = 0; i < 3; i++) expect((await get(p, '10.1.1.1')).statusCode).toBe(401);
+      const limited = await get(p, '10.1.1.1');
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json()).toMatchObject({ error: 'rate_limited' });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect((await get(p, '10.2.2.2')).statusCode).toBe(401);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('0 turns the limit off', async () => {
+    const p = await startPortcullis(await db.open(), { env: { MANAGEMENT_RATE_LIMIT: '0' } });
+    try {
+      const statuses = new Set<number>();
+      for (let i = 0; i < 30; i++) statuses.add((await get(p, '10.1.1.1')).statusCode);
+      expect([...statuses]).toEqual([401]);
+    } finally {
+      await p.close();
+    }
+  });
+});

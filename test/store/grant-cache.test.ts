@@ -281,6 +281,42 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       expect(counter.count).toBeGreaterThan(0);
     });
 
+    it('writes a secret at most once per resolution: a busy client costs one write a minute', async () => {
+      const c = await seedClient(p.runtime);
+      const [secret] = await secretRows(c.clientId);
+      const counter = new QueryCounter();
+      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(counter), 60_000);
+      const t = new Date('2032-01-01T00:00:00Z');
+      recorder.record(c.clientId, secret!.id, t);
+      await recorder.flush();
+      const afterFirst = counter.count;
+      recorder.record(c.clientId, secret!.id, new Date(t.getTime() + 30_000)); // within the minute: not written again
+      await recorder.flush();
+      expect(counter.count).toBe(afterFirst);
+      expect(await lastUsed(c.clientId)).toEqual({ client: t, secrets: [t] });
+      const later = new Date(t.getTime() + 61_000);
+      recorder.record(c.clientId, secret!.id, later);
+      await recorder.flush();
+      expect(await lastUsed(c.clientId)).toEqual({ client: later, secrets: [later] });
+    });
+
+    it('writes in bounded chunks: at most maxPerFlush per flush, perStatement per transaction; stop writes the rest', async () => {
+      const seeded = [];
+      for (let i = 0; i < 5; i++) seeded.push(await seedClient(p.runtime));
+      const secrets = await Promise.all(seeded.map(async (c) => (await secretRows(c.clientId))[0]!));
+      const statements = new QueryCounter(); // the two updates of each chunk (BEGIN and COMMIT do not pass through plugins)
+      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(statements), 60_000, undefined, { maxPerFlush: 3, perStatement: 2 });
+      const t = new Date('2032-02-01T00:00:00Z');
+      seeded.forEach((c, i) => recorder.record(c.clientId, secrets[i]!.id, t));
+      await recorder.flush();
+      const used = await Promise.all(seeded.map((c) => lastUsed(c.clientId)));
+      expect(used.map((u) => u.client)).toEqual([t, t, t, null, null]); // oldest first, three of five
+      expect(statements.count).toBe(4); // two chunks (2 + 1), two updates each
+      await recorder.stop();
+      const after = await Promise.all(seeded.map((c) => lastUsed(c.clientId)));
+      expect(after.map((u) => u.client)).toEqual([t, t, t, t, t]);
+    });
+
     it('stop flushes what is pending', async () => {
       const c = await seedClient(p.runtime);
       const [secret] = await secretRows(c.clientId);

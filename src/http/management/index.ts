@@ -28,12 +28,14 @@ export type TypedApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpres
 /** The management API (API.md §3) under /api/v1. */
 export async function managementRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
   await app.register(cookie);
-  await app.register(rateLimit, {
-    max: 1200,
-    timeWindow: 60_000,
-    keyGenerator: (request: FastifyRequest) => request.ip,
-    errorResponseBuilder: (_request, ctx) => new RateLimited(ctx.ttl / 1000),
-  });
+  if (runtime.config.managementRateLimit > 0) {
+    await app.register(rateLimit, {
+      max: runtime.config.managementRateLimit,
+      timeWindow: 60_000,
+      keyGenerator: (request: FastifyRequest) => request.ip,
+      errorResponseBuilder: (_request, ctx) => new RateLimited(ctx.ttl / 1000),
+    });
+  }
   app.decorateRequest('principal', null as never);
   app.addHook('preHandler', async (request) => {
     if (request.routeOptions.config?.public) return;
