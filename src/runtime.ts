@@ -142,7 +142,7 @@ export class Runtime {
         () => void runtime.resync(),
       );
       runtime.usage.start();
-      runtime.housekeeping = setInterval(() => void runtime.pruneExpired(), 3600_000).unref();
+      runtime.housekeeping = setInterval(() => void runtime.housekeep(), 3600_000).unref();
       return runtime;
     } catch (err) {
       if (!opts.store) await store.close();
@@ -179,6 +179,16 @@ export class Runtime {
       else await this.reloadKeys();
     } catch (err) {
       this.logger?.error({ err, change }, 'could not apply a change notice');
+    }
+  }
+
+  /** Hourly: forgets refresh tokens and revocations that have expired anyway, then the database's own housekeeping. */
+  async housekeep(): Promise<void> {
+    await this.pruneExpired();
+    try {
+      await this.store.maintain();
+    } catch (err) {
+      this.logger?.warn({ err }, 'could not vacuum the embedded database');
     }
   }
 

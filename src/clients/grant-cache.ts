@@ -40,7 +40,11 @@ export class GrantCache {
     private readonly db: Kysely<Database>,
     maxEntries: number,
   ) {
-    this.cache = maxEntries > 0 ? new LRUCache({ max: maxEntries, ttl: ENTRY_TTL_MS }) : undefined;
+    // Bounded by maxSize at one unit per entry rather than by max: with max, lru-cache allocates
+    // and fills its arrays for every entry up front (about 3 MB resident at the default 100,000,
+    // which a platform with fewer clients never fills); with maxSize they grow with the entries.
+    // A lookup costs about the same either way (well under a microsecond).
+    this.cache = maxEntries > 0 ? new LRUCache({ maxSize: maxEntries, sizeCalculation: () => 1, ttl: ENTRY_TTL_MS }) : undefined;
   }
 
   async get(clientId: string): Promise<ClientGrant | undefined> {
@@ -90,7 +94,7 @@ export class GrantCache {
           .select(['client_id', 'last_used_at'])
           .orderBy(sql`last_used_at desc nulls last`)
           .orderBy('client_id')
-          .limit(cache.max)
+          .limit(cache.maxSize)
           .as('recent'),
       )
       .select('client_id')

@@ -1,7 +1,13 @@
-import { hash, verify } from '@node-rs/argon2';
+/**
+ * The argon2 binding, loaded on the first password hashed or verified: a server that only
+ * issues tokens never does either, and need not map the native library.
+ */
+let argon2: Promise<typeof import('@node-rs/argon2')> | undefined;
+const loadArgon2 = () => (argon2 ??= import('@node-rs/argon2'));
 
 /** argon2id with the library's defaults (OWASP's minimum: m=19 MiB, t=2, p=1). */
-export function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string): Promise<string> {
+  const { hash } = await loadArgon2();
   return hash(password);
 }
 
@@ -9,8 +15,9 @@ export function hashPassword(password: string): Promise<string> {
 let decoy: Promise<string> | undefined;
 
 export async function verifyPassword(passwordHash: string | null, password: string): Promise<boolean> {
+  const { verify } = await loadArgon2();
   if (!passwordHash) {
-    decoy ??= hash('decoy password for unknown accounts');
+    decoy ??= hashPassword('decoy password for unknown accounts');
     await verify(await decoy, password).catch(() => false);
     return false;
   }

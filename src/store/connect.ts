@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type { Client } from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
 import { migrateToLatest } from './migrator.js';
 import type { Database } from './schema.js';
@@ -17,6 +17,12 @@ export interface Store {
   listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<void>;
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
+  /**
+   * Housekeeping the database does not do by itself: the embedded database runs PostgreSQL in
+   * single-user mode, where autovacuum never runs, so this vacuums and analyzes it (dead rows
+   * of `last_used_at` updates, planner statistics). A PostgreSQL server's autovacuum does both.
+   */
+  maintain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,7 +44,7 @@ export interface StoreOptions {
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = options.databaseUrl ? openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? 16);
+  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? 16);
   try {
     if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
   } catch (err) {
@@ -48,13 +54,15 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return store;
 }
 
-function openPostgres(url: string, poolSize: number): Store {
+async function openPostgres(url: string, poolSize: number): Promise<Store> {
+  // Imported only here: a server on the embedded database never loads the driver.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const listeners: pg.Client[] = [];
+  const listeners: Client[] = [];
   let closed = false;
 
   async function listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<void> {
@@ -91,6 +99,7 @@ function openPostgres(url: string, poolSize: number): Store {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
+    maintain: async () => {},
     close: async () => {
       closed = true;
       await Promise.all(listeners.map((c) => c.end().catch(() => {})));
@@ -99,10 +108,19 @@ function openPostgres(url: string, poolSize: number): Store {
   };
 }
 
+/**
+ * PGlite runs one backend in single-user mode, yet PostgreSQL sizes its shared memory (process
+ * slots, lock tables, AIO handles) for every connection, replication sender and autovacuum worker
+ * it could have: 4 MB resident for slots nothing ever takes. The lock table that remains still
+ * holds the locks of a transaction creating a few hundred tables.
+ */
+const SINGLE_BACKEND_PARAMS = ['max_connections=1', 'max_wal_senders=0', 'autovacuum_worker_slots=1'];
+
 async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Store> {
   let lock: (() => void) | undefined;
   let pglite: PGlite;
-  const options = { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffersMb}MB`] };
+  const settings = [`shared_buffers=${sharedBuffersMb}MB`, ...SINGLE_BACKEND_PARAMS];
+  const options = { startParams: [...PGlite.defaultStartParams, ...settings.flatMap((setting) => ['-c', setting])] };
   if (dataDir.startsWith('memory://')) {
     pglite = await PGlite.create(dataDir, options);
   } else {
@@ -124,6 +142,9 @@ async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Sto
     },
     ping: async () => {
       await sql`select 1`.execute(db);
+    },
+    maintain: async () => {
+      await sql`vacuum analyze`.execute(db);
     },
     close: async () => {
       await db.destroy();
