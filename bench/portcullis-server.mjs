@@ -50,8 +50,12 @@ let running;
 let benchDb; // { url, name } of the throwaway PostgreSQL database
 let stopping;
 
+/** Settings an operator may tune that the bench passes on from its own environment (e.g. SIGNING_THREADS=0 npm run bench). */
+const TUNABLE = ['SIGNING_THREADS', 'EMBEDDED_SHARED_BUFFERS_MB', 'GRANT_CACHE_SIZE', 'AUTH_FAILURES_PER_CLIENT', 'AUTH_FAILURES_PER_IP'];
+
 function config(port) {
   return loadConfig({
+    ...Object.fromEntries(TUNABLE.filter((k) => env[k] !== undefined).map((k) => [k, env[k]])),
     PORT: String(port),
     HOST: '127.0.0.1',
     ISSUER: `http://127.0.0.1:${port}`,
