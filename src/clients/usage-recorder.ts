@@ -7,8 +7,11 @@ export interface UsageRecorderOptions {
    * a busy client costs one write a minute, not one per flush.
    */
   resolutionMs?: number;
-  /** Uses written per flush at most; the rest wait for the next flush (their latest time is kept). */
-  maxPerFlush?: number;
+  /**
+   * Milliseconds a flush may spend writing: it writes statement after statement until this has
+   * passed (at least one), and the rest waits for the next flush, its latest time kept.
+   */
+  flushBudgetMs?: number;
   /** Uses per statement (and transaction); the event loop gets a turn between statements. */
   perStatement?: number;
 }
@@ -17,10 +20,12 @@ export interface UsageRecorderOptions {
  * `last_used_at` for clients and secrets, without a database write per token:
  * uses are collected in memory and written every `intervalMs` (and on shutdown),
  * at most once per `resolutionMs` per secret, in short statements with a turn of
- * the event loop between them. The embedded database runs on the event loop, so a
- * write of thousands of rows at once (a restart of a busy platform, or 100,000
- * clients each used once) would stall token requests for a second: bounded chunks
- * keep each pause to a few milliseconds and a flush to a bounded amount of work.
+ * the event loop between them, for at most `flushBudgetMs` per flush. The embedded
+ * database runs on the event loop, so a write of thousands of rows at once (a
+ * restart of a busy platform, or 100,000 clients each used once) would stall token
+ * requests for a second: short statements keep each pause to a few milliseconds,
+ * and the budget keeps the writing to about 1% of the time. When more clients are
+ * in use than that writes, last_used_at lags (the latest use of each is kept).
  * A crash loses at most one interval of "last used" times, never anything that
  * matters for security.
  */
@@ -31,7 +36,7 @@ export class UsageRecorder {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly resolutionMs: number;
-  private readonly maxPerFlush: number;
+  private readonly flushBudgetMs: number;
   private readonly perStatement: number;
 
   constructor(
@@ -41,7 +46,7 @@ export class UsageRecorder {
     opts: UsageRecorderOptions = {},
   ) {
     this.resolutionMs = opts.resolutionMs ?? 60_000;
-    this.maxPerFlush = opts.maxPerFlush ?? 2000;
+    this.flushBudgetMs = opts.flushBudgetMs ?? 50;
     this.perStatement = opts.perStatement ?? 250;
   }
 
@@ -58,9 +63,9 @@ export class UsageRecorder {
     if (!seen || seen.at.getTime() < t) this.pending.set(secretId, { clientId, secretId, at });
   }
 
-  /** Writes what has been collected (up to maxPerFlush); safe to call concurrently (flushes run one after another). */
+  /** Writes what has been collected, for up to flushBudgetMs; safe to call concurrently (flushes run one after another). */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write(this.maxPerFlush)).catch(this.onError);
+    this.flushing = this.flushing.then(() => this.write(this.flushBudgetMs)).catch(this.onError);
     return this.flushing;
   }
 
@@ -71,21 +76,23 @@ export class UsageRecorder {
     await this.flushing;
   }
 
-  private async write(limit: number): Promise<void> {
+  private async write(budgetMs: number): Promise<void> {
+    const started = performance.now();
     const now = Date.now();
     for (const [id, at] of this.written) if (now - at >= this.resolutionMs) this.written.delete(id);
-    // Oldest first (a Map iterates in insertion order): a use waiting since the last flush goes before a new one.
-    const uses: { clientId: string; secretId: string; at: Date }[] = [];
-    for (const [id, use] of this.pending) {
-      if (uses.length >= limit) break;
-      uses.push(use);
-      this.pending.delete(id);
-    }
-    for (let i = 0; i < uses.length; i += this.perStatement) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-      const chunk = uses.slice(i, i + this.perStatement);
+    while (this.pending.size > 0) {
+      // Oldest first (a Map iterates in insertion order): a use waiting since the last flush goes before a new one.
+      const chunk: { clientId: string; secretId: string; at: Date }[] = [];
+      for (const [id, use] of this.pending) {
+        if (chunk.length >= this.perStatement) break;
+        chunk.push(use);
+        this.pending.delete(id);
+      }
       await this.writeChunk(chunk);
       for (const u of chunk) this.written.set(u.secretId, Math.max(this.written.get(u.secretId) ?? 0, u.at.getTime()));
+      if (this.pending.size === 0 || performance.now() - started >= budgetMs) return;
+      // A turn of the event loop between statements: token requests waiting for it go first.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

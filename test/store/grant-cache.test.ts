@@ -6,7 +6,7 @@ import { GrantCache } from '../../src/clients/grant-cache.js';
 import { UsageRecorder } from '../../src/clients/usage-recorder.js';
 import { deriveKey } from '../../src/keys/master-key.js';
 import { testDatabases } from '../helpers/databases.js';
-import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+import { seedClient, startPortcullis, type SeededClient, type TestPortcullis } from '../helpers/portcullis.js';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
 const PEPPER = deriveKey(Buffer.from(MASTER_KEY, 'base64'), 'client-secret-pepper');
@@ -300,21 +300,24 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       expect(await lastUsed(c.clientId)).toEqual({ client: later, secrets: [later] });
     });
 
-    it('writes in bounded chunks: at most maxPerFlush per flush, perStatement per transaction; stop writes the rest', async () => {
-      const seeded = [];
+    it('writes in statements of perStatement uses, for at most flushBudgetMs per flush, oldest first; stop writes the rest', async () => {
+      const seeded: SeededClient[] = [];
       for (let i = 0; i < 5; i++) seeded.push(await seedClient(p.runtime));
       const secrets = await Promise.all(seeded.map(async (c) => (await secretRows(c.clientId))[0]!));
       const statements = new QueryCounter(); // the two updates of each chunk (BEGIN and COMMIT do not pass through plugins)
-      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(statements), 60_000, undefined, { maxPerFlush: 3, perStatement: 2 });
+      // A budget of 0 ms: one statement's worth per flush.
+      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(statements), 60_000, undefined, { flushBudgetMs: 0, perStatement: 2 });
       const t = new Date('2032-02-01T00:00:00Z');
       seeded.forEach((c, i) => recorder.record(c.clientId, secrets[i]!.id, t));
       await recorder.flush();
-      const used = await Promise.all(seeded.map((c) => lastUsed(c.clientId)));
-      expect(used.map((u) => u.client)).toEqual([t, t, t, null, null]); // oldest first, three of five
-      expect(statements.count).toBe(4); // two chunks (2 + 1), two updates each
+      const clientTimes = async () => (await Promise.all(seeded.map((c) => lastUsed(c.clientId)))).map((u) => u.client);
+      expect(await clientTimes()).toEqual([t, t, null, null, null]);
+      expect(statements.count).toBe(2);
+      await recorder.flush();
+      expect(await clientTimes()).toEqual([t, t, t, t, null]);
       await recorder.stop();
-      const after = await Promise.all(seeded.map((c) => lastUsed(c.clientId)));
-      expect(after.map((u) => u.client)).toEqual([t, t, t, t, t]);
+      expect(await clientTimes()).toEqual([t, t, t, t, t]);
+      expect(statements.count).toBe(6);
     });
 
     it('stop flushes what is pending', async () => {
