@@ -40,6 +40,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --only <server>     portcullis or oidc-provider (default: both, side by side)
   --workers <n>       Portcullis server processes sharing the port, as WORKERS (default 1;
                       more than one needs DATABASE_URL)
+  --random            draw a client at random for every request even with few clients (the mode
+                      used above 1000), to compare client counts with the same load generator work
   --quick             a short run (3 s per server), well under a minute in all
   --json              print the results as JSON
   -h, --help          this text
@@ -64,6 +66,7 @@ try {
       only: { type: 'string' },
       workers: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      random: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -99,6 +102,7 @@ const opts = {
   samples: positiveInt('samples', args.samples ?? '20', { max: 10_000 }),
   workers: positiveInt('workers', args.workers ?? '1', { max: 64 }),
   quick: args.quick,
+  random: args.random,
   json: args.json,
   only: args.only,
 };
@@ -399,7 +403,7 @@ function percentile(sorted, p) {
 function loadRequests(server, clients) {
   const headers = clients.map((c) => ({ 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c) }));
   const body = Buffer.from(server.body);
-  if (clients.length <= ROUND_ROBIN_MAX) {
+  if (clients.length <= ROUND_ROBIN_MAX && !opts.random) {
     // Prebuilt requests: every connection cycles through all clients in turn.
     return { mode: 'round-robin', requests: headers.map((h) => ({ method: 'POST', path: server.tokenPath, headers: h, body })) };
   }
@@ -781,6 +785,7 @@ function table(rows) {
 function commandLine() {
   const parts = ['npm run bench --'];
   if (opts.quick) parts.push('--quick');
+  if (opts.random) parts.push('--random');
   for (const key of ['duration', 'rounds', 'connections', 'clients', 'alg', 'warmup', 'samples', 'page-size', 'only', 'workers']) {
     if (args[key] !== undefined) parts.push(`--${key} ${args[key]}`);
   }
@@ -915,7 +920,7 @@ async function main() {
     }
     out.push('');
     out.push(`machine: ${host.nproc} CPUs (nproc), ${host.cpuModel}, ${host.memoryGb} GB RAM, ${host.os}, node ${host.node}; 1-min load average before the run: ${host.loadAverage1mBefore}`);
-    out.push(`options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.quick ? ' (--quick)' : ''}`);
+    out.push(`options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`);
     out.push(`command: ${output.command}`);
     for (const n of notes) out.push(`- ${n}`);
     out.push(`(${output.elapsedSeconds.toFixed(0)} s in all)`);

@@ -58,9 +58,11 @@ export class UsageRecorder {
     const t = at.getTime();
     const written = this.written.get(secretId);
     if (written !== undefined && t - written < this.resolutionMs) return;
-    // Uses may be reported out of order (concurrent requests): keep the latest.
+    // Uses may be reported out of order (concurrent requests): keep the latest. Updated in place:
+    // with many clients in use, most requests find their secret already pending.
     const seen = this.pending.get(secretId);
-    if (!seen || seen.at.getTime() < t) this.pending.set(secretId, { clientId, secretId, at });
+    if (seen === undefined) this.pending.set(secretId, { clientId, secretId, at });
+    else if (seen.at.getTime() < t) seen.at = at;
   }
 
   /** Writes what has been collected, for up to flushBudgetMs; safe to call concurrently (flushes run one after another). */
