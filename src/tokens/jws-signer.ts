@@ -85,21 +85,26 @@ export class JwsSigner {
   private nextThread = 0;
   private nextBatch = 0;
   private closed = false;
+  /** Threads not started yet: they start with the first signature, so a process that signs nothing (the CLI) has none. */
+  private unstarted: number;
 
   constructor(
     threads: number,
     private readonly onThreadError: (err: unknown) => void = () => {},
   ) {
-    for (let i = 0; i < threads; i++) this.threads.push(this.startThread());
+    this.unstarted = threads;
   }
 
-  /** Thread count that is still working. */
+  /** Thread count that is still working (0 until the first signature). */
   get liveThreads(): number {
     return this.threads.length;
   }
 
   /** The base64url JWS signature of `input` under `key`. */
   sign(key: SigningKey, input: string): Promise<string> {
+    if (this.unstarted > 0 && !this.closed) {
+      for (; this.unstarted > 0; this.unstarted--) this.threads.push(this.startThread());
+    }
     if (this.threads.length === 0) {
       try {
         return Promise.resolve(jwsSignature(key.alg, key.privateKeyObject, input));
@@ -128,6 +133,7 @@ export class JwsSigner {
   /** Stops the threads; what they had not answered yet is signed here. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unstarted = 0;
     const threads = this.threads.splice(0);
     await Promise.all(threads.map((t) => t.worker.terminate()));
     for (const t of threads) this.signHere(t);

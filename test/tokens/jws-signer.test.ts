@@ -59,6 +59,24 @@ describe.each([0, 1, 2])('JwsSigner with %i signer threads', (threads) => {
   });
 });
 
+describe('JwsSigner threads', () => {
+  it('start with the first signature, not before (a process that signs nothing has none)', async () => {
+    const s = signer(2);
+    expect(s.liveThreads).toBe(0);
+    const key = testKey('ES256', 'k');
+    expect(valid(key, 'first', await s.sign(key, 'first'))).toBe(true);
+    expect(s.liveThreads).toBe(2);
+  });
+
+  it('never start once closed: signing goes on, on the calling thread', async () => {
+    const s = signer(1);
+    await s.close();
+    const key = testKey('ES256', 'k');
+    expect(valid(key, 'late', await s.sign(key, 'late'))).toBe(true);
+    expect(s.liveThreads).toBe(0);
+  });
+});
+
 describe('JwsSigner when a thread dies', () => {
   it('signs on the main thread from then on, and says so once', async () => {
     const errors: unknown[] = [];

@@ -22,7 +22,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 /** The scope parameter as a set of values, or null when absent or empty. Throws invalid_scope when malformed. */
 export function parseScope(scope: string | undefined): string[] | null {
   if (scope === undefined) return null;
-  const asked = [...new Set((scope ?? '').split(' ').filter((s) => s !== ''))];
+  const asked = [...new Set(scope.split(' ').filter((s) => s !== ''))];
   if (asked.length === 0) return null;
   if (asked.some((s) => !SCOPE_TOKEN.test(s))) throw new InvalidScopeError('scope is malformed: space-separated permission values expected.');
   return asked;
