@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import { runChild } from './child.mjs';
 
 const env = process.env;
 const port = Number(env.BENCH_PORT ?? 0);
@@ -90,15 +91,4 @@ function stop(code = 0) {
   return stopping;
 }
 
-process.on('message', (msg) => {
-  if (msg?.type === 'stop') void stop(0);
-});
-process.on('disconnect', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-process.on('SIGINT', () => void stop(0));
-
-main().catch((err) => {
-  console.error(err?.stack ?? String(err));
-  process.send?.({ type: 'error', message: err?.message ?? String(err) });
-  void stop(1);
-});
+runChild(main, stop);

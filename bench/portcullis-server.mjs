@@ -32,6 +32,7 @@ import { loadConfig } from '../dist/config.js';
 import { newClientId, newId } from '../dist/ids.js';
 import { deriveKey } from '../dist/keys/master-key.js';
 import { startServer } from '../dist/main.js';
+import { runChild } from './child.mjs';
 
 /** Clients created one by one through ClientService (with audit events); the rest are bulk-inserted. */
 const THROUGH_SERVICE_MAX = 1000;
@@ -257,15 +258,4 @@ function stop(code = 0) {
   return stopping;
 }
 
-process.on('message', (msg) => {
-  if (msg?.type === 'stop') void stop(0);
-});
-process.on('disconnect', () => void stop(0)); // the parent is gone
-process.on('SIGTERM', () => void stop(0));
-process.on('SIGINT', () => void stop(0));
-
-main().catch((err) => {
-  console.error(err?.stack ?? String(err));
-  process.send?.({ type: 'error', message: err?.message ?? String(err) });
-  void stop(1);
-});
+runChild(main, stop);

@@ -45,6 +45,9 @@ type Env = Static<typeof EnvSchema>;
 
 export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
 
+/** EMBEDDED_SHARED_BUFFERS_MB's default (store/connect.ts says why it is small). */
+export const DEFAULT_EMBEDDED_SHARED_BUFFERS_MB = 16;
+
 export interface Config {
   port: number;
   host: string;
@@ -146,7 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     catalogFile: e.CATALOG_FILE ? path.resolve(e.CATALOG_FILE) : undefined,
     workers: int(e.WORKERS, 1),
     signingThreads: int(e.SIGNING_THREADS, 1),
-    embeddedSharedBuffersMb: int(e.EMBEDDED_SHARED_BUFFERS_MB, 16),
+    embeddedSharedBuffersMb: int(e.EMBEDDED_SHARED_BUFFERS_MB, DEFAULT_EMBEDDED_SHARED_BUFFERS_MB),
     refreshTokenTtl: int(e.REFRESH_TOKEN_TTL, 30 * 86400),
     refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
   };

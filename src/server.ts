@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { levels } from 'pino';
 import { installErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
 import { managementRoutes } from './http/management/index.js';
@@ -35,9 +36,6 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
   };
 }
 
-/** pino's level numbers; `silent` is above all. */
-const LOG_LEVELS: Record<string, number | undefined> & Record<'error' | 'debug' | 'info', number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
-
 /**
  * One line per request, when it completes; none when it arrives. A successful token
  * request (the hot path) logs at debug, so at the default level it costs nothing.
@@ -48,7 +46,8 @@ class AccessLog extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const level = error ? 'error' : request.routeOptions.config?.quietOnSuccess === true && reply.statusCode < 400 ? 'debug' : 'info';
     // The hot path's answers log at debug: at the usual levels, build nothing for them.
-    if (LOG_LEVELS[level] < (LOG_LEVELS[request.log.level] ?? 0)) return;
+    // pino's own level numbers; `silent` is not among them and drops everything.
+    if ((levels.values[level] ?? 0) < (levels.values[request.log.level] ?? Infinity)) return;
     const entry = { req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
     if (error) request.log.error({ ...entry, err: error }, 'request failed');
     else request.log[level](entry, 'request');

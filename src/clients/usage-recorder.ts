@@ -66,16 +66,16 @@ export class UsageRecorder {
   }
 
   /** Writes what has been collected, for up to flushBudgetMs; safe to call concurrently (flushes run one after another). */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write(this.flushBudgetMs)).catch(this.onError);
+  flush(budgetMs = this.flushBudgetMs): Promise<void> {
+    this.flushing = this.flushing.then(() => this.write(budgetMs)).catch(this.onError);
     return this.flushing;
   }
 
+  /** Stops the timer and writes everything still pending, whatever the budget. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.write(Infinity)).catch(this.onError);
-    await this.flushing;
+    await this.flush(Infinity);
   }
 
   private async write(budgetMs: number): Promise<void> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Client } from 'pg';
+import { DEFAULT_EMBEDDED_SHARED_BUFFERS_MB } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { migrateToLatest } from './migrator.js';
 import type { Database } from './schema.js';
@@ -35,7 +36,7 @@ export interface StoreOptions {
   migrate?: boolean;
   poolSize?: number;
   /**
-   * shared_buffers of the embedded database in MB (default 16). PostgreSQL touches all of it at
+   * shared_buffers of the embedded database in MB (default DEFAULT_EMBEDDED_SHARED_BUFFERS_MB, 16). PostgreSQL touches all of it at
    * start, so it is resident memory whether used or not: PGlite's default (128 MB) was a third of
    * the server's RSS. One process's clients and catalog fit in far less, and the OS page cache
    * holds the database files anyway.
@@ -44,7 +45,7 @@ export interface StoreOptions {
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? 16);
+  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? DEFAULT_EMBEDDED_SHARED_BUFFERS_MB);
   try {
     if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
   } catch (err) {

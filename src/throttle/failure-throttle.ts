@@ -27,12 +27,13 @@ export class FailureThrottle {
   private readonly perKey: RateLimiterAbstract;
   private readonly perIp: RateLimiterAbstract;
   /**
-   * Keys (`k:`) and IPs (`i:`) with a failure in the last window → until when (ms) the
-   * counters may still hold it. Nothing here means nothing to look up; an entry only says
-   * "ask the counters", so keeping one too long is harmless.
+   * Keys and IPs with a failure in the last window → until when (ms) the counters may still
+   * hold it. Nothing here means nothing to look up; an entry only says "ask the counters",
+   * so keeping one too long is harmless.
    */
-  private readonly recentFailures = new Map<string, number>();
-  /** Sweep expired entries when the map grows past this (amortized, no timer). */
+  private readonly keysFailed = new Map<string, number>();
+  private readonly ipsFailed = new Map<string, number>();
+  /** Sweep expired entries when the maps grow past this (amortized, no timer). */
   private sweepAt = 1024;
 
   constructor(private readonly settings: ThrottleSettings) {
@@ -43,32 +44,24 @@ export class FailureThrottle {
   /** Throws (or rejects with) TooManyRequestsError while the key or the IP is locked out. */
   check(key: string | undefined, ip: string): Promise<void> | undefined {
     const now = Date.now();
-    const keyFailed = key !== undefined && this.failedRecently(`k:${key}`, now);
-    const ipFailed = this.failedRecently(`i:${ip}`, now);
+    const keyFailed = key !== undefined && failedRecently(this.keysFailed, key, now);
+    const ipFailed = failedRecently(this.ipsFailed, ip, now);
     if (!keyFailed && !ipFailed) return undefined;
     return this.lookup(keyFailed ? key : undefined, ipFailed ? ip : undefined);
   }
 
   async failed(key: string | undefined, ip: string): Promise<void> {
     const until = Date.now() + this.settings.windowSeconds * 1000;
-    if (key !== undefined) this.recentFailures.set(`k:${key}`, until);
-    this.recentFailures.set(`i:${ip}`, until);
-    if (this.recentFailures.size > this.sweepAt) this.sweep();
+    if (key !== undefined) this.keysFailed.set(key, until);
+    this.ipsFailed.set(ip, until);
+    if (this.keysFailed.size + this.ipsFailed.size > this.sweepAt) this.sweep();
     await Promise.all([key === undefined ? undefined : this.perKey.penalty(key, 1), this.perIp.penalty(ip, 1)]);
-  }
-
-  private failedRecently(entry: string, now: number): boolean {
-    const until = this.recentFailures.get(entry);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.recentFailures.delete(entry);
-    return false;
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const [entry, until] of this.recentFailures) if (until <= now) this.recentFailures.delete(entry);
-    this.sweepAt = Math.max(1024, this.recentFailures.size * 2);
+    for (const failed of [this.keysFailed, this.ipsFailed]) for (const [entry, until] of failed) if (until <= now) failed.delete(entry);
+    this.sweepAt = Math.max(1024, (this.keysFailed.size + this.ipsFailed.size) * 2);
   }
 
   private async lookup(key: string | undefined, ip: string | undefined): Promise<void> {
@@ -76,6 +69,15 @@ export class FailureThrottle {
     const blocked = [exhausted(byKey, this.settings.failuresPerKey), exhausted(byIp, this.settings.failuresPerIp)].filter((ms): ms is number => ms !== undefined);
     if (blocked.length > 0) throw new TooManyRequestsError(Math.max(...blocked) / 1000);
   }
+}
+
+/** Whether `entry` failed within the window; forgets it once the window has passed. */
+function failedRecently(failed: Map<string, number>, entry: string, now: number): boolean {
+  const until = failed.get(entry);
+  if (until === undefined) return false;
+  if (until > now) return true;
+  failed.delete(entry);
+  return false;
 }
 
 function exhausted(res: RateLimiterRes | null, limit: number): number | undefined {

@@ -45,7 +45,12 @@ describe('FailureThrottle', () => {
 
   it('forgets expired entries once enough have piled up (no unbounded growth, no timer)', async () => {
     const throttle = new FailureThrottle(settings);
-    const entries = (throttle as unknown as { recentFailures: Map<string, number> }).recentFailures;
+    const internals = throttle as unknown as { keysFailed: Map<string, number>; ipsFailed: Map<string, number> };
+    const entries = {
+      get size() {
+        return internals.keysFailed.size + internals.ipsFailed.size;
+      },
+    };
     for (let i = 0; i < 500; i++) await throttle.failed(`old-${i}`, `10.0.${i >> 8}.${i & 255}`); // 1000 entries
     expect(entries.size).toBe(1000);
     await sleep(1100); // the window (1 s) has passed for all of them
