@@ -1,6 +1,34 @@
-/** The time, injectable so tests can move it (token expiry, key activation, grace periods). */
+/**
+ * The time, injectable so tests can move it (token expiry, key activation, grace periods,
+ * throttling windows). The one module that reads the system clock or makes a Date from a
+ * number: everything else asks a Clock and uses the helpers below.
+ */
 export interface Clock {
   now(): Date;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** `date` moved by `ms` milliseconds (negative: earlier). */
+export function addMs(date: Date, ms: number): Date {
+  return new Date(date.getTime() + ms);
+}
+
+export function addSeconds(date: Date, seconds: number): Date {
+  return addMs(date, seconds * 1000);
+}
+
+/** A Date from milliseconds since the epoch. */
+export function fromEpochMs(ms: number): Date {
+  return new Date(ms);
+}
+
+/** A Date from seconds since the epoch (a JWT's `exp`, `iat`). */
+export function fromEpochSeconds(seconds: number): Date {
+  return new Date(seconds * 1000);
+}
+
+/** Milliseconds on `clock` now: what a hot loop compares with, without making a Date for it. */
+export function nowMs(clock: Clock): number {
+  return clock.now().getTime();
+}

@@ -14,7 +14,7 @@ export async function runCluster(config: Config): Promise<void> {
   const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
   // Bootstrap once, so workers never race to create the first key or the built-in API.
   const bootstrap = await Runtime.start(config, { logger });
-  const setup = await bootstrap.setupLink();
+  const setup = await bootstrap.users.setupLink();
   await bootstrap.close();
   if (setup) logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
 

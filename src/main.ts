@@ -22,8 +22,8 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
   try {
     // Before listening: ready means the token path will not start by reading every client from the database.
     const warmStart = performance.now();
-    const warmed = await runtime.grants.warm();
-    if (warmed > 0) logger.info(`loaded ${warmed} client grants into the cache in ${Math.round(performance.now() - warmStart)} ms`);
+    const warmed = await runtime.clientSnapshots.warm();
+    if (warmed > 0) logger.info(`loaded ${warmed} client snapshots into the cache in ${Math.round(performance.now() - warmStart)} ms`);
     app = await buildServer(runtime);
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -35,7 +35,7 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   logger.info(`Portcullis listening on ${url} (issuer ${config.issuer}, ${runtime.store.kind} database)`);
   // In a cluster the primary prints the setup link once; workers stay quiet about it.
-  const setup = opts.quiet ? undefined : await runtime.setupLink();
+  const setup = opts.quiet ? undefined : await runtime.users.setupLink();
   // The one place a one-time link is printed: it is how the first administrator gets in.
   if (setup) logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
   let closing: Promise<void> | undefined;

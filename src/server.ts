@@ -86,10 +86,30 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
   await metricsRoutes(app, runtime);
-  await app.register(async (scope) => oauthRoutes(scope, runtime));
-  await app.register(async (scope) => wellKnownRoutes(scope, runtime));
-  await app.register(async (scope) => healthRoutes(scope, runtime));
-  await app.register(async (scope) => managementRoutes(scope, runtime), { prefix: '/api/v1' });
+  await app.register(oauthRoutes, {
+    tokenEndpoint: runtime.tokenEndpoint,
+    authenticator: runtime.authenticator,
+    introspection: runtime.introspection,
+    revocation: runtime.revocation,
+    allowQueryCredentials: config.allowQueryCredentials,
+    tokenRateLimit: config.tokenRateLimit,
+  });
+  await app.register(wellKnownRoutes, { issuer: config.issuer, grantTypes: runtime.tokenEndpoint.grantTypes, signingKeys: runtime.signingKeys, clock: runtime.clock });
+  await app.register(healthRoutes, { store: runtime.store });
+  await app.register(managementRoutes, {
+    prefix: '/api/v1',
+    issuer: config.issuer,
+    rateLimit: config.managementRateLimit,
+    sessions: runtime.sessions,
+    memberships: runtime.memberships,
+    organizations: runtime.organizations,
+    users: runtime.users,
+    accessTokens: runtime.accessTokens,
+    clientSnapshots: runtime.clientSnapshots,
+    clients: runtime.clients,
+    catalog: runtime.catalogService,
+    audit: runtime.audit,
+  });
   await app.register(async (scope) => webRoutes(scope));
   return app;
 }

@@ -1,28 +1,12 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../store/schema.js';
-import type { Actor } from './actor.js';
+import type { Page, PageRequest } from '../store/pagination.js';
+import type { Repositories } from '../store/repositories/index.js';
+import type { AuditEvent } from '../wire/management.js';
 
-export interface AuditEntry {
-  orgId: string | null;
-  action: string;
-  target: { type: string; id: string };
-  /** Non-secret fields, e.g. `{ name: { from, to } }`. Never a secret or its hash. */
-  details?: Record<string, unknown>;
-}
+/** An organization's audit trail, as its admins read it. Events are written by each change's own transaction. */
+export class AuditLog {
+  constructor(private readonly read: Repositories) {}
 
-/** Writes an audit event inside the caller's transaction, so the change and its record land together. */
-export async function recordAudit(trx: Transaction<Database> | Kysely<Database>, actor: Actor, entry: AuditEntry): Promise<void> {
-  await trx
-    .insertInto('audit_events')
-    .values({
-      org_id: entry.orgId,
-      actor_type: actor.type,
-      actor_id: actor.id,
-      action: entry.action,
-      target_type: entry.target.type,
-      target_id: entry.target.id,
-      ip: actor.ip ?? null,
-      details: JSON.stringify(entry.details ?? {}),
-    })
-    .execute();
+  list(orgId: string, page: PageRequest): Promise<Page<AuditEvent>> {
+    return this.read.audit.list(orgId, page);
+  }
 }

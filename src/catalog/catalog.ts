@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+import type { Repositories } from '../store/repositories/index.js';
 
 export interface CatalogApi {
   id: string;
@@ -43,12 +42,8 @@ export class CatalogSnapshot {
   }
 }
 
-export async function loadCatalog(db: Kysely<Database>): Promise<CatalogSnapshot> {
-  const [apis, permissions, rolePermissions] = await Promise.all([
-    db.selectFrom('apis').select(['id', 'identifier', 'name', 'access_token_ttl']).execute(),
-    db.selectFrom('api_permissions').select(['api_id', 'value']).orderBy('api_id').orderBy('value').execute(),
-    db.selectFrom('role_permissions').select(['role_id', 'api_id', 'value']).execute(),
-  ]);
+export async function loadCatalog(repos: Repositories): Promise<CatalogSnapshot> {
+  const [apis, permissions, rolePermissions] = await repos.catalog.snapshotRows();
   const byApi = new Map<string, string[]>();
   for (const p of permissions) byApi.set(p.api_id, [...(byApi.get(p.api_id) ?? []), p.value]);
   const apiMap = new Map<string, CatalogApi>();

@@ -1,9 +1,8 @@
-import type { Kysely } from 'kysely';
 import { SYSTEM_ACTOR } from '../audit/actor.js';
-import type { Database } from '../store/schema.js';
+import type { Repositories } from '../store/repositories/index.js';
 import type { CatalogService } from './catalog-service.js';
 
-/** The permissions of the built-in management API (API.md §3). */
+/** The permissions of the built-in management API (docs/http-api.md §3). */
 export const MANAGEMENT_PERMISSIONS = [
   { value: 'clients:read', description: "Read the organization's clients" },
   { value: 'clients:write', description: "Create, change, rotate and delete the organization's clients" },
@@ -22,9 +21,9 @@ export function managementAudience(issuer: string): string {
  * and, when it is first created, two roles an organization can give its automation:
  * `client-manager` (everything) and `client-reader` (read only).
  */
-export async function ensureManagementApi(db: Kysely<Database>, catalog: CatalogService, issuer: string): Promise<void> {
+export async function ensureManagementApi(read: Repositories, catalog: CatalogService, issuer: string): Promise<void> {
   const identifier = managementAudience(issuer);
-  const existing = await db.selectFrom('apis').select(['id', 'identifier']).where('built_in', '=', true).executeTakeFirst();
+  const existing = await read.catalog.builtInApi();
   if (existing) {
     if (existing.identifier !== identifier) await catalog.updateApi(existing.id, { identifier }, SYSTEM_ACTOR);
     return;

@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+import { nowMs, systemClock, type Clock } from '../clock.js';
+import type { Data } from '../store/repositories/index.js';
+import type { SecretUse } from '../store/repositories/token-path.js';
 
 export interface UsageRecorderOptions {
   /**
@@ -14,6 +15,7 @@ export interface UsageRecorderOptions {
   flushBudgetMs?: number;
   /** Uses per statement (and transaction); the event loop gets a turn between statements. */
   perStatement?: number;
+  clock?: Clock;
 }
 
 /**
@@ -30,7 +32,7 @@ export interface UsageRecorderOptions {
  * matters for security.
  */
 export class UsageRecorder {
-  private pending = new Map<string, { clientId: string; secretId: string; at: Date }>();
+  private pending = new Map<string, SecretUse>();
   /** secret id → the time last written (ms), for the uses of the last `resolutionMs`. */
   private readonly written = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -38,9 +40,10 @@ export class UsageRecorder {
   private readonly resolutionMs: number;
   private readonly flushBudgetMs: number;
   private readonly perStatement: number;
+  private readonly clock: Clock;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly data: Data,
     private readonly intervalMs = 5000,
     private readonly onError: (err: unknown) => void = () => {},
     opts: UsageRecorderOptions = {},
@@ -48,6 +51,7 @@ export class UsageRecorder {
     this.resolutionMs = opts.resolutionMs ?? 60_000;
     this.flushBudgetMs = opts.flushBudgetMs ?? 50;
     this.perStatement = opts.perStatement ?? 250;
+    this.clock = opts.clock ?? systemClock;
   }
 
   start(): void {
@@ -80,11 +84,11 @@ export class UsageRecorder {
 
   private async write(budgetMs: number): Promise<void> {
     const started = performance.now();
-    const now = Date.now();
+    const now = nowMs(this.clock);
     for (const [id, at] of this.written) if (now - at >= this.resolutionMs) this.written.delete(id);
     while (this.pending.size > 0) {
       // Oldest first (a Map iterates in insertion order): a use waiting since the last flush goes before a new one.
-      const chunk: { clientId: string; secretId: string; at: Date }[] = [];
+      const chunk: SecretUse[] = [];
       for (const [id, use] of this.pending) {
         if (chunk.length >= this.perStatement) break;
         chunk.push(use);
@@ -98,17 +102,7 @@ export class UsageRecorder {
     }
   }
 
-  private async writeChunk(uses: { clientId: string; secretId: string; at: Date }[]): Promise<void> {
-    const byClient = new Map<string, Date>();
-    for (const u of uses) if ((byClient.get(u.clientId)?.getTime() ?? 0) < u.at.getTime()) byClient.set(u.clientId, u.at);
-    // greatest(): an older batch arriving late never moves a time backwards. Deleted clients simply match no row.
-    await this.db.transaction().execute(async (trx) => {
-      await sql`update client_secrets s set last_used_at = greatest(s.last_used_at, v.at)
-        from (values ${sql.join(uses.map((u) => sql`(${u.secretId}, ${u.at.toISOString()}::timestamptz)`))}) as v(id, at)
-        where s.id = v.id`.execute(trx);
-      await sql`update clients c set last_used_at = greatest(c.last_used_at, v.at)
-        from (values ${sql.join([...byClient].map(([id, at]) => sql`(${id}, ${at.toISOString()}::timestamptz)`))}) as v(id, at)
-        where c.client_id = v.id`.execute(trx);
-    });
+  private async writeChunk(uses: SecretUse[]): Promise<void> {
+    await this.data.transaction((tx) => tx.tokenPath.recordUses(uses));
   }
 }

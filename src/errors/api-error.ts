@@ -1,8 +1,21 @@
 /**
- * Errors of the management API (API.md §3): `{error, message, details?}`.
- * The OAuth endpoints use OAuthError instead; both are serialized in one place
- * (src/http/error-handler.ts).
+ * The management API's error family (docs/http-api.md §3.2): `{error, message, details?}`.
+ * Every code it can send is declared here once, with its statuses; the OpenAPI document's
+ * error schema and the contract document are checked against this list by a test.
  */
+export const MANAGEMENT_ERROR_CODES = {
+  invalid_request: [400, 415],
+  unauthenticated: [401],
+  forbidden: [403],
+  not_found: [404],
+  conflict: [409],
+  payload_too_large: [413],
+  rate_limited: [429],
+  server_error: [500],
+} as const;
+
+export type ManagementErrorCode = keyof typeof MANAGEMENT_ERROR_CODES;
+
 export interface ErrorDetail {
   /** The bad field, as a JSON pointer into the request part (`/body/roles/0`). */
   field: string;
@@ -12,42 +25,27 @@ export interface ErrorDetail {
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(
-    readonly code: string,
+    readonly code: ManagementErrorCode,
     message: string,
     readonly status: number,
     readonly details?: ErrorDetail[],
+    /** Seconds, for a `Retry-After` header. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
 }
 
-export class InvalidRequest extends ApiError {
-  constructor(message: string, details?: ErrorDetail[]) {
-    super('invalid_request', message, 400, details);
-  }
-}
+/** Who is calling is unknown: no session, an ended one, or a bearer token that is not (or no longer) valid. */
 export class Unauthenticated extends ApiError {
   constructor(message = 'Sign in or send a bearer token.') {
     super('unauthenticated', message, 401);
   }
 }
+
+/** The caller is known and may not do this (a member where an admin is needed, a token without the permission). */
 export class Forbidden extends ApiError {
   constructor(message = 'You may not do this.') {
     super('forbidden', message, 403);
-  }
-}
-export class NotFound extends ApiError {
-  constructor(what: string) {
-    super('not_found', `${what} not found.`, 404);
-  }
-}
-export class Conflict extends ApiError {
-  constructor(message: string) {
-    super('conflict', message, 409);
-  }
-}
-export class RateLimited extends ApiError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('rate_limited', 'Too many requests; retry later.', 429);
   }
 }

@@ -1,4 +1,23 @@
 /**
+ * Every `error` code the OAuth endpoints can send, with its statuses (RFC 6749 §5.2,
+ * RFC 8707 §2; `too_many_requests` and `server_error` are ours). Checked against the
+ * contract document and the OpenAPI document by a test.
+ */
+export const OAUTH_ERROR_CODES = {
+  invalid_request: [400, 413],
+  invalid_client: [401],
+  invalid_grant: [400],
+  unauthorized_client: [400],
+  unsupported_grant_type: [400],
+  invalid_scope: [400],
+  invalid_target: [400],
+  too_many_requests: [429],
+  server_error: [500],
+} as const;
+
+export type OAuthErrorCode = keyof typeof OAUTH_ERROR_CODES;
+
+/**
  * Errors of the OAuth endpoints (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2).
  * Each carries the wire `error` code, its HTTP status, a description that is safe
  * to show the caller, and optionally a private `detail` that only goes to the log
@@ -7,7 +26,7 @@
 export class OAuthError extends Error {
   override name = 'OAuthError';
   constructor(
-    readonly error: string,
+    readonly error: OAuthErrorCode,
     readonly description: string,
     readonly status = 400,
     readonly detail?: string,
@@ -78,7 +97,7 @@ export class InvalidTargetError extends OAuthError {
   }
 }
 
-/** Throttled (too many requests or too many failed authentications). */
+/** Throttled (too many requests or too many failed authentications): the OAuth face of a ThrottledError. */
 export class TooManyRequestsError extends OAuthError {
   constructor(readonly retryAfterSeconds: number) {
     super('too_many_requests', 'Too many requests; retry later.', 429);

@@ -1,5 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, RateLimited, type ErrorDetail } from '../errors/api-error.js';
+import { ApiError, type ErrorDetail } from '../errors/api-error.js';
+import {
+  AuthenticationFailedError,
+  ConflictError,
+  DomainError,
+  InvalidCursorError,
+  InvalidInputError,
+  NotFoundError,
+  ThrottledError,
+  type InputIssue,
+} from '../errors/domain-errors.js';
 import { InvalidRequestError, OAuthError, TooManyRequestsError } from '../errors/oauth-error.js';
 
 declare module 'fastify' {
@@ -9,38 +19,67 @@ declare module 'fastify' {
   }
 }
 
+const SERVER_ERROR = 'The server could not handle this request.';
+
 /**
- * The one place errors become HTTP answers. OAuth routes answer RFC 6749 §5.2 JSON
- * with `Cache-Control: no-store`; everything else answers `{error, message, details?}`.
+ * The one place errors become HTTP answers. The family follows the route, not the error:
+ * OAuth routes answer RFC 6749 §5.2 JSON with `Cache-Control: no-store`; everything else
+ * answers `{error, message, details?}`. Domain errors (which know no HTTP) are mapped here.
  * A private detail and anything unexpected go to the log only, never to the caller.
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const oauth = request.routeOptions.config?.oauth === true;
-    // Throttling is shared by both families; off the OAuth endpoints it speaks the management shape.
-    if (err instanceof TooManyRequestsError && !oauth) return sendApi(reply, new RateLimited(err.retryAfterSeconds));
-    if (err instanceof OAuthError) return sendOAuth(request, reply, err);
-    if (err instanceof ApiError) return sendApi(reply, err);
-    if (err.validation) {
-      const details = validationDetails(err);
-      if (oauth) return sendOAuth(request, reply, new InvalidRequestError(`Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}.`));
-      return sendApi(reply, new ApiError('invalid_request', 'The request is invalid.', 400, details));
+    if (request.routeOptions.config?.oauth === true) {
+      const oauth = asOAuthError(err);
+      if (!oauth) request.log.error({ err }, 'unexpected error');
+      return sendOAuth(request, reply, oauth ?? new OAuthError('server_error', SERVER_ERROR, 500));
     }
-    const status = err.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
-      // Fastify's own client errors: bad JSON, unsupported content type, body too large.
-      const message = clientErrorMessage(err);
-      if (oauth) return sendOAuth(request, reply, new OAuthError('invalid_request', message, status === 413 ? 413 : 400));
-      return sendApi(reply, new ApiError(status === 413 ? 'payload_too_large' : 'invalid_request', message, status));
-    }
-    request.log.error({ err }, 'unexpected error');
-    if (oauth) return sendOAuth(request, reply, new OAuthError('server_error', 'The server could not handle this request.', 500));
-    return sendApi(reply, new ApiError('server_error', 'The server could not handle this request.', 500));
+    const api = asApiError(err);
+    if (!api) request.log.error({ err }, 'unexpected error');
+    return sendApi(reply, api ?? new ApiError('server_error', SERVER_ERROR, 500));
   });
 
   app.setNotFoundHandler((request, reply) => {
     void sendApi(reply, new ApiError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, 404));
   });
+}
+
+/** The management answer for `err`, or undefined for an unexpected error (a 500). */
+export function asApiError(err: FastifyError | Error): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof DomainError) return apiErrorOf(err);
+  if (!isFastifyError(err)) return undefined;
+  if (err.validation) return new ApiError('invalid_request', 'The request is invalid.', 400, validationDetails(err));
+  const status = err.statusCode ?? 500;
+  // Fastify's own client errors: bad JSON, unsupported content type, body too large.
+  if (status >= 400 && status < 500) return new ApiError(status === 413 ? 'payload_too_large' : 'invalid_request', clientErrorMessage(err), status === 413 || status === 415 ? status : 400);
+  return undefined;
+}
+
+function apiErrorOf(err: DomainError): ApiError | undefined {
+  if (err instanceof NotFoundError) return new ApiError('not_found', err.message, 404);
+  if (err instanceof ConflictError) return new ApiError('conflict', err.message, 409);
+  if (err instanceof InvalidInputError) return new ApiError('invalid_request', err.message, 400, issuesAt('body', err.issues));
+  if (err instanceof InvalidCursorError) return new ApiError('invalid_request', err.message, 400, [{ field: '/querystring/cursor', message: 'not a cursor from a previous page' }]);
+  if (err instanceof AuthenticationFailedError) return new ApiError('unauthenticated', err.message, 401);
+  if (err instanceof ThrottledError) return new ApiError('rate_limited', 'Too many requests; retry later.', 429, undefined, err.retryAfterSeconds);
+  return undefined;
+}
+
+/** The OAuth answer for `err`, or undefined for an unexpected error (a 500). */
+function asOAuthError(err: FastifyError | Error): OAuthError | undefined {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof ThrottledError) return new TooManyRequestsError(err.retryAfterSeconds);
+  if (err instanceof InvalidInputError || err instanceof InvalidCursorError) return new InvalidRequestError(err.message);
+  if (err instanceof DomainError || !isFastifyError(err)) return undefined;
+  if (err.validation) return new InvalidRequestError(`Invalid request: ${validationDetails(err).map((d) => `${d.field} ${d.message}`).join('; ')}.`);
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new OAuthError('invalid_request', clientErrorMessage(err), status === 413 ? 413 : 400);
+  return undefined;
+}
+
+function isFastifyError(err: Error): err is FastifyError {
+  return 'validation' in err || 'statusCode' in err || 'code' in err;
 }
 
 function sendOAuth(request: FastifyRequest, reply: FastifyReply, err: OAuthError): FastifyReply {
@@ -52,9 +91,14 @@ function sendOAuth(request: FastifyRequest, reply: FastifyReply, err: OAuthError
 }
 
 function sendApi(reply: FastifyReply, err: ApiError): FastifyReply {
-  const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
-  if (retryAfter !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
+  if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
   return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
+}
+
+/** A domain error's input issues as JSON pointers into the request part they came from. */
+function issuesAt(part: 'body' | 'querystring', issues: readonly InputIssue[]): ErrorDetail[] | undefined {
+  if (issues.length === 0) return undefined;
+  return issues.map((i) => ({ field: `/${part}${i.path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')}`, message: i.message }));
 }
 
 function validationDetails(err: FastifyError): ErrorDetail[] {

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Runtime } from '../runtime.js';
+import type { ClientSnapshotCache } from '../clients/client-snapshots.js';
 
 /**
- * `GET /metrics` (API.md §4) in the Prometheus text format: the process's default metrics,
- * requests by route and status, and the grant cache's size. One registry per app, so
+ * `GET /metrics` (docs/http-api.md §4) in the Prometheus text format: the process's default metrics,
+ * requests by route and status, and the client snapshot cache's size. One registry per app, so
  * several apps in one process (tests) do not collide. Not authenticated: expose it to the
  * scraper's network only.
  */
-export async function metricsRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
+export async function metricsRoutes(app: FastifyInstance, { clientSnapshots }: { clientSnapshots: ClientSnapshotCache }): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -19,10 +19,10 @@ export async function metricsRoutes(app: FastifyInstance, runtime: Runtime): Pro
   });
   new Gauge({
     name: 'portcullis_grant_cache_entries',
-    help: 'Clients whose compiled grant is cached in this process',
+    help: 'Clients whose snapshot (organization, roles, secret hashes) is cached in this process',
     registers: [registry],
     collect() {
-      this.set(runtime.grants.size);
+      this.set(clientSnapshots.size);
     },
   });
   // One child counter per route, method and status, found by a string key: prom-client would

@@ -1,9 +1,24 @@
 import rateLimit from '@fastify/rate-limit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidRequestError, TooManyRequestsError } from '../errors/oauth-error.js';
+import { ThrottledError } from '../errors/domain-errors.js';
+import { InvalidRequestError } from '../errors/oauth-error.js';
+import type { ClientAuthenticator } from '../oauth/client-authenticator.js';
 import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
-import type { Runtime } from '../runtime.js';
+import type { Introspection } from '../oauth/introspection.js';
+import type { Revocation } from '../oauth/revocation.js';
+import type { TokenEndpoint } from '../oauth/token-endpoint.js';
+
+export interface OAuthRouteDeps {
+  tokenEndpoint: TokenEndpoint;
+  authenticator: ClientAuthenticator;
+  introspection: Introspection;
+  revocation: Revocation;
+  /** ALLOW_QUERY_CREDENTIALS. */
+  allowQueryCredentials: boolean;
+  /** TOKEN_RATE_LIMIT: token requests per client per minute; 0: no limit. */
+  tokenRateLimit: number;
+}
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
 
@@ -45,8 +60,7 @@ function present(params: object | undefined): Record<string, string | undefined>
 }
 
 /** The token endpoint, at `/oauth/token` and, for platforms migrating from that flavour, `/oauth2/token`. */
-export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promise<void> {
-  const { config } = runtime;
+export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): Promise<void> {
   await app.register(rateLimit, {
     global: false,
     // API.md asks for Retry-After on a 429; x-ratelimit-* on every token answer would be bytes and work on the hot path.
@@ -65,7 +79,7 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
     const query = present(request.query as object | undefined);
     let result: ParsedRequest;
     try {
-      result = { body, credentials: parseClientCredentials({ authorization: request.headers.authorization, body, query }, { allowQuery: config.allowQueryCredentials }) };
+      result = { body, credentials: parseClientCredentials({ authorization: request.headers.authorization, body, query }, { allowQuery: deps.allowQueryCredentials }) };
     } catch (err) {
       result = { body, error: err };
     }
@@ -91,14 +105,14 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
         config: {
           oauth: true,
           quietOnSuccess: true,
-          ...(config.tokenRateLimit > 0
+          ...(deps.tokenRateLimit > 0
             ? {
                 rateLimit: {
-                  max: config.tokenRateLimit,
+                  max: deps.tokenRateLimit,
                   timeWindow: 60_000,
                   hook: 'preHandler',
                   keyGenerator: clientKey,
-                  errorResponseBuilder: (_req: FastifyRequest, ctx: { ttl: number }) => new TooManyRequestsError(ctx.ttl / 1000),
+                  errorResponseBuilder: (_req: FastifyRequest, ctx: { ttl: number }) => new ThrottledError(ctx.ttl / 1000),
                 },
               }
             : {}),
@@ -113,13 +127,13 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
         },
       },
       async (request, reply) => {
-        const result = await runtime.tokenEndpoint.handle({ credentials: credentialsOf(request), body: parse(request).body, ip: request.ip });
+        const result = await deps.tokenEndpoint.handle({ credentials: credentialsOf(request), body: parse(request).body, ip: request.ip });
         return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(result);
       },
     );
   }
 
-  const authenticate = (request: FastifyRequest) => runtime.authenticator.authenticate(credentialsOf(request), request.ip);
+  const authenticate = (request: FastifyRequest) => deps.authenticator.authenticate(credentialsOf(request), request.ip);
   const requiredToken = (body: Static<typeof TokenOperationBody> | undefined) => {
     const { token } = present(body);
     if (token === undefined) throw new InvalidRequestError('token is required.');
@@ -141,7 +155,7 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
     },
     async (request, reply) => {
       const caller = await authenticate(request);
-      const answer = await runtime.introspection.introspect(caller, requiredToken(request.body));
+      const answer = await deps.introspection.introspect(caller, requiredToken(request.body));
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(answer);
     },
   );
@@ -161,7 +175,7 @@ export async function oauthRoutes(app: FastifyInstance, runtime: Runtime): Promi
     },
     async (request, reply) => {
       const caller = await authenticate(request);
-      await runtime.revocation.revoke(caller, requiredToken(request.body));
+      await deps.revocation.revoke(caller, requiredToken(request.body));
       return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).code(200).send();
     },
   );

@@ -1,13 +1,13 @@
-import type { Clock } from '../clock.js';
+import { fromEpochMs, type Clock } from '../clock.js';
 import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
-import type { ClientGrant, GrantCache } from '../clients/grant-cache.js';
+import type { ClientSnapshot, ClientSnapshotCache } from '../clients/client-snapshots.js';
 import type { UsageRecorder } from '../clients/usage-recorder.js';
 import { InvalidClientError } from '../errors/oauth-error.js';
 import type { FailureThrottle } from '../throttle/failure-throttle.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 
 export interface AuthenticatedClient {
-  grant: ClientGrant;
+  client: ClientSnapshot;
   method: PresentedCredentials['method'];
 }
 
@@ -17,7 +17,7 @@ export interface AuthenticatedClient {
  */
 export class ClientAuthenticator {
   constructor(
-    private readonly grants: GrantCache,
+    private readonly clients: ClientSnapshotCache,
     private readonly hasher: SecretHasher,
     private readonly throttle: FailureThrottle,
     private readonly usage: UsageRecorder,
@@ -35,22 +35,22 @@ export class ClientAuthenticator {
       await this.throttle.failed(credentials.clientId, ip);
       throw new InvalidClientError(result);
     }
-    return { grant: result, method: credentials.method };
+    return { client: result, method: credentials.method };
   }
 
-  /** The client's grant, or why authentication failed. */
-  private async verify(clientId: string, clientSecret: string): Promise<ClientGrant | string> {
+  /** The client's snapshot, or why authentication failed. */
+  private async verify(clientId: string, clientSecret: string): Promise<ClientSnapshot | string> {
     if (clientId.length === 0 || clientId.length > 128) return 'malformed client_id';
     if (!isWellFormedSecret(clientSecret)) return 'malformed secret (format or checksum)';
-    const grant = await this.grants.get(clientId);
-    if (!grant) return 'unknown client';
+    const client = await this.clients.get(clientId);
+    if (!client) return 'unknown client';
     const now = this.clock.now().getTime();
-    const index = this.hasher.match(clientSecret, grant.secretHashes);
-    const secret = grant.secrets[index];
+    const index = this.hasher.match(clientSecret, client.secretHashes);
+    const secret = client.secrets[index];
     if (!secret) return 'secret does not match';
     // A secret past its grace period is checked like the others (so timing tells nothing) and refused here.
     if (secret.expiresAt !== null && secret.expiresAt <= now) return 'secret does not match (a rotated secret past its grace period)';
-    this.usage.record(clientId, secret.id, new Date(now));
-    return grant;
+    this.usage.record(clientId, secret.id, fromEpochMs(now));
+    return client;
   }
 }

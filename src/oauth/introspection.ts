@@ -1,5 +1,5 @@
 import type { CatalogSnapshot } from '../catalog/catalog.js';
-import type { GrantCache } from '../clients/grant-cache.js';
+import type { ClientSnapshotCache } from '../clients/client-snapshots.js';
 import type { AccessTokenVerifier } from '../tokens/access-token-verifier.js';
 import type { RefreshTokenService } from '../tokens/refresh-tokens.js';
 import type { AuthenticatedClient } from './client-authenticator.js';
@@ -19,7 +19,7 @@ export class Introspection {
     private readonly issuer: string,
     private readonly verifier: AccessTokenVerifier,
     private readonly refreshTokens: RefreshTokenService,
-    private readonly grants: GrantCache,
+    private readonly clients: ClientSnapshotCache,
     private readonly catalog: () => CatalogSnapshot,
   ) {}
 
@@ -32,8 +32,8 @@ export class Introspection {
   private async asAccessToken(caller: AuthenticatedClient, token: string): Promise<IntrospectionAnswer | undefined> {
     const claims = await this.verifier.verify(token);
     if (!claims) return undefined;
-    if (claims.org_id !== caller.grant.orgId) return INACTIVE;
-    const owner = await this.grants.get(claims.client_id);
+    if (claims.org_id !== caller.client.orgId) return INACTIVE;
+    const owner = await this.clients.get(claims.client_id);
     if (!owner || owner.orgId !== claims.org_id) return INACTIVE;
     if (await this.verifier.isRevoked(claims.jti)) return INACTIVE;
     return {
@@ -55,8 +55,8 @@ export class Introspection {
   private async asRefreshToken(caller: AuthenticatedClient, token: string): Promise<IntrospectionAnswer | undefined> {
     const facts = await this.refreshTokens.find(token);
     if (!facts) return undefined;
-    if (facts.orgId !== caller.grant.orgId) return INACTIVE;
-    const owner = await this.grants.get(facts.clientId);
+    if (facts.orgId !== caller.client.orgId) return INACTIVE;
+    const owner = await this.clients.get(facts.clientId);
     if (!owner) return INACTIVE;
     const catalog = this.catalog();
     const api = catalog.apiByIdentifier(facts.audience);

@@ -34,12 +34,12 @@ export class Revocation {
   }
 
   private async mayRevoke(caller: AuthenticatedClient, ownerClientId: string, ownerOrgId: string | undefined): Promise<boolean> {
-    if (caller.grant.clientId === ownerClientId) return true;
+    if (caller.client.clientId === ownerClientId) return true;
     const catalog = this.catalog();
     const management = catalog.apiByIdentifier(this.managementAudience);
-    const canManage = management ? catalog.permissionsOn(management, caller.grant.roles).includes('clients:write') : false;
+    const canManage = management ? catalog.permissionsOn(management, caller.client.roles).includes('clients:write') : false;
     if (!canManage) return false;
     // Refresh tokens name no organization: the owner's client tells it.
-    return ownerOrgId === undefined ? (await this.refreshTokens.orgOfClient(ownerClientId)) === caller.grant.orgId : ownerOrgId === caller.grant.orgId;
+    return ownerOrgId === undefined ? (await this.refreshTokens.orgOfClient(ownerClientId)) === caller.client.orgId : ownerOrgId === caller.client.orgId;
   }
 }

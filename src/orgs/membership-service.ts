@@ -1,111 +1,77 @@
-import type { Kysely } from 'kysely';
 import type { Actor } from '../audit/actor.js';
-import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
-import { Conflict, NotFound } from '../errors/api-error.js';
-import type { Database } from '../store/schema.js';
+import { ConflictError, NotFoundError } from '../errors/domain-errors.js';
+import type { Data, Tx } from '../store/repositories/index.js';
+import type { Member, MemberRole, NewMember } from '../wire/management.js';
 import type { UserService } from './user-service.js';
-
-export type MemberRole = 'admin' | 'member';
-
-export interface Member {
-  user_id: string;
-  email: string;
-  name: string;
-  role: MemberRole;
-  created_at: Date;
-}
 
 /** Who belongs to an organization, and as what. An organization always keeps at least one admin. */
 export class MembershipService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly data: Data,
     private readonly users: UserService,
     private readonly clock: Clock,
   ) {}
 
   /** The user's role in the organization, or undefined. */
   async roleOf(orgId: string, userId: string): Promise<MemberRole | undefined> {
-    const row = await this.db.selectFrom('memberships').select('role').where('org_id', '=', orgId).where('user_id', '=', userId).executeTakeFirst();
-    return row?.role;
+    return this.data.read.organizations.roleOf(orgId, userId);
   }
 
   async organizationsOf(userId: string): Promise<{ id: string; name: string; role: MemberRole }[]> {
-    return this.db
-      .selectFrom('memberships')
-      .innerJoin('organizations', 'organizations.id', 'memberships.org_id')
-      .select(['organizations.id', 'organizations.name', 'memberships.role'])
-      .where('memberships.user_id', '=', userId)
-      .orderBy('organizations.name')
-      .execute();
+    return this.data.read.users.organizationsOf(userId);
   }
 
   async list(orgId: string): Promise<Member[]> {
-    return this.db
-      .selectFrom('memberships')
-      .innerJoin('users', 'users.id', 'memberships.user_id')
-      .select(['users.id as user_id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
-      .where('memberships.org_id', '=', orgId)
-      .orderBy('users.email')
-      .execute();
+    return this.data.read.organizations.members(orgId);
   }
 
   /** Adds a member by email; an email with no account yet creates the user and returns its invite link. */
-  async add(orgId: string, input: { email: string; role: MemberRole }, actor: Actor): Promise<{ member: Member; invite_url?: string }> {
-    return this.db.transaction().execute(async (trx) => {
-      const org = await trx.selectFrom('organizations').select('id').where('id', '=', orgId).executeTakeFirst();
-      if (!org) throw new NotFound('Organization');
+  async add(orgId: string, input: NewMember, actor: Actor): Promise<{ member: Member; invite_url?: string }> {
+    return this.data.transaction(async (tx) => {
+      if (!(await tx.organizations.find(orgId))) throw new NotFoundError('Organization');
       const email = input.email.toLowerCase();
-      let user = await trx.selectFrom('users').select(['id']).where('email', '=', email).executeTakeFirst();
+      let userId = (await tx.users.findByEmail(email))?.id;
       let inviteUrl: string | undefined;
-      if (!user) {
-        const created = await this.users.create({ email }, actor, trx);
-        user = { id: created.user.id };
+      if (!userId) {
+        const created = await this.users.create({ email }, actor, tx);
+        userId = created.user.id;
         inviteUrl = created.invite_url;
       }
-      const existing = await trx.selectFrom('memberships').select('role').where('org_id', '=', orgId).where('user_id', '=', user.id).executeTakeFirst();
-      if (existing) throw new Conflict(`${email} is a member already.`);
-      await trx.insertInto('memberships').values({ org_id: orgId, user_id: user.id, role: input.role, created_at: this.clock.now() }).execute();
-      await recordAudit(trx, actor, { orgId, action: 'member.added', target: { type: 'user', id: user.id }, details: { email, role: input.role } });
-      const member = await readMember(trx, orgId, user.id);
+      if (await tx.organizations.roleOf(orgId, userId)) throw new ConflictError(`${email} is a member already.`);
+      await tx.organizations.addMember(orgId, userId, input.role, this.clock.now());
+      await tx.audit.record(orgId, actor, { action: 'member.added', target: { type: 'user', id: userId }, details: { email, role: input.role } });
+      const member = await lockedMember(tx, orgId, userId);
       return inviteUrl ? { member, invite_url: inviteUrl } : { member };
     });
   }
 
   async setRole(orgId: string, userId: string, role: MemberRole, actor: Actor): Promise<Member> {
-    return this.db.transaction().execute(async (trx) => {
-      const before = await readMember(trx, orgId, userId);
-      if (before.role === 'admin' && role !== 'admin') await assertAnotherAdmin(trx, orgId, userId);
-      await trx.updateTable('memberships').set({ role }).where('org_id', '=', orgId).where('user_id', '=', userId).execute();
-      await recordAudit(trx, actor, { orgId, action: 'member.role_changed', target: { type: 'user', id: userId }, details: { role: { from: before.role, to: role } } });
-      return readMember(trx, orgId, userId);
+    return this.data.transaction(async (tx) => {
+      const before = await lockedMember(tx, orgId, userId);
+      if (before.role === 'admin' && role !== 'admin') await assertAnotherAdmin(tx, orgId, userId);
+      await tx.organizations.setMemberRole(orgId, userId, role);
+      await tx.audit.record(orgId, actor, { action: 'member.role_changed', target: { type: 'user', id: userId }, details: { role: { from: before.role, to: role } } });
+      return lockedMember(tx, orgId, userId);
     });
   }
 
   async remove(orgId: string, userId: string, actor: Actor): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const before = await readMember(trx, orgId, userId);
-      if (before.role === 'admin') await assertAnotherAdmin(trx, orgId, userId);
-      await trx.deleteFrom('memberships').where('org_id', '=', orgId).where('user_id', '=', userId).execute();
-      await recordAudit(trx, actor, { orgId, action: 'member.removed', target: { type: 'user', id: userId }, details: { email: before.email } });
+    await this.data.transaction(async (tx) => {
+      const before = await lockedMember(tx, orgId, userId);
+      if (before.role === 'admin') await assertAnotherAdmin(tx, orgId, userId);
+      await tx.organizations.removeMember(orgId, userId);
+      await tx.audit.record(orgId, actor, { action: 'member.removed', target: { type: 'user', id: userId }, details: { email: before.email } });
     });
   }
 }
 
-async function readMember(db: Kysely<Database>, orgId: string, userId: string): Promise<Member> {
-  const row = await db
-    .selectFrom('memberships')
-    .innerJoin('users', 'users.id', 'memberships.user_id')
-    .select(['users.id as user_id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
-    .where('memberships.org_id', '=', orgId)
-    .where('memberships.user_id', '=', userId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!row) throw new NotFound('Member');
-  return row;
+async function lockedMember(tx: Tx, orgId: string, userId: string): Promise<Member> {
+  const member = await tx.organizations.member(orgId, userId, { forUpdate: true });
+  if (!member) throw new NotFoundError('Member');
+  return member;
 }
 
-async function assertAnotherAdmin(db: Kysely<Database>, orgId: string, userId: string): Promise<void> {
-  const other = await db.selectFrom('memberships').select('user_id').where('org_id', '=', orgId).where('role', '=', 'admin').where('user_id', '!=', userId).executeTakeFirst();
-  if (!other) throw new Conflict('An organization needs at least one admin; make someone else admin first.');
+async function assertAnotherAdmin(tx: Tx, orgId: string, userId: string): Promise<void> {
+  if (!(await tx.organizations.hasOtherAdmin(orgId, userId))) throw new ConflictError('An organization needs at least one admin; make someone else admin first.');
 }

@@ -1,82 +1,61 @@
-import type { Kysely } from 'kysely';
 import type { Actor } from '../audit/actor.js';
-import { recordAudit } from '../audit/audit-log.js';
 import { diff } from '../audit/diff.js';
-import { systemClock, type Clock } from '../clock.js';
-import { NotFound } from '../errors/api-error.js';
+import type { Clock } from '../clock.js';
+import { NotFoundError } from '../errors/domain-errors.js';
 import { newId } from '../ids.js';
-import { notifyChange, type Change } from '../store/changes.js';
-import { newestFirst, toPage, type Page, type PageRequest } from '../store/pagination.js';
-import type { Database } from '../store/schema.js';
-
-export interface Organization {
-  id: string;
-  name: string;
-  created_at: Date;
-  updated_at: Date;
-}
+import type { ChangeFeed } from '../store/change-feed.js';
+import type { Page, PageRequest } from '../store/pagination.js';
+import type { Data } from '../store/repositories/index.js';
+import type { Organization } from '../wire/management.js';
 
 /** Organizations: the tenancy boundary. */
 export class OrganizationService {
   constructor(
-    private readonly db: Kysely<Database>,
-    private readonly clock: Clock = systemClock,
-    private readonly onChange: (change: Change) => Promise<void> | void = () => {},
+    private readonly data: Data,
+    private readonly feed: ChangeFeed,
+    private readonly clock: Clock,
   ) {}
 
   async create(input: { name: string }, actor: Actor): Promise<Organization> {
-    return this.db.transaction().execute(async (trx) => {
-      const id = newId('org');
-      const now = this.clock.now();
-      const org = await trx.insertInto('organizations').values({ id, name: input.name, created_at: now, updated_at: now }).returningAll().executeTakeFirstOrThrow();
-      await recordAudit(trx, actor, { orgId: id, action: 'organization.created', target: { type: 'organization', id }, details: { name: input.name } });
+    return this.data.transaction(async (tx) => {
+      const org = await tx.organizations.insert({ id: newId('org'), name: input.name, now: this.clock.now() });
+      await tx.audit.record(org.id, actor, { action: 'organization.created', target: { type: 'organization', id: org.id }, details: { name: input.name } });
       return org;
     });
   }
 
-  async get(id: string): Promise<Organization> {
-    const org = await this.db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!org) throw new NotFound('Organization');
-    return org;
+  async get(orgId: string): Promise<Organization> {
+    return found(await this.data.read.organizations.find(orgId));
   }
 
   /** All organizations, or with `memberId` only that user's. */
   async list(page: PageRequest, opts: { memberId?: string } = {}): Promise<Page<Organization>> {
-    let query = this.db.selectFrom('organizations').selectAll('organizations');
-    if (opts.memberId) {
-      const memberId = opts.memberId;
-      query = query.where('organizations.id', 'in', (eb) => eb.selectFrom('memberships').select('memberships.org_id').where('memberships.user_id', '=', memberId));
-    }
-    const rows = await newestFirst(query, page, 'organizations.created_at', 'organizations.id').execute();
-    return toPage(rows, page.limit, (o) => ({ at: o.created_at, id: o.id }));
+    return this.data.read.organizations.list(page, opts);
   }
 
-  async rename(id: string, name: string, actor: Actor): Promise<Organization> {
-    return this.db.transaction().execute(async (trx) => {
-      const before = await this.getIn(trx, id);
-      const after = await trx.updateTable('organizations').set({ name, updated_at: this.clock.now() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-      await recordAudit(trx, actor, { orgId: id, action: 'organization.updated', target: { type: 'organization', id }, details: diff(before, after, ['name']) });
+  async rename(orgId: string, name: string, actor: Actor): Promise<Organization> {
+    return this.data.transaction(async (tx) => {
+      const before = found(await tx.organizations.find(orgId, { forUpdate: true }));
+      const after = await tx.organizations.rename(orgId, name, this.clock.now());
+      await tx.audit.record(orgId, actor, { action: 'organization.updated', target: { type: 'organization', id: orgId }, details: diff(before, after, ['name']) });
       return after;
     });
   }
 
-  /** Deletes the organization with its members and clients; every process forgets those clients' grants. */
-  async delete(id: string, actor: Actor): Promise<void> {
-    const clientIds = await this.db.transaction().execute(async (trx) => {
-      const org = await this.getIn(trx, id);
-      const clients = await trx.selectFrom('clients').select('client_id').where('org_id', '=', id).execute();
-      await trx.deleteFrom('organizations').where('id', '=', id).execute();
+  /** Deletes the organization with its members and clients; every process forgets those clients' snapshots. */
+  async delete(orgId: string, actor: Actor): Promise<void> {
+    await this.data.transaction(async (tx) => {
+      const org = found(await tx.organizations.find(orgId, { forUpdate: true }));
+      const clientIds = await tx.clients.idsOf(orgId);
+      await tx.organizations.delete(orgId);
       // The organization's own audit trail goes with it (cascade); the platform keeps this record.
-      await recordAudit(trx, actor, { orgId: null, action: 'organization.deleted', target: { type: 'organization', id }, details: { name: org.name, clients: clients.length } });
-      for (const c of clients) await notifyChange(trx, { kind: 'client', clientId: c.client_id });
-      return clients.map((c) => c.client_id);
+      await tx.audit.record(null, actor, { action: 'organization.deleted', target: { type: 'organization', id: orgId }, details: { name: org.name, clients: clientIds.length } });
+      for (const clientId of clientIds) await this.feed.publish(tx, { kind: 'client', clientId });
     });
-    for (const clientId of clientIds) await this.onChange({ kind: 'client', clientId });
   }
+}
 
-  private async getIn(db: Kysely<Database>, id: string): Promise<Organization> {
-    const org = await db.selectFrom('organizations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-    if (!org) throw new NotFound('Organization');
-    return org;
-  }
+function found(org: Organization | undefined): Organization {
+  if (!org) throw new NotFoundError('Organization');
+  return org;
 }

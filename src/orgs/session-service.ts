@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
-import { Unauthenticated } from '../errors/api-error.js';
+import { addSeconds, type Clock } from '../clock.js';
+import { AuthenticationFailedError } from '../errors/domain-errors.js';
 import { randomBase62 } from '../ids.js';
+import type { Data } from '../store/repositories/index.js';
 import type { FailureThrottle } from '../throttle/failure-throttle.js';
-import type { Database } from '../store/schema.js';
+import type { User } from '../wire/management.js';
 import { tokenHash } from './one-time-tokens.js';
 import { verifyPassword } from './passwords.js';
-import type { User, UserService } from './user-service.js';
+import type { UserService } from './user-service.js';
 
 export const SESSION_TTL_SECONDS = 12 * 3600;
 
@@ -24,7 +24,7 @@ export interface Session {
  */
 export class SessionService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly data: Data,
     private readonly users: UserService,
     private readonly throttle: FailureThrottle,
     private readonly clock: Clock,
@@ -36,30 +36,25 @@ export class SessionService {
     const user = await this.users.findByEmail(key);
     if (!(await verifyPassword(user?.password_hash ?? null, password)) || !user) {
       await this.throttle.failed(key, ip);
-      throw new Unauthenticated('Email or password is wrong.');
+      throw new AuthenticationFailedError('Email or password is wrong.');
     }
     const cookie = randomBytes(32).toString('base64url');
     const now = this.clock.now();
-    const expiresAt = new Date(now.getTime() + SESSION_TTL_SECONDS * 1000);
+    const expiresAt = addSeconds(now, SESSION_TTL_SECONDS);
     const csrfToken = randomBase62(128);
-    await this.db.insertInto('sessions').values({ id_hash: tokenHash(cookie), user_id: user.id, csrf_token: csrfToken, created_at: now, expires_at: expiresAt }).execute();
+    await this.data.read.users.insertSession({ idHash: tokenHash(cookie), userId: user.id, csrfToken, createdAt: now, expiresAt });
     const { password_hash: _omit, ...publicUser } = user;
     return { cookie, session: { user: publicUser, csrfToken, expiresAt } };
   }
 
   /** The live session for a cookie value, or undefined. */
   async lookup(cookie: string): Promise<Session | undefined> {
-    const row = await this.db
-      .selectFrom('sessions')
-      .select(['user_id', 'csrf_token', 'expires_at'])
-      .where('id_hash', '=', tokenHash(cookie))
-      .where('expires_at', '>', this.clock.now())
-      .executeTakeFirst();
+    const row = await this.data.read.users.liveSession(tokenHash(cookie), this.clock.now());
     if (!row) return undefined;
     return { user: await this.users.get(row.user_id), csrfToken: row.csrf_token, expiresAt: row.expires_at };
   }
 
   async logout(cookie: string): Promise<void> {
-    await this.db.deleteFrom('sessions').where('id_hash', '=', tokenHash(cookie)).execute();
+    await this.data.read.users.deleteSession(tokenHash(cookie));
   }
 }

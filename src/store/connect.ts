@@ -5,17 +5,20 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Client } from 'pg';
 import { DEFAULT_EMBEDDED_SHARED_BUFFERS_MB } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import type { ChangeTransport } from './change-feed.js';
 import { migrateToLatest } from './migrator.js';
+import { dataOf, type Data } from './repositories/index.js';
 import type { Database } from './schema.js';
 
 export type StoreKind = 'pglite' | 'postgres';
 
 /** The database, whichever it is, and the few things beyond queries that differ between the two. */
-export interface Store {
+export interface Store extends ChangeTransport {
   readonly kind: StoreKind;
+  /** For the store's own modules and for tests; the domain goes through `data`. */
   readonly db: Kysely<Database>;
-  /** Calls `onMessage` for each NOTIFY on `channel`; `onReset` after a reconnect (messages may have been missed). */
-  listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<void>;
+  /** The repositories and transactions the domain services use. */
+  readonly data: Data;
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
   /**
@@ -42,10 +45,12 @@ export interface StoreOptions {
    * holds the database files anyway.
    */
   sharedBuffersMb?: number;
+  /** Milliseconds between attempts to restore a lost LISTEN connection (default 1000). */
+  listenRetryMs?: number;
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? DEFAULT_EMBEDDED_SHARED_BUFFERS_MB);
+  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.listenRetryMs ?? 1000) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? DEFAULT_EMBEDDED_SHARED_BUFFERS_MB);
   try {
     if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
   } catch (err) {
@@ -55,7 +60,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return store;
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Store> {
+async function openPostgres(url: string, poolSize: number, listenRetryMs: number): Promise<Store> {
   // Imported only here: a server on the embedded database never loads the driver.
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
@@ -66,36 +71,53 @@ async function openPostgres(url: string, poolSize: number): Promise<Store> {
   const listeners: Client[] = [];
   let closed = false;
 
-  async function listen(channel: string, onMessage: (payload: string) => void, onReset?: () => void): Promise<void> {
+  const listen: Store['listen'] = async (channel, handlers) => {
     const connect = async (): Promise<void> => {
       const client = new pg.Client({ connectionString: url });
       client.on('notification', (msg) => {
-        if (msg.channel === channel) onMessage(msg.payload ?? '');
+        if (msg.channel === channel) handlers.onMessage(msg.payload ?? '');
       });
-      client.on('error', () => {
+      let lost = false;
+      const onLost = () => {
+        if (lost) return;
+        lost = true;
         const i = listeners.indexOf(client);
         if (i >= 0) listeners.splice(i, 1);
         client.end().catch(() => {});
-        if (!closed) setTimeout(() => reconnect(), 1000).unref();
-      });
-      await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        if (closed) return;
+        handlers.onLost?.();
+        setTimeout(reconnect, listenRetryMs).unref();
+      };
+      // Until it listens, a failure is the attempt's (retried by `reconnect`), not a lost connection.
+      const ignore = () => {};
+      client.on('error', ignore);
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        client.end().catch(() => {});
+        throw err;
+      }
+      client.off('error', ignore);
+      client.on('error', onLost);
+      client.on('end', onLost);
       listeners.push(client);
     };
     const reconnect = (): void => {
       connect().then(
-        () => onReset?.(),
+        () => handlers.onRestored?.(),
         () => {
-          if (!closed) setTimeout(reconnect, 1000).unref();
+          if (!closed) setTimeout(reconnect, listenRetryMs).unref();
         },
       );
     };
     await connect();
-  }
+  };
 
   return {
     kind: 'postgres',
     db,
+    data: dataOf(db),
     listen,
     ping: async () => {
       await sql`select 1`.execute(db);
@@ -138,8 +160,10 @@ async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Sto
   return {
     kind: 'pglite',
     db,
-    listen: async (channel, onMessage) => {
-      await pglite.listen(channel, onMessage);
+    data: dataOf(db),
+    // In-process: the connection cannot be lost.
+    listen: async (channel, handlers) => {
+      await pglite.listen(channel, handlers.onMessage);
     },
     ping: async () => {
       await sql`select 1`.execute(db);

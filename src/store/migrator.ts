@@ -2,12 +2,14 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-accounts.js';
 import * as m0003 from './migrations/0003-token-state.js';
+import * as m0004 from './migrations/0004-change-feed.js';
 
 /** Numbered migrations, in order. Imported statically so the built server and the tests see the same list. */
 const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-accounts': m0002,
   '0003-token-state': m0003,
+  '0004-change-feed': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,16 +1,14 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
-import { InvalidRequest } from '../errors/api-error.js';
+import { InvalidCursorError } from '../errors/domain-errors.js';
+import type { Page } from '../wire/management.js';
 
-/** Keyset pagination (API.md §3 "Lists"): stable under inserts, one index range scan per page. */
+/** Keyset pagination (docs/http-api.md, "Lists"): stable under inserts, one index range scan per page. */
 export interface PageRequest {
   limit: number;
   cursor?: string | undefined;
 }
 
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
-}
+export type { Page } from '../wire/management.js';
 
 export interface Cursor {
   /** ISO timestamp of the last row's sort key. */
@@ -22,7 +20,7 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
 }
 
-/** Undefined for anything that is not a cursor we made (the caller answers 400). */
+/** Undefined for anything that is not a cursor we made. */
 export function decodeCursor(text: string): Cursor | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
@@ -35,11 +33,11 @@ export function decodeCursor(text: string): Cursor | undefined {
   return undefined;
 }
 
-/** A page request's position, or a 400 for a cursor we did not make. */
-export function cursorOf(page: PageRequest): Cursor | undefined {
+/** A page request's position; a cursor we did not make is an InvalidCursorError. */
+function cursorOf(page: PageRequest): Cursor | undefined {
   if (page.cursor === undefined) return undefined;
   const cursor = decodeCursor(page.cursor);
-  if (!cursor) throw new InvalidRequest('Invalid cursor.', [{ field: '/querystring/cursor', message: 'not a cursor from a previous page' }]);
+  if (!cursor) throw new InvalidCursorError();
   return cursor;
 }
 

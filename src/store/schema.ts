@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 /** Timestamps are `timestamptz`; both drivers return them as Date. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -153,6 +153,14 @@ export interface RevokedAccessTokenTable {
   revoked_at: Timestamp;
 }
 
+export interface ChangeTable {
+  /** int8: the driver returns it as a string. */
+  seq: Generated<string>;
+  at: Generated<Date>;
+  /** An encoded Change (store/change-feed.ts). */
+  change: string;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   apis: ApiTable;
@@ -170,9 +178,7 @@ export interface Database {
   one_time_tokens: OneTimeTokenTable;
   refresh_tokens: RefreshTokenTable;
   revoked_access_tokens: RevokedAccessTokenTable;
+  changes: ChangeTable;
 }
 
-export type ClientRow = Selectable<ClientTable>;
-export type ClientSecretRow = Selectable<ClientSecretTable>;
 export type SigningKeyRow = Selectable<SigningKeyTable>;
-export type NewAuditEvent = Insertable<AuditEventTable>;

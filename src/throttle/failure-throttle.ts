@@ -1,5 +1,6 @@
 import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
-import { TooManyRequestsError } from '../errors/oauth-error.js';
+import { nowMs, systemClock, type Clock } from '../clock.js';
+import { ThrottledError } from '../errors/domain-errors.js';
 
 export interface ThrottleSettings {
   /** Failures allowed per key (a client_id, an account's email) within the window. */
@@ -36,14 +37,17 @@ export class FailureThrottle {
   /** Sweep expired entries when the maps grow past this (amortized, no timer). */
   private sweepAt = 1024;
 
-  constructor(private readonly settings: ThrottleSettings) {
+  constructor(
+    private readonly settings: ThrottleSettings,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.perKey = new RateLimiterMemory({ keyPrefix: `${settings.name}:key`, points: settings.failuresPerKey, duration: settings.windowSeconds });
     this.perIp = new RateLimiterMemory({ keyPrefix: `${settings.name}:ip`, points: settings.failuresPerIp, duration: settings.windowSeconds });
   }
 
-  /** Throws (or rejects with) TooManyRequestsError while the key or the IP is locked out. */
+  /** Throws (or rejects with) ThrottledError while the key or the IP is locked out. */
   check(key: string | undefined, ip: string): Promise<void> | undefined {
-    const now = Date.now();
+    const now = nowMs(this.clock);
     const keyFailed = key !== undefined && failedRecently(this.keysFailed, key, now);
     const ipFailed = failedRecently(this.ipsFailed, ip, now);
     if (!keyFailed && !ipFailed) return undefined;
@@ -51,7 +55,7 @@ export class FailureThrottle {
   }
 
   async failed(key: string | undefined, ip: string): Promise<void> {
-    const until = Date.now() + this.settings.windowSeconds * 1000;
+    const until = nowMs(this.clock) + this.settings.windowSeconds * 1000;
     if (key !== undefined) this.keysFailed.set(key, until);
     this.ipsFailed.set(ip, until);
     if (this.keysFailed.size + this.ipsFailed.size > this.sweepAt) this.sweep();
@@ -59,7 +63,7 @@ export class FailureThrottle {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = nowMs(this.clock);
     for (const failed of [this.keysFailed, this.ipsFailed]) for (const [entry, until] of failed) if (until <= now) failed.delete(entry);
     this.sweepAt = Math.max(1024, (this.keysFailed.size + this.ipsFailed.size) * 2);
   }
@@ -67,7 +71,7 @@ export class FailureThrottle {
   private async lookup(key: string | undefined, ip: string | undefined): Promise<void> {
     const [byKey, byIp] = await Promise.all([key === undefined ? null : this.perKey.get(key), ip === undefined ? null : this.perIp.get(ip)]);
     const blocked = [exhausted(byKey, this.settings.failuresPerKey), exhausted(byIp, this.settings.failuresPerIp)].filter((ms): ms is number => ms !== undefined);
-    if (blocked.length > 0) throw new TooManyRequestsError(Math.max(...blocked) / 1000);
+    if (blocked.length > 0) throw new ThrottledError(Math.max(...blocked) / 1000);
   }
 }
 

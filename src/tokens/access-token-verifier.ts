@@ -1,8 +1,7 @@
 import { jwtVerify } from 'jose';
-import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.js';
+import { fromEpochSeconds, type Clock } from '../clock.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import type { Database } from '../store/schema.js';
+import type { Repositories } from '../store/repositories/index.js';
 import type { AccessTokenClaims } from './access-token.js';
 
 /**
@@ -16,7 +15,7 @@ export class AccessTokenVerifier {
     private readonly issuer: string,
     private readonly keys: () => KeyRing,
     private readonly clock: Clock,
-    private readonly db: Kysely<Database>,
+    private readonly read: Repositories,
   ) {}
 
   async verify(token: string, opts: { audience?: string } = {}): Promise<AccessTokenClaims | undefined> {
@@ -40,22 +39,16 @@ export class AccessTokenVerifier {
   }
 
   async isRevoked(jti: string): Promise<boolean> {
-    const row = await this.db.selectFrom('revoked_access_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
-    return row !== undefined;
+    return this.read.tokenState.isAccessTokenRevoked(jti);
   }
 
   /** Remembers the token as revoked until it would have expired anyway. */
   async revoke(claims: AccessTokenClaims): Promise<void> {
-    await this.db
-      .insertInto('revoked_access_tokens')
-      .values({ jti: claims.jti, client_id: claims.client_id, org_id: claims.org_id, expires_at: new Date(claims.exp * 1000), revoked_at: this.clock.now() })
-      .onConflict((oc) => oc.column('jti').doNothing())
-      .execute();
+    await this.read.tokenState.revokeAccessToken({ jti: claims.jti, clientId: claims.client_id, orgId: claims.org_id, expiresAt: fromEpochSeconds(claims.exp), revokedAt: this.clock.now() });
   }
 
   /** Forgets revocations of tokens that have expired by now (housekeeping). */
   async prune(): Promise<number> {
-    const result = await this.db.deleteFrom('revoked_access_tokens').where('expires_at', '<', this.clock.now()).executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return this.read.tokenState.pruneRevocations(this.clock.now());
   }
 }

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
-import { recordAudit } from '../audit/audit-log.js';
-import type { Clock } from '../clock.js';
+import { addSeconds, type Clock } from '../clock.js';
 import { InvalidGrantError } from '../errors/oauth-error.js';
 import { newId, randomBase62 } from '../ids.js';
-import type { Database } from '../store/schema.js';
+import type { Data, Repositories } from '../store/repositories/index.js';
 
 /** `pcr_` + 256 random bits: recognisable to secret scanners, like client secrets. */
 const PREFIX = 'pcr_';
@@ -39,7 +37,7 @@ function hashOf(token: string): Buffer {
  */
 export class RefreshTokenService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly data: Data,
     private readonly clock: Clock,
     private readonly settings: RefreshTokenSettings,
   ) {}
@@ -47,7 +45,7 @@ export class RefreshTokenService {
   /** Starts a family. */
   async issue(clientId: string, audience: string, scope: string[] | null): Promise<string> {
     const now = this.clock.now();
-    return this.insert(this.db, { familyId: newId('rtf'), clientId, audience, scope, now, expiresAt: new Date(now.getTime() + this.settings.absoluteTtlSeconds * 1000) });
+    return this.insert(this.data.read, { familyId: newId('rtf'), clientId, audience, scope, now, expiresAt: addSeconds(now, this.settings.absoluteTtlSeconds) });
   }
 
   /**
@@ -57,16 +55,14 @@ export class RefreshTokenService {
    */
   async rotate(token: string, clientId: string, check: (facts: RefreshTokenFacts) => void = () => {}): Promise<{ facts: RefreshTokenFacts; next: string }> {
     const now = this.clock.now();
-    const outcome = await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', hashOf(token)).forUpdate().executeTakeFirst();
+    const outcome = await this.data.transaction(async (tx) => {
+      const row = await tx.tokenState.lockRefreshToken(hashOf(token));
       if (!row) return { error: 'unknown refresh token' } as const;
       if (row.client_id !== clientId) return { error: 'refresh token of another client' } as const;
       if (row.revoked_at) return { error: 'revoked refresh token' } as const;
       if (row.used_at) {
-        await this.revokeFamilyIn(trx, row.family_id, now);
-        const client = await trx.selectFrom('clients').select('org_id').where('client_id', '=', row.client_id).executeTakeFirst();
-        await recordAudit(trx, { type: 'client', id: row.client_id }, {
-          orgId: client?.org_id ?? null,
+        await tx.tokenState.revokeFamily(row.family_id, now);
+        await tx.audit.record((await tx.tokenPath.orgOfClient(row.client_id)) ?? null, { type: 'client', id: row.client_id }, {
           action: 'refresh_token.reuse_detected',
           target: { type: 'client', id: row.client_id },
           details: { family: row.family_id, first_used_at: row.used_at.toISOString() },
@@ -84,8 +80,8 @@ export class RefreshTokenService {
         expiresAt: row.expires_at,
       };
       check(facts);
-      await trx.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', row.id).execute();
-      const next = await this.insert(trx, { familyId: row.family_id, clientId, audience: row.audience, scope: facts.scope, now, expiresAt: row.expires_at });
+      await tx.tokenState.spendRefreshToken(row.id, now);
+      const next = await this.insert(tx, { familyId: row.family_id, clientId, audience: row.audience, scope: facts.scope, now, expiresAt: row.expires_at });
       return { facts, next } as const;
     });
     if ('error' in outcome) throw new InvalidGrantError('The refresh token is invalid, expired, revoked or was issued to another client.', outcome.error);
@@ -96,17 +92,7 @@ export class RefreshTokenService {
   async find(token: string): Promise<(RefreshTokenFacts & { orgId: string }) | undefined> {
     if (!token.startsWith(PREFIX)) return undefined;
     const now = this.clock.now();
-    const row = await this.db
-      .selectFrom('refresh_tokens')
-      .innerJoin('clients', 'clients.client_id', 'refresh_tokens.client_id')
-      .selectAll('refresh_tokens')
-      .select('clients.org_id')
-      .where('refresh_tokens.token_hash', '=', hashOf(token))
-      .where('refresh_tokens.used_at', 'is', null)
-      .where('refresh_tokens.revoked_at', 'is', null)
-      .where('refresh_tokens.expires_at', '>', now)
-      .where('refresh_tokens.idle_expires_at', '>', now)
-      .executeTakeFirst();
+    const row = await this.data.read.tokenState.liveRefreshToken(hashOf(token), now);
     if (!row) return undefined;
     return {
       id: row.id,
@@ -123,38 +109,30 @@ export class RefreshTokenService {
   /** Who owns `token` (in any state) and its family, or undefined for an unknown token. */
   async ownerOf(token: string): Promise<{ clientId: string; familyId: string } | undefined> {
     if (!token.startsWith(PREFIX)) return undefined;
-    const row = await this.db.selectFrom('refresh_tokens').select(['client_id', 'family_id']).where('token_hash', '=', hashOf(token)).executeTakeFirst();
-    return row ? { clientId: row.client_id, familyId: row.family_id } : undefined;
+    return this.data.read.tokenState.refreshTokenOwner(hashOf(token));
   }
 
+  /** The organization of a client, or undefined for one that no longer exists. */
   async orgOfClient(clientId: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('clients').select('org_id').where('client_id', '=', clientId).executeTakeFirst();
-    return row?.org_id;
+    return this.data.read.tokenPath.orgOfClient(clientId);
   }
 
   async revokeFamily(familyId: string): Promise<void> {
-    await this.revokeFamilyIn(this.db, familyId, this.clock.now());
+    await this.data.read.tokenState.revokeFamily(familyId, this.clock.now());
   }
 
   /** Drops tokens past their absolute expiry (housekeeping). */
   async prune(): Promise<number> {
-    const result = await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', this.clock.now()).executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }
-
-  private async revokeFamilyIn(db: Kysely<Database>, familyId: string, now: Date): Promise<void> {
-    await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+    return this.data.read.tokenState.pruneRefreshTokens(this.clock.now());
   }
 
   private async insert(
-    db: Kysely<Database> | Transaction<Database>,
+    repos: Repositories,
     f: { familyId: string; clientId: string; audience: string; scope: string[] | null; now: Date; expiresAt: Date },
   ): Promise<string> {
     const token = PREFIX + randomBase62(256);
-    const idle = new Date(f.now.getTime() + this.settings.idleTtlSeconds * 1000);
-    await db
-      .insertInto('refresh_tokens')
-      .values({
+    const idle = addSeconds(f.now, this.settings.idleTtlSeconds);
+    await repos.tokenState.insertRefreshToken({
         id: newId('rt'),
         token_hash: hashOf(token),
         family_id: f.familyId,
@@ -164,8 +142,7 @@ export class RefreshTokenService {
         created_at: f.now,
         expires_at: f.expiresAt,
         idle_expires_at: idle < f.expiresAt ? idle : f.expiresAt,
-      })
-      .execute();
+      });
     return token;
   }
 }

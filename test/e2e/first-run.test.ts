@@ -44,7 +44,7 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
   };
 
   it('creates the first platform administrator on /setup?token=…, who lands signed in', async () => {
-    const link = await server.runtime.setupLink();
+    const link = await server.runtime.users.setupLink();
     expect(link).toMatch(new RegExp(`^${server.issuer}/setup\\?token=`));
     await page.goto(link!);
     await page.getByRole('heading', { name: 'Set up Portcullis' }).waitFor();

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { ApiError } from '../../src/errors/api-error.js';
+import type { ApiError } from '../../src/errors/api-error.js';
+import { asApiError } from '../../src/http/error-handler.js';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { Runtime } from '../../src/runtime.js';
@@ -108,12 +109,17 @@ export function usePortcullis(
   });
 }
 
-/** The ApiError that `promise` rejects with (fails the test if it resolves or rejects otherwise). */
+/**
+ * The management API's answer to the error `promise` rejects with, as the HTTP edge maps it
+ * (fails the test if it resolves, or rejects with an error that would be a 500).
+ */
 export async function apiError(promise: Promise<unknown>): Promise<ApiError> {
   const err = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
+  expect(err).toBeInstanceOf(Error);
+  const mapped = asApiError(err as Error);
+  expect(mapped, `an error the edge answers 500: ${String(err)}`).toBeDefined();
+  return mapped as ApiError;
 }

@@ -64,7 +64,7 @@ export function recordingFetch() {
  * makes an expired, foreign-issuer or wrongly typed token that is otherwise genuine.
  */
 export async function signWithServerKey(runtime: Runtime, claims: JWTPayload, header: { typ?: string } = {}): Promise<string> {
-  const key = runtime.keys.signingKey(runtime.clock.now());
+  const key = runtime.signingKeys.ring.signingKey(runtime.clock.now());
   return new SignJWT(claims).setProtectedHeader({ alg: key.alg, typ: header.typ ?? 'at+jwt', kid: key.kid }).sign(key.privateKey);
 }
 

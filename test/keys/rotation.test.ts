@@ -18,7 +18,7 @@ describe.each(testDatabases())('signing key rotation on $name', (db) => {
     const oldKid = kidOf(first.json().access_token)!;
     expect(await jwksKids(p)).toEqual([oldKid]);
 
-    const next = await p.runtime.rotateSigningKey(600);
+    const next = await p.runtime.signingKeys.rotate(600);
     // Published at once, not yet signing.
     expect(await jwksKids(p)).toEqual([oldKid, next.kid].sort());
     expect(kidOf((await tokenRequest(p.app, c, { audience: c.apiIdentifier })).json().access_token)).toBe(oldKid);
@@ -40,7 +40,7 @@ describe.each(testDatabases())('signing key rotation on $name', (db) => {
 
   it('an immediate rotation (key compromise) signs with the new key at once', async () => {
     const c = await seedClient(p.runtime);
-    const key = await p.runtime.rotateSigningKey(0);
+    const key = await p.runtime.signingKeys.rotate(0);
     expect(kidOf((await tokenRequest(p.app, c, { audience: c.apiIdentifier })).json().access_token)).toBe(key.kid);
   });
 

@@ -222,7 +222,7 @@ describe('first administrator', () => {
     const [db] = testDatabases();
     const p = await startPortcullis(await db!.open());
     try {
-      const link = await p.runtime.setupLink();
+      const link = await p.runtime.users.setupLink();
       expect(link).toMatch(/^http:\/\/localhost:8080\/setup\?token=[0-9A-Za-z]{43}$/);
       const token = new URL(link!).searchParams.get('token');
       const res = await p.app.inject({ method: 'POST', url: '/api/v1/setup', payload: { token, email: 'first@example.com', password: PASSWORD } });
@@ -230,7 +230,7 @@ describe('first administrator', () => {
       expect(res.json()).toMatchObject({ email: 'first@example.com', platform_admin: true });
       const again = await p.app.inject({ method: 'POST', url: '/api/v1/setup', payload: { token, email: 'second@example.com', password: PASSWORD } });
       expect(again.statusCode).toBe(400);
-      expect(await p.runtime.setupLink()).toBeUndefined();
+      expect(await p.runtime.users.setupLink()).toBeUndefined();
     } finally {
       await p.close();
     }
@@ -261,7 +261,7 @@ describe('CATALOG_FILE', () => {
     const [db] = testDatabases();
     const p = await startPortcullis(await db!.open(), { env: { CATALOG_FILE: file } });
     try {
-      const api = p.runtime.catalog.apiByIdentifier('https://meters.example.com/');
+      const api = p.runtime.catalog.snapshot.apiByIdentifier('https://meters.example.com/');
       expect(api).toMatchObject({ accessTokenTtl: 600, permissions: ['meters:read', 'meters:write'] });
       expect((await p.runtime.catalogService.getRole('meter-reader')).permissions).toEqual([{ api: 'https://meters.example.com/', value: 'meters:read' }]);
       const { applyCatalogFile, readCatalogFile } = await import('../../src/catalog/catalog-file.js');

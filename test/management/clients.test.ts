@@ -122,7 +122,7 @@ describe.each(testDatabases())('organization clients through the management API 
     const c = await create();
     const res = await call(p.app, admin, 'PUT', `/organizations/${org}/clients/${c.client_id}/roles`, { roles: ['meter-writer', 'no-such-role'] });
     expect(res.statusCode).toBe(400);
-    expect(res.json()).toEqual({ error: 'invalid_request', message: 'Unknown roles.', details: [{ field: '/body/roles/1', message: 'no role "no-such-role"' }] });
+    expect(res.json()).toEqual({ error: 'invalid_request', message: 'Unknown roles: no-such-role.', details: [{ field: '/body/roles/1', message: 'no role "no-such-role"' }] });
     const after = await call(p.app, admin, 'GET', `/organizations/${org}/clients/${c.client_id}`);
     expect(after.json().roles).toEqual([{ id: 'meter-reader', name: 'Meter reader' }]);
     const create400 = await call(p.app, admin, 'POST', `/organizations/${org}/clients`, { name: 'x', roles: ['nope'] });

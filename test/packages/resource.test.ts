@@ -248,7 +248,7 @@ describe('@portcullis/resource against a real Portcullis', () => {
     await verifier.verify(await tokenFor(writer));
     expect(recorder.count('/.well-known/jwks.json')).toBe(1);
 
-    const rotated = await server.runtime.rotateSigningKey(0);
+    const rotated = await server.runtime.signingKeys.rotate(0);
     const after = await tokenFor(writer);
     expect(headerOf(after).kid).toBe(rotated.kid);
     expect(headerOf(after).kid).not.toBe(headerOf(before).kid);

@@ -27,7 +27,7 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
   const catalog = () => p.runtime.catalogService;
   /** The snapshot the token path reads, and a freshly loaded one: they must agree. */
   async function snapshots() {
-    return [p.runtime.catalog, await loadCatalog(p.runtime.store.db)] as const;
+    return [p.runtime.catalog.snapshot, await loadCatalog(p.runtime.store.data.read)] as const;
   }
   async function permissionsOn(identifier: string, roleIds: string[]): Promise<string[]> {
     const [live, fresh] = await snapshots();
@@ -123,7 +123,7 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       });
       expect((await catalog().getRole(role.id)).permissions).toEqual([{ api: identifier, value: 'read' }]);
       expect(await permissionsOn(identifier, [role.id])).toEqual(['read']);
-      expect(p.runtime.catalog.apiByIdentifier(identifier)).toMatchObject({ name: 'Upd 2', accessTokenTtl: 120, permissions: ['delete', 'read'] });
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)).toMatchObject({ name: 'Upd 2', accessTokenTtl: 120, permissions: ['delete', 'read'] });
 
       const [event] = await p.runtime.store.db.selectFrom('audit_events').select('details').where('target_id', '=', api.id).where('action', '=', 'api.updated').execute();
       expect(Object.keys(event!.details).sort()).toEqual(['access_token_ttl', 'name', 'permissions']);
@@ -147,7 +147,7 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       await catalog().deleteApi(api.id, ACTOR);
       expect(await apiError(catalog().getApi(api.id))).toMatchObject({ code: 'not_found', status: 404 });
       expect((await catalog().getRole(role.id)).permissions).toEqual([{ api: keep, value: 'read' }]);
-      expect(p.runtime.catalog.apiByIdentifier(identifier)).toBeUndefined();
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)).toBeUndefined();
       expect(await permissionsOn(keep, [role.id])).toEqual(['read']);
 
       const builtIn = await catalog().createApi({ identifier: `https://builtin-${unique()}.example.com/api/v1/`, name: 'Management', permissions: perms('clients:read') }, SYSTEM_ACTOR, { builtIn: true });
@@ -271,7 +271,7 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       expect(await apiError(catalog().getRole(doomed.id))).toMatchObject({ code: 'not_found', status: 404 });
       expect((await p.runtime.clients.get(org.id, client.client_id)).roles).toEqual([{ id: kept.id, name: kept.name }]);
       expect(await permissionsOn(identifier, [doomed.id, kept.id])).toEqual(['read']);
-      expect(p.runtime.catalog.rolePermissions.has(doomed.id)).toBe(false);
+      expect(p.runtime.catalog.snapshot.rolePermissions.has(doomed.id)).toBe(false);
       expect(await apiError(catalog().deleteRole(doomed.id, ACTOR))).toMatchObject({ code: 'not_found', status: 404 });
     });
   });
@@ -279,10 +279,10 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
   describe('the loaded catalog snapshot', () => {
     it('reflects each change right after the service call', async () => {
       const identifier = `https://snap-${unique()}.example.com/`;
-      expect(p.runtime.catalog.apiByIdentifier(identifier)).toBeUndefined();
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)).toBeUndefined();
 
       const api = await catalog().createApi({ identifier, name: 'Snap', permissions: perms('read', 'write') }, ACTOR);
-      expect(p.runtime.catalog.apiByIdentifier(identifier)).toEqual({ id: api.id, identifier, name: 'Snap', accessTokenTtl: null, permissions: ['read', 'write'] });
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)).toEqual({ id: api.id, identifier, name: 'Snap', accessTokenTtl: null, permissions: ['read', 'write'] });
       expect(await permissionsOn(identifier, [])).toEqual([]);
 
       const role = await catalog().createRole({ name: `Snap ${unique()}`, permissions: [{ api: identifier, value: 'read' }] }, ACTOR);
@@ -293,18 +293,18 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
 
       await catalog().updateApi(api.id, { permissions: perms('write', 'admin') }, ACTOR);
       expect(await permissionsOn(identifier, [role.id])).toEqual(['write']);
-      expect(p.runtime.catalog.apiByIdentifier(identifier)?.permissions).toEqual(['admin', 'write']);
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)?.permissions).toEqual(['admin', 'write']);
 
       await catalog().updateApi(api.id, { access_token_ttl: 86_400 }, ACTOR);
-      expect(p.runtime.catalog.apiByIdentifier(identifier)?.accessTokenTtl).toBe(86_400);
-      expect(p.runtime.catalog.maxTokenTtl(3600)).toBe(86_400);
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)?.accessTokenTtl).toBe(86_400);
+      expect(p.runtime.catalog.snapshot.maxTokenTtl(3600)).toBe(86_400);
 
       await catalog().deleteRole(role.id, ACTOR);
       expect(await permissionsOn(identifier, [role.id])).toEqual([]);
 
       await catalog().deleteApi(api.id, ACTOR);
-      expect(p.runtime.catalog.apiByIdentifier(identifier)).toBeUndefined();
-      expect(p.runtime.catalog.maxTokenTtl(3600)).toBe(3600);
+      expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)).toBeUndefined();
+      expect(p.runtime.catalog.snapshot.maxTokenTtl(3600)).toBe(3600);
     });
 
     it('permissionsOn unions the roles and only counts permissions on that API', async () => {

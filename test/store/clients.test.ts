@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/audit/actor.js';
-import type { Client } from '../../src/clients/client-service.js';
+import type { Client } from '../../src/wire/management.js';
 import { isWellFormedSecret } from '../../src/clients/secret.js';
 import { deriveKey } from '../../src/keys/master-key.js';
 import { testDatabases } from '../helpers/databases.js';

@@ -2,9 +2,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
-import { GrantCache } from '../../src/clients/grant-cache.js';
+import { ClientSnapshotCache } from '../../src/clients/client-snapshots.js';
 import { UsageRecorder } from '../../src/clients/usage-recorder.js';
 import { deriveKey } from '../../src/keys/master-key.js';
+import { dataOf, Repositories } from '../../src/store/repositories/index.js';
 import { testDatabases } from '../helpers/databases.js';
 import { seedClient, startPortcullis, type SeededClient, type TestPortcullis } from '../helpers/portcullis.js';
 
@@ -24,7 +25,7 @@ class QueryCounter implements KyselyPlugin {
   }
 }
 
-describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => {
+describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name', (db) => {
   let p: TestPortcullis;
 
   beforeAll(async () => {
@@ -37,12 +38,12 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
 
   function countingCache(maxEntries = 100) {
     const counter = new QueryCounter();
-    return { cache: new GrantCache(p.runtime.store.db.withPlugin(counter), maxEntries), counter };
+    return { cache: new ClientSnapshotCache(new Repositories(p.runtime.store.db.withPlugin(counter)), maxEntries), counter };
   }
   const secretRows = (clientId: string) =>
     p.runtime.store.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
 
-  describe('GrantCache', () => {
+  describe('ClientSnapshotCache', () => {
     it('loads organization, roles and secrets in one read, then serves from memory', async () => {
       const c = await seedClient(p.runtime, { refreshTokens: true });
       const extra = await p.runtime.catalogService.createRole({ name: `Extra ${c.clientId}`, permissions: [] }, SYSTEM_ACTOR);
@@ -138,7 +139,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
 
       it('drops what it read while a change evicted an entry: those clients load on demand', async () => {
         const { b } = await recentlyUsed();
-        let cache!: GrantCache;
+        let cache!: ClientSnapshotCache;
         let queries = 0;
         const evictDuringChunk: KyselyPlugin = {
           transformQuery: (args) => {
@@ -147,7 +148,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
           },
           transformResult: async (args) => args.result,
         };
-        cache = new GrantCache(p.runtime.store.db.withPlugin(evictDuringChunk), 3);
+        cache = new ClientSnapshotCache(new Repositories(p.runtime.store.db.withPlugin(evictDuringChunk)), 3);
         expect(await cache.warm()).toBe(0);
         expect(cache.size).toBe(0);
         expect((await cache.get(b.clientId))?.clientId).toBe(b.clientId);
@@ -175,29 +176,29 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       expect(counter.count).toBe(2);
     });
 
-    it('a change through ClientService is seen at once by runtime.grants', async () => {
+    it('a change through ClientService is seen at once by runtime.clientSnapshots', async () => {
       const c = await seedClient(p.runtime);
       const other = await p.runtime.catalogService.createRole({ name: `Other ${c.clientId}`, permissions: [] }, SYSTEM_ACTOR);
-      expect((await p.runtime.grants.get(c.clientId))?.roles).toEqual([c.roleId]);
+      expect((await p.runtime.clientSnapshots.get(c.clientId))?.roles).toEqual([c.roleId]);
 
       await p.runtime.clients.setRoles(c.orgId, c.clientId, [other.id], SYSTEM_ACTOR);
-      expect((await p.runtime.grants.get(c.clientId))?.roles).toEqual([other.id]);
+      expect((await p.runtime.clientSnapshots.get(c.clientId))?.roles).toEqual([other.id]);
 
       await p.runtime.clients.update(c.orgId, c.clientId, { refresh_tokens: true }, SYSTEM_ACTOR);
-      expect((await p.runtime.grants.get(c.clientId))?.refreshTokens).toBe(true);
+      expect((await p.runtime.clientSnapshots.get(c.clientId))?.refreshTokens).toBe(true);
 
       const rotated = await p.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 120 }, SYSTEM_ACTOR);
-      const grant = await p.runtime.grants.get(c.clientId);
+      const grant = await p.runtime.clientSnapshots.get(c.clientId);
       expect(grant?.secrets.map((s) => ({ hash: s.hash, expiresAt: s.expiresAt })).sort((a, b) => (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity))).toEqual([
         { hash: hmac(c.secret), expiresAt: rotated.previous_secret_expires_at!.getTime() },
         { hash: hmac(rotated.client_secret), expiresAt: null },
       ]);
 
       await p.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
-      expect(await p.runtime.grants.get(c.clientId)).toBeUndefined();
+      expect(await p.runtime.clientSnapshots.get(c.clientId)).toBeUndefined();
     });
 
-    it('deleting a role is seen at once by runtime.grants of the clients that held it', async () => {
+    it('deleting a role is seen at once by runtime.clientSnapshots of the clients that held it', async () => {
       // Created with both roles: no earlier change notice of this client is in flight to evict it by chance.
       const tag = randomBytes(4).toString('hex');
       const org = await p.runtime.organizations.create({ name: `Org ${tag}` }, SYSTEM_ACTOR);
@@ -205,12 +206,12 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       const doomed = await p.runtime.catalogService.createRole({ name: `Doomed ${tag}`, permissions: [] }, SYSTEM_ACTOR);
       const { client } = await p.runtime.clients.create(org.id, { name: 'Holder', roles: [kept.id, doomed.id] }, SYSTEM_ACTOR);
       const bystander = await seedClient(p.runtime);
-      expect((await p.runtime.grants.get(client.client_id))?.roles).toEqual([kept.id, doomed.id].sort());
-      const untouched = await p.runtime.grants.get(bystander.clientId);
+      expect((await p.runtime.clientSnapshots.get(client.client_id))?.roles).toEqual([kept.id, doomed.id].sort());
+      const untouched = await p.runtime.clientSnapshots.get(bystander.clientId);
 
       await p.runtime.catalogService.deleteRole(doomed.id, SYSTEM_ACTOR);
-      expect((await p.runtime.grants.get(client.client_id))?.roles).toEqual([kept.id]);
-      expect(await p.runtime.grants.get(bystander.clientId)).toBe(untouched);
+      expect((await p.runtime.clientSnapshots.get(client.client_id))?.roles).toEqual([kept.id]);
+      expect(await p.runtime.clientSnapshots.get(bystander.clientId)).toBe(untouched);
     });
   });
 
@@ -224,7 +225,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
     it('flush writes last_used_at to the client and the secret used', async () => {
       const c = await seedClient(p.runtime);
       const [secret] = await secretRows(c.clientId);
-      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db), 60_000);
       const t = new Date('2031-05-01T10:00:00.123Z');
       recorder.record(c.clientId, secret!.id, t);
       expect(await lastUsed(c.clientId)).toEqual({ client: null, secrets: [null] });
@@ -236,7 +237,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
     it('never moves a time backwards, across flushes or within one', async () => {
       const c = await seedClient(p.runtime);
       const [secret] = await secretRows(c.clientId);
-      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db), 60_000);
       const t1 = new Date('2031-05-01T10:00:00Z');
       const t2 = new Date('2031-05-01T11:00:00Z');
       const t3 = new Date('2031-05-01T12:00:00Z');
@@ -257,7 +258,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       const c = await seedClient(p.runtime);
       await p.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 600 }, SYSTEM_ACTOR);
       const [previous, current] = await secretRows(c.clientId);
-      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db), 60_000);
       const early = new Date('2031-06-01T08:00:00Z');
       const late = new Date('2031-06-01T09:00:00Z');
       recorder.record(c.clientId, current!.id, early);
@@ -272,7 +273,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       await p.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
       const errors: unknown[] = [];
       const counter = new QueryCounter();
-      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(counter), 60_000, (err) => errors.push(err));
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db.withPlugin(counter)), 60_000, (err) => errors.push(err));
       await recorder.flush();
       expect(counter.count).toBe(0);
       recorder.record(c.clientId, secret!.id, new Date('2031-01-01T00:00:00Z'));
@@ -285,7 +286,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       const c = await seedClient(p.runtime);
       const [secret] = await secretRows(c.clientId);
       const counter = new QueryCounter();
-      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(counter), 60_000);
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db.withPlugin(counter)), 60_000);
       const t = new Date('2032-01-01T00:00:00Z');
       recorder.record(c.clientId, secret!.id, t);
       await recorder.flush();
@@ -306,7 +307,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
       const secrets = await Promise.all(seeded.map(async (c) => (await secretRows(c.clientId))[0]!));
       const statements = new QueryCounter(); // the two updates of each chunk (BEGIN and COMMIT do not pass through plugins)
       // A budget of 0 ms: one statement's worth per flush.
-      const recorder = new UsageRecorder(p.runtime.store.db.withPlugin(statements), 60_000, undefined, { flushBudgetMs: 0, perStatement: 2 });
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db.withPlugin(statements)), 60_000, undefined, { flushBudgetMs: 0, perStatement: 2 });
       const t = new Date('2032-02-01T00:00:00Z');
       seeded.forEach((c, i) => recorder.record(c.clientId, secrets[i]!.id, t));
       await recorder.flush();
@@ -323,7 +324,7 @@ describe.each(testDatabases())('GrantCache and UsageRecorder on $name', (db) => 
     it('stop flushes what is pending', async () => {
       const c = await seedClient(p.runtime);
       const [secret] = await secretRows(c.clientId);
-      const recorder = new UsageRecorder(p.runtime.store.db, 60_000);
+      const recorder = new UsageRecorder(dataOf(p.runtime.store.db), 60_000);
       recorder.start();
       const t = new Date('2031-07-01T00:00:00Z');
       recorder.record(c.clientId, secret!.id, t);

@@ -4,95 +4,24 @@
  * with a message written for a person.
  */
 
-export interface OrgRef {
-  id: string;
-  name: string;
-  role: 'admin' | 'member';
-}
-export interface Me {
-  id: string;
-  email: string;
-  name: string;
-  platform_admin: boolean;
-  organizations: OrgRef[];
-}
-export interface Organization {
-  id: string;
-  name: string;
-  created_at: string;
-  updated_at: string;
-}
-export interface Permission {
-  value: string;
-  description: string;
-}
-export interface Api {
-  id: string;
-  identifier: string;
-  name: string;
-  permissions: Permission[];
-  access_token_ttl: number | null;
-  built_in: boolean;
-  created_at: string;
-}
-export interface Role {
-  id: string;
-  name: string;
-  description: string;
-  permissions: { api: string; value: string }[];
-}
-export interface Client {
-  client_id: string;
-  name: string;
-  organization_id: string;
-  roles: { id: string; name: string }[];
-  secret_hint: string;
-  refresh_tokens: boolean;
-  created_at: string;
-  updated_at: string;
-  last_used_at: string | null;
-}
-export interface Rotated {
-  client_secret: string;
-  secret_hint: string;
-  previous_secret_expires_at: string | null;
-}
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  platform_admin: boolean;
-  has_password: boolean;
-  created_at: string;
-  invite_url?: string;
-}
-export interface Member {
-  user_id: string;
-  email: string;
-  name: string;
-  role: 'admin' | 'member';
-  created_at: string;
-  invite_url?: string;
-}
-export interface AuditEvent {
-  id: string;
-  at: string;
-  actor: { type: string; id: string };
-  action: string;
-  target: { type: string; id: string };
-  ip: string | null;
-  details: Record<string, unknown>;
-}
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
-}
+import type { Json } from '../../src/wire/json.js';
+import type * as wire from '../../src/wire/management.js';
 
-interface ErrorBody {
-  error?: string;
-  message?: string;
-  details?: { field: string; message: string }[];
-}
+// The server's wire types, as the JSON the app receives: one definition, in src/wire/.
+export type Me = Json<wire.Me>;
+export type OrgRef = Me['organizations'][number];
+export type Organization = Json<wire.Organization>;
+export type Permission = Json<wire.Permission>;
+export type Api = Json<wire.Api>;
+export type Role = Json<wire.Role>;
+export type Client = Json<wire.Client>;
+export type Rotated = Json<wire.RotateAnswer>;
+export type User = Json<wire.UserWithInvite>;
+export type Member = Json<wire.MemberWithInvite>;
+export type AuditEvent = Json<wire.AuditEvent>;
+export type Page<T> = wire.Page<T>;
+type ErrorBody = Partial<wire.ErrorBody>;
+
 
 /** A failed call, with `message` fit to show next to the control the person used. */
 export class ApiFailure extends Error {

@@ -14,7 +14,7 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .action(async (opts: { json?: boolean }) => {
       await withRuntime(async (runtime) => {
         const now = runtime.clock.now();
-        const rows = runtime.keys.all().map((k) => ({ kid: k.kid, alg: k.alg, state: runtime.keys.stateOf(k, now), activates_at: k.activatesAt.toISOString() }));
+        const rows = runtime.signingKeys.ring.all().map((k) => ({ kid: k.kid, alg: k.alg, state: runtime.signingKeys.ring.stateOf(k, now), activates_at: k.activatesAt.toISOString() }));
         if (opts.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         else console.table(rows);
       });
@@ -33,7 +33,7 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .action(async (opts: { activateIn?: number; now?: boolean; alg?: SigningAlg }) => {
       await withRuntime(async (runtime) => {
         const delay = opts.now ? 0 : (opts.activateIn ?? runtime.config.keyActivationDelay);
-        const key = await runtime.rotateSigningKey(delay, opts.alg);
+        const key = await runtime.signingKeys.rotate(delay, opts.alg);
         io.stdout.write(`Published ${key.alg} key ${key.kid}; it signs from ${key.activatesAt.toISOString()}.\n`);
       });
     });

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { Runtime } from '../../runtime.js';
+import type { ClientService } from '../../clients/client-service.js';
+import { Client, ClientPatch, ClientRoles, ClientWithSecret, errors, IdParam, NewClient, NoContent, PageOf, PageQuery, RotateAnswer, RotateBody } from '../../wire/management.js';
+import { actorOf } from './access.js';
 import type { TypedApp } from './index.js';
-import { actorOf, requireOrg } from './principal.js';
-import { Client, ClientPatch, ClientRoles, ClientWithSecret, errors, IdParam, NewClient, PageOf, PageQuery, RotateAnswer, RotateBody, NoContent } from './schemas.js';
 
 const OrgParams = Type.Object({ org: IdParam });
 const ClientParams = Type.Object({ org: IdParam, client_id: IdParam });
@@ -11,14 +11,14 @@ const ClientParams = Type.Object({ org: IdParam, client_id: IdParam });
  * An organization's clients. Members (and tokens with clients:read) read; admins (and
  * tokens with clients:write) change. The secret is in the create and rotate answers only.
  */
-export async function clientRoutes(app: TypedApp, runtime: Runtime): Promise<void> {
-  const clients = runtime.clients;
+export async function clientRoutes(app: TypedApp, { clients }: { clients: ClientService }): Promise<void> {
+  const readers = { access: { org: 'member', permission: 'clients:read' } } as const;
+  const writers = { access: { org: 'admin', permission: 'clients:write' } } as const;
 
   app.get(
     '/organizations/:org/clients',
-    { schema: { tags: ['clients'], params: OrgParams, querystring: PageQuery, response: { 200: PageOf(Client), ...errors(400, 401, 403, 404) } } },
+    { config: readers, schema: { tags: ['clients'], params: OrgParams, querystring: PageQuery, response: { 200: PageOf(Client), ...errors(400, 401, 403, 404) } } },
     async (request) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'member', 'clients:read');
       return clients.list(request.params.org, { limit: request.query.limit ?? 50, cursor: request.query.cursor });
     },
   );
@@ -26,6 +26,7 @@ export async function clientRoutes(app: TypedApp, runtime: Runtime): Promise<voi
   app.post(
     '/organizations/:org/clients',
     {
+      config: writers,
       schema: {
         summary: 'Create a client; its secret is in this answer and never again',
         tags: ['clients'],
@@ -35,42 +36,39 @@ export async function clientRoutes(app: TypedApp, runtime: Runtime): Promise<voi
       },
     },
     async (request, reply) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
-      const { client, client_secret } = await clients.create(request.params.org, request.body, actorOf(request.principal, request));
+      const { client, client_secret } = await clients.create(request.params.org, request.body, actorOf(request));
       return reply.code(201).header('cache-control', 'no-store').send({ ...client, client_secret });
     },
   );
 
   app.get(
     '/organizations/:org/clients/:client_id',
-    { schema: { tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } },
+    { config: readers, schema: { tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } },
     async (request) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'member', 'clients:read');
       return clients.get(request.params.org, request.params.client_id);
     },
   );
 
   app.patch(
     '/organizations/:org/clients/:client_id',
-    { schema: { tags: ['clients'], params: ClientParams, body: ClientPatch, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
+    { config: writers, schema: { tags: ['clients'], params: ClientParams, body: ClientPatch, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
     async (request) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
-      return clients.update(request.params.org, request.params.client_id, request.body, actorOf(request.principal, request));
+      return clients.update(request.params.org, request.params.client_id, request.body, actorOf(request));
     },
   );
 
   app.put(
     '/organizations/:org/clients/:client_id/roles',
-    { schema: { summary: "Replace the client's roles", tags: ['clients'], params: ClientParams, body: ClientRoles, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
+    { config: writers, schema: { summary: "Replace the client's roles", tags: ['clients'], params: ClientParams, body: ClientRoles, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
     async (request) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
-      return clients.setRoles(request.params.org, request.params.client_id, request.body.roles, actorOf(request.principal, request));
+      return clients.setRoles(request.params.org, request.params.client_id, request.body.roles, actorOf(request));
     },
   );
 
   app.post(
     '/organizations/:org/clients/:client_id/secret/rotate',
     {
+      config: writers,
       schema: {
         summary: 'Issue a new secret; the old one fails at once or after grace_period_seconds',
         tags: ['clients'],
@@ -80,12 +78,11 @@ export async function clientRoutes(app: TypedApp, runtime: Runtime): Promise<voi
       },
     },
     async (request, reply) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
       const rotated = await clients.rotateSecret(
         request.params.org,
         request.params.client_id,
         { gracePeriodSeconds: request.body?.grace_period_seconds ?? 0 },
-        actorOf(request.principal, request),
+        actorOf(request),
       );
       return reply.header('cache-control', 'no-store').send(rotated);
     },
@@ -93,10 +90,9 @@ export async function clientRoutes(app: TypedApp, runtime: Runtime): Promise<voi
 
   app.delete(
     '/organizations/:org/clients/:client_id',
-    { schema: { summary: 'Delete a client: every application using it loses access at once', tags: ['clients'], params: ClientParams, response: { 204: NoContent, ...errors(401, 403, 404) } } },
+    { config: writers, schema: { summary: 'Delete a client: every application using it loses access at once', tags: ['clients'], params: ClientParams, response: { 204: NoContent, ...errors(401, 403, 404) } } },
     async (request, reply) => {
-      await requireOrg(runtime, request.principal, request.params.org, 'admin', 'clients:write');
-      await clients.delete(request.params.org, request.params.client_id, actorOf(request.principal, request));
+      await clients.delete(request.params.org, request.params.client_id, actorOf(request));
       return reply.code(204).send();
     },
   );

@@ -1,5 +1,5 @@
 import type { CatalogApi, CatalogSnapshot } from '../../catalog/catalog.js';
-import type { ClientGrant } from '../../clients/grant-cache.js';
+import type { ClientSnapshot } from '../../clients/client-snapshots.js';
 import type { Clock } from '../../clock.js';
 import { InvalidScopeError } from '../../errors/oauth-error.js';
 import type { KeyRing } from '../../keys/key-ring.js';
@@ -35,10 +35,10 @@ export function narrowScope(wanted: string[], allowed: string[]): string[] {
   return allowed.filter((p) => wanted.includes(p));
 }
 
-/** Signs an access token for `grant` on `api` with `scope` (RFC 9068), and shapes the token answer. */
-export async function issueAccessToken(deps: IssuerDeps, grant: ClientGrant, api: CatalogApi, scope: string[]): Promise<TokenResponse> {
+/** Signs an access token for `client` on `api` with `scope` (RFC 9068), and shapes the token answer. */
+export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[]): Promise<TokenResponse> {
   const now = deps.clock.now();
   const ttl = api.accessTokenTtl ?? deps.defaultTtl;
-  const claims = accessTokenClaims({ issuer: deps.issuer, clientId: grant.clientId, orgId: grant.orgId, audience: api.identifier, scope, roles: grant.roles, ttlSeconds: ttl, now });
+  const claims = accessTokenClaims({ issuer: deps.issuer, clientId: client.clientId, orgId: client.orgId, audience: api.identifier, scope, roles: client.roles, ttlSeconds: ttl, now });
   return { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
 }

@@ -10,11 +10,11 @@ import type { GrantHandler } from './grant.js';
  * `refresh_tokens: true` also gets a refresh token that starts a new family.
  */
 export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: RefreshTokenService }): GrantHandler {
-  return async ({ grant }, params) => {
+  return async ({ client }, params) => {
     const audience = requestedAudience(params);
     const catalog = deps.catalog();
     const api = catalog.apiByIdentifier(audience);
-    const held = api ? catalog.permissionsOn(api, grant.roles) : [];
+    const held = api ? catalog.permissionsOn(api, client.roles) : [];
     if (!api || held.length === 0) {
       throw new InvalidTargetError(
         'The audience is not a registered API, or this client holds no permission on it.',
@@ -22,9 +22,9 @@ export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: Refre
       );
     }
     const asked = parseScope(params.scope);
-    const answer = await issueAccessToken(deps, grant, api, asked ? narrowScope(asked, held) : held);
-    if (!grant.refreshTokens) return answer;
-    return { ...answer, refresh_token: await deps.refreshTokens.issue(grant.clientId, api.identifier, asked) };
+    const answer = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held);
+    if (!client.refreshTokens) return answer;
+    return { ...answer, refresh_token: await deps.refreshTokens.issue(client.clientId, api.identifier, asked) };
   };
 }
 

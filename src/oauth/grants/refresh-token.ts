@@ -11,17 +11,17 @@ import type { GrantHandler } from './grant.js';
  * the family's original one. Every use rotates the refresh token.
  */
 export function refreshTokenGrant(deps: IssuerDeps & { refreshTokens: RefreshTokenService }): GrantHandler {
-  return async ({ grant }, params) => {
-    if (!grant.refreshTokens) throw new UnauthorizedClientError('This client does not use refresh tokens (refresh_tokens is off).');
+  return async ({ client }, params) => {
+    if (!client.refreshTokens) throw new UnauthorizedClientError('This client does not use refresh tokens (refresh_tokens is off).');
     const token = params.refresh_token;
     if (token === undefined) throw new InvalidRequestError('refresh_token is required.');
     const asked = parseScope(params.scope);
     let scope: string[] = [];
-    const { facts, next } = await deps.refreshTokens.rotate(token, grant.clientId, (f) => {
+    const { facts, next } = await deps.refreshTokens.rotate(token, client.clientId, (f) => {
       // Checked before the token is spent: a refused request leaves it usable.
       const catalog = deps.catalog();
       const api = catalog.apiByIdentifier(f.audience);
-      const held = api ? catalog.permissionsOn(api, grant.roles) : [];
+      const held = api ? catalog.permissionsOn(api, client.roles) : [];
       const family = f.scope ? held.filter((p) => f.scope?.includes(p)) : held;
       if (family.length === 0) throw new InvalidGrantError('The client no longer holds any permission on this API.', 'no permission left on the audience');
       scope = asked ? narrowScope(asked, f.scope ?? held).filter((p) => family.includes(p)) : family;
@@ -29,6 +29,6 @@ export function refreshTokenGrant(deps: IssuerDeps & { refreshTokens: RefreshTok
     });
     const api = deps.catalog().apiByIdentifier(facts.audience);
     if (!api) throw new InvalidGrantError('The refresh token is invalid, expired, revoked or was issued to another client.', 'audience vanished');
-    return { ...(await issueAccessToken(deps, grant, api, scope)), refresh_token: next };
+    return { ...(await issueAccessToken(deps, client, api, scope)), refresh_token: next };
   };
 }

@@ -7,8 +7,11 @@ import { useAction } from '../../hooks';
 
 type Created = Client & { client_secret: string };
 
-function RoleSummary({ role }: { role: Role }) {
-  const perms = role.permissions.map((p) => p.value);
+/** What a role list shows of a role: a role the client holds but can no longer be assigned lacks its permissions. */
+type RoleShown = Pick<Role, 'id' | 'name' | 'description'> & Partial<Pick<Role, 'permissions'>>;
+
+function RoleSummary({ role }: { role: RoleShown }) {
+  const perms = (role.permissions ?? []).map((p) => p.value);
   return (
     <span className="role-summary">
       <span className="role-name">{role.name}</span>
@@ -122,9 +125,9 @@ export function DeleteClientDialog({ orgId, client, onDeleted, onClose }: { orgI
 export function RolesDialog({ orgId, client, roles, onSaved, onClose }: { orgId: string; client: Client; roles: Role[]; onSaved(c: Client): void; onClose(): void }) {
   const [selected, setSelected] = useState<string[]>(client.roles.map((r) => r.id));
   const action = useAction();
-  const byId = new Map(roles.map((r) => [r.id, r]));
+  const byId = new Map<string, RoleShown>(roles.map((r) => [r.id, r]));
   // A role the client holds that this organization can no longer assign still shows, so it can be removed.
-  for (const r of client.roles) if (!byId.has(r.id)) byId.set(r.id, { id: r.id, name: r.name, description: '', permissions: [] });
+  for (const r of client.roles) if (!byId.has(r.id)) byId.set(r.id, { id: r.id, name: r.name, description: '' });
   const available = roles.filter((r) => !selected.includes(r.id));
   const save = () =>
     action.run(async () => {

@@ -1,10 +1,15 @@
-import { Type, type TSchema } from '@sinclair/typebox';
-import { SLUG_PATTERN } from '../../catalog/slug.js';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { SLUG_PATTERN } from '../catalog/slug.js';
 
-/** The management API's wire types (API.md §3), shared by routes, validation and the OpenAPI document. */
+/**
+ * The management API's wire types (docs/http-api.md §3): the one definition that validates
+ * requests, shapes answers, makes the OpenAPI document and types the server, the CLI and the
+ * web app. The server's types (`Static<>`) carry Dates; a client reads the JSON, where they are
+ * strings: `Json<Client>` (./json.ts).
+ */
 
-/** Serialized from a Date by fast-json-stringify. */
-const DateTime = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' });
+/** A Date in the server, serialized as an ISO 8601 string by fast-json-stringify. */
+const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Email = Type.String({ format: 'email', maxLength: 320 });
 const Password = Type.String({ minLength: 12, maxLength: 1024 });
@@ -28,6 +33,11 @@ export const PageQuery = Type.Object(
 );
 
 export const PageOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+/** A list answer (docs/http-api.md §3.4): `Static<ReturnType<typeof PageOf<…>>>` for any item. */
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
 
 export const Organization = Type.Object({ id: Type.String(), name: Type.String(), created_at: DateTime, updated_at: DateTime });
 export const OrganizationInput = Type.Object({ name: Name }, { additionalProperties: false });
@@ -61,13 +71,13 @@ export const Me = Type.Object({
 export const SessionBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
 export const SessionAnswer = Type.Object({ user: Me, csrf_token: Type.String() });
 
-const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
+export const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
 export const Member = Type.Object({ user_id: Type.String(), email: Type.String(), name: Type.String(), role: MemberRole, created_at: DateTime });
 export const MemberWithInvite = Type.Intersect([Member, Type.Object({ invite_url: Type.Optional(Type.String()) })]);
 export const NewMember = Type.Object({ email: Email, role: MemberRole }, { additionalProperties: false });
 export const MemberPatch = Type.Object({ role: MemberRole }, { additionalProperties: false });
 
-const Permission = Type.Object({ value: PermissionValue, description: Type.String({ maxLength: 500 }) }, { additionalProperties: false });
+export const Permission = Type.Object({ value: PermissionValue, description: Type.String({ maxLength: 500 }) }, { additionalProperties: false });
 export const Api = Type.Object({
   id: Type.String(),
   identifier: Type.String(),
@@ -88,7 +98,7 @@ export const ApiPatch = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-const RolePermission = Type.Object({ api: Identifier, value: PermissionValue }, { additionalProperties: false });
+export const RolePermission = Type.Object({ api: Identifier, value: PermissionValue }, { additionalProperties: false });
 export const Role = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -143,3 +153,29 @@ export const errors = (...codes: (400 | 401 | 403 | 404 | 409 | 429)[]) => Objec
 
 /** 204 answers carry no body. */
 export const NoContent = Type.Unsafe<undefined>({ type: 'null', description: 'No content' });
+
+export type Organization = Static<typeof Organization>;
+export type User = Static<typeof User>;
+export type NewUser = Static<typeof NewUser>;
+export type UserPatch = Static<typeof UserPatch>;
+export type Me = Static<typeof Me>;
+export type MemberRole = Static<typeof MemberRole>;
+export type Member = Static<typeof Member>;
+export type NewMember = Static<typeof NewMember>;
+export type Permission = Static<typeof Permission>;
+export type Api = Static<typeof Api>;
+export type NewApi = Static<typeof NewApi>;
+export type ApiPatch = Static<typeof ApiPatch>;
+export type RolePermission = Static<typeof RolePermission>;
+export type Role = Static<typeof Role>;
+export type NewRole = Static<typeof NewRole>;
+export type RolePatch = Static<typeof RolePatch>;
+export type Client = Static<typeof Client>;
+export type ClientWithSecret = Static<typeof ClientWithSecret>;
+export type NewClient = Static<typeof NewClient>;
+export type ClientPatch = Static<typeof ClientPatch>;
+export type RotateAnswer = Static<typeof RotateAnswer>;
+export type AuditEvent = Static<typeof AuditEvent>;
+export type ErrorBody = Static<typeof ErrorBody>;
+export type UserWithInvite = Static<typeof UserWithInvite>;
+export type MemberWithInvite = Static<typeof MemberWithInvite>;
