@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import { levels } from 'pino';
 import { installErrorHandler } from './http/error-handler.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -55,7 +55,10 @@ class AccessLog extends LogController {
 }
 
 /** Builds the HTTP app on a started runtime. No logic here: each area is a plugin. */
-export async function buildServer(runtime: Runtime, opts: { logStream?: { write(line: string): void } } = {}): Promise<FastifyInstance> {
+export async function buildServer(
+  runtime: Runtime,
+  opts: { logStream?: { write(line: string): void }; /** Sees every route as it is registered (tests walk them). */ onRoute?: (route: RouteOptions) => void } = {},
+): Promise<FastifyInstance> {
   const { config } = runtime;
   const app = Fastify({
     // Always our options: the redaction must not depend on who builds the server.
@@ -67,6 +70,7 @@ export async function buildServer(runtime: Runtime, opts: { logStream?: { write(
     // parameter into a scalar or a scalar into a list, so RFC 6749's "at most once" still fails validation.
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
   });
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   installErrorHandler(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   // The OpenAPI document is generated from the routes' own schemas (API.md §4).

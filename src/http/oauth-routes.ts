@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ThrottledError } from '../errors/domain-errors.js';
-import { InvalidRequestError } from '../errors/oauth-error.js';
+import { InvalidRequestError, OAUTH_ERROR_CODES, type OAuthErrorCode } from '../errors/oauth-error.js';
 import type { ClientAuthenticator } from '../oauth/client-authenticator.js';
 import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
 import type { Introspection } from '../oauth/introspection.js';
@@ -43,7 +43,7 @@ const TokenResponse = Type.Object({
   scope: Type.String(),
   refresh_token: Type.Optional(Type.String()),
 });
-const OAuthErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() });
+const OAuthErrorBody = Type.Object({ error: Type.Union((Object.keys(OAUTH_ERROR_CODES) as OAuthErrorCode[]).map((code) => Type.Literal(code))), error_description: Type.String() });
 const TokenOperationBody = Type.Object(
   { token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256) },
   { additionalProperties: true },

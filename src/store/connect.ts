@@ -73,7 +73,8 @@ async function openPostgres(url: string, poolSize: number, listenRetryMs: number
 
   const listen: Store['listen'] = async (channel, handlers) => {
     const connect = async (): Promise<void> => {
-      const client = new pg.Client({ connectionString: url });
+      // Named, so that operators see it in pg_stat_activity (and tests can cut it).
+      const client = new pg.Client({ connectionString: url, application_name: 'portcullis-listener' });
       client.on('notification', (msg) => {
         if (msg.channel === channel) handlers.onMessage(msg.payload ?? '');
       });

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SLUG_PATTERN } from '../catalog/slug.js';
+import { MANAGEMENT_ERROR_CODES, type ManagementErrorCode } from '../errors/api-error.js';
 
 /**
  * The management API's wire types (docs/http-api.md §3): the one definition that validates
@@ -18,8 +19,9 @@ const PermissionValue = Type.String({ minLength: 1, maxLength: 200, pattern: '^[
 export const RoleId = Type.String({ pattern: SLUG_PATTERN, maxLength: 64 });
 export const IdParam = Type.String({ minLength: 1, maxLength: 128 });
 
+/** One of the codes of src/errors/api-error.ts, so the OpenAPI document lists every code the server sends. */
 export const ErrorBody = Type.Object({
-  error: Type.String(),
+  error: Type.Union((Object.keys(MANAGEMENT_ERROR_CODES) as ManagementErrorCode[]).map((code) => Type.Literal(code))),
   message: Type.String(),
   details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
 });

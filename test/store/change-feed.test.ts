@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
+import { openStore } from '../../src/store/connect.js';
+import { testDatabases } from '../helpers/databases.js';
+import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+
+const postgres = testDatabases().filter((d) => d.name === 'postgres');
+const MASTER_KEY = randomBytes(32).toString('base64');
+/** Long enough that the test's change certainly lands while the listener is down. */
+const LISTEN_RETRY_MS = 1500;
+
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Two processes' runtimes on one PostgreSQL database: `here` (whose LISTEN connection the
+ * test cuts) and `there` (which makes the changes). What `there` changes while `here` is
+ * not listening must reach `here` once it listens again, without `here` emptying its caches.
+ */
+describe.each(postgres)('the change feed across a lost LISTEN connection on $name', (db) => {
+  let here: TestPortcullis;
+  let there: TestPortcullis;
+
+  beforeAll(async () => {
+    there = await startPortcullis(await db.open(), { masterKey: MASTER_KEY });
+    here = await startPortcullis(await openStore({ databaseUrl: db.url, poolSize: 4, listenRetryMs: LISTEN_RETRY_MS }), { masterKey: MASTER_KEY });
+  });
+  afterAll(async () => {
+    await here?.close();
+    await there?.close();
+    await db.dispose();
+  });
+
+  /** Ends every LISTEN connection of this database (both runtimes'), as a network blip or a failover would. */
+  async function cutListeners(): Promise<void> {
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = current_database() and application_name = 'portcullis-listener'`.execute(there.runtime.store.db);
+    await until(() => !here.runtime.feed.connected, 'the listener to notice');
+  }
+
+  async function reconnected(replaysBefore: number): Promise<void> {
+    await until(() => here.runtime.feed.connected && here.runtime.feed.stats.replays > replaysBefore, 'the listener to come back');
+    await here.runtime.feed.settled();
+  }
+
+  it('replays a rotation and a catalog change made while it was down, and keeps the rest of its caches', async () => {
+    const rotated = await seedClient(there.runtime);
+    const bystander = await seedClient(there.runtime);
+    const kept = await here.runtime.clientSnapshots.get(bystander.clientId);
+    const before = await here.runtime.clientSnapshots.get(rotated.clientId);
+    expect(before?.secrets).toHaveLength(1);
+    const { replays, resets } = here.runtime.feed.stats;
+
+    await cutListeners();
+    const rotation = await there.runtime.clients.rotateSecret(rotated.orgId, rotated.clientId, { gracePeriodSeconds: 0 }, SYSTEM_ACTOR);
+    const identifier = `https://replayed-${randomBytes(3).toString('hex')}.example/`;
+    await there.runtime.catalogService.createApi({ identifier, name: 'Made while here was deaf', permissions: [] }, SYSTEM_ACTOR);
+    // Not yet seen here: the notice went nowhere.
+    expect(here.runtime.catalog.snapshot.apiByIdentifier(identifier)).toBeUndefined();
+    expect(await here.runtime.clientSnapshots.get(rotated.clientId)).toBe(before);
+
+    await reconnected(replays);
+    const after = await here.runtime.clientSnapshots.get(rotated.clientId);
+    expect(after).not.toBe(before);
+    expect(after?.secrets.map((s) => s.id)).not.toEqual(before?.secrets.map((s) => s.id));
+    expect(rotation.client_secret).toMatch(/^pcs_/);
+    expect(here.runtime.catalog.snapshot.apiByIdentifier(identifier)?.name).toBe('Made while here was deaf');
+    // Only what changed was reloaded: the other client's snapshot is the very same object.
+    expect(await here.runtime.clientSnapshots.get(bystander.clientId)).toBe(kept);
+    expect(here.runtime.feed.stats.resets).toBe(resets);
+  });
+
+  it('resets its caches when what it missed is no longer kept', async () => {
+    const client = await seedClient(there.runtime);
+    const cached = await here.runtime.clientSnapshots.get(client.clientId);
+    const { replays, resets } = here.runtime.feed.stats;
+
+    await cutListeners();
+    await there.runtime.clients.setRoles(client.orgId, client.clientId, [], SYSTEM_ACTOR);
+    // As if housekeeping had pruned everything up to the newest change while here was away.
+    await sql`delete from changes where seq < (select max(seq) from changes)`.execute(there.runtime.store.db);
+
+    await reconnected(replays);
+    expect(here.runtime.feed.stats.resets).toBe(resets + 1);
+    const fresh = await here.runtime.clientSnapshots.get(client.clientId);
+    expect(fresh).not.toBe(cached);
+    expect(fresh?.roles).toEqual([]);
+  });
+});
