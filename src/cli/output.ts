@@ -1,3 +1,4 @@
+import { fromEpochMs } from '../clock.js';
 import type { CliIo } from './io.js';
 
 /** How a command prints: JSON for scripts (`--json`), aligned text for people. */
@@ -50,8 +51,8 @@ export interface Column<T> {
 /** An ISO date as `2025-11-23 11:48:03Z`; `never` for null. */
 export function when(value: string | null | undefined): string {
   if (!value) return 'never';
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? value : `${date.toISOString().slice(0, 19).replace('T', ' ')}Z`;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? value : `${fromEpochMs(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
 }
 
 function oneLine(value: string): string {

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { addSeconds, systemClock } from '../../clock.js';
+import { SESSION_TTL_SECONDS } from '../../orgs/session-service.js';
 import { action, DEFAULT_SERVER } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -49,7 +51,7 @@ export function registerLoginCommands(program: Command, io: CliIo): void {
         if (!response.ok || !body.user || !body.csrf_token || !cookie) {
           throw new CliError(`${url} answered ${response.status}${body.message ? `: ${body.message}` : ''}: is ${server} a Portcullis server?`, ExitCode.ERROR);
         }
-        const now = new Date();
+        const now = systemClock.now();
         ctx.store.saveSession(server, {
           cookie,
           csrf_token: body.csrf_token,
@@ -57,7 +59,7 @@ export function registerLoginCommands(program: Command, io: CliIo): void {
           user_id: body.user.id,
           platform_admin: body.user.platform_admin,
           created_at: now.toISOString(),
-          expires_at: new Date(now.getTime() + 12 * 3600_000).toISOString(),
+          expires_at: addSeconds(now, SESSION_TTL_SECONDS).toISOString(),
         });
         ctx.print.result({ server, user: body.user, credentials_file: ctx.store.file }, () => {
           ctx.print.line(`Logged in to ${server} as ${body.user?.email}${body.user?.platform_admin ? ' (platform administrator)' : ''}.`);
