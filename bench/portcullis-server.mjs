@@ -203,7 +203,10 @@ async function bulkInsert(db, orgId, roleId, count, out) {
         .insertInto('clients')
         .values(rows.map((r, i) => ({ client_id: r.id, org_id: orgId, name: `bench client ${out.length - n + i}`, refresh_tokens: false, created_at: now, updated_at: now })))
         .execute();
-      await trx.insertInto('client_roles').values(rows.map((r) => ({ client_id: r.id, role_id: roleId }))).execute();
+      await trx
+        .insertInto('client_roles')
+        .values(rows.map((r) => ({ client_id: r.id, role_id: roleId })))
+        .execute();
       await trx
         .insertInto('client_secrets')
         .values(rows.map((r) => ({ id: newId('sec'), client_id: r.id, hash: hasher.hash(r.secret), hint: secretHint(r.secret), created_at: now })))

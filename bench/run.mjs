@@ -383,9 +383,7 @@ function processCpu() {
     if (!Number.isFinite(seconds)) continue;
     let name = '?';
     try {
-      name =
-        fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' ').slice(0, 80) ||
-        `[${fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}]`; // a kernel thread
+      name = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(0, 3).join(' ').slice(0, 80) || `[${fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}]`; // a kernel thread
     } catch {
       // gone
     }
@@ -811,8 +809,7 @@ async function main() {
       const entry = { running };
       prepared.push(entry);
       log(`  ${running.info.url}, ${running.info.database}`);
-      entry.rssAtReadyMb =
-        running.info.rssAtReadyMb ?? [running.child.pid, ...(running.info.workerPids ?? [])].reduce((t, p) => t + readProcStatus(p).rssKb, 0) / 1024;
+      entry.rssAtReadyMb = running.info.rssAtReadyMb ?? [running.child.pid, ...(running.info.workerPids ?? [])].reduce((t, p) => t + readProcStatus(p).rssKb, 0) / 1024;
       entry.m = await prepare(server, running);
     }
     const slices = Array.from({ length: opts.rounds }, (_, i) => Math.floor(opts.duration / opts.rounds) + (i < opts.duration % opts.rounds ? 1 : 0));
@@ -844,8 +841,7 @@ async function main() {
   const byKey = Object.fromEntries(results.map((r) => [r.server, r]));
   const ratio = byKey.Portcullis && byKey['oidc-provider'] ? byKey.Portcullis.tokensPerSecond / byKey['oidc-provider'].tokensPerSecond : undefined;
   // The same ratio within each round: how much the machine's drift moved it.
-  const roundRatios =
-    ratio === undefined ? [] : byKey.Portcullis.tokensPerSecondByRound.map((p, i) => p / byKey['oidc-provider'].tokensPerSecondByRound[i]);
+  const roundRatios = ratio === undefined ? [] : byKey.Portcullis.tokensPerSecondByRound.map((p, i) => p / byKey['oidc-provider'].tokensPerSecondByRound[i]);
   const portcullis = byKey.Portcullis;
   const notes = [];
   if (portcullis) {
@@ -875,7 +871,18 @@ async function main() {
   const allValid = results.every((r) => r.verification.ok && (r.listing?.ok ?? true));
   const output = {
     command: commandLine(),
-    options: { duration: opts.duration, rounds: opts.rounds, pageSize: opts.pageSize, connections: opts.connections, clients: opts.clients, alg: opts.alg, warmup: opts.warmup, samples: opts.samples, workers: opts.workers, quick: opts.quick },
+    options: {
+      duration: opts.duration,
+      rounds: opts.rounds,
+      pageSize: opts.pageSize,
+      connections: opts.connections,
+      clients: opts.clients,
+      alg: opts.alg,
+      warmup: opts.warmup,
+      samples: opts.samples,
+      workers: opts.workers,
+      quick: opts.quick,
+    },
     machine: host,
     results,
     ratio,
@@ -920,7 +927,9 @@ async function main() {
     }
     out.push('');
     out.push(`machine: ${host.nproc} CPUs (nproc), ${host.cpuModel}, ${host.memoryGb} GB RAM, ${host.os}, node ${host.node}; 1-min load average before the run: ${host.loadAverage1mBefore}`);
-    out.push(`options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`);
+    out.push(
+      `options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`,
+    );
     out.push(`command: ${output.command}`);
     for (const n of notes) out.push(`- ${n}`);
     out.push(`(${output.elapsedSeconds.toFixed(0)} s in all)`);

@@ -41,4 +41,3 @@ export async function runCluster(config: Config): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   logger.info(`Portcullis primary ${process.pid}: ${config.workers} workers on ${config.host}:${config.port}`);
 }
-

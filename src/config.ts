@@ -7,8 +7,7 @@ import { Value } from '@sinclair/typebox/value';
  * The environment is read once, here; nothing else in the code looks at `process.env`.
  */
 const Boolish = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
-const IntString = (opts: { minimum: number; maximum: number }) =>
-  Type.String({ pattern: '^[0-9]+$', description: `integer ${opts.minimum}..${opts.maximum}`, ...({ 'x-range': opts } as object) });
+const IntString = (opts: { minimum: number; maximum: number }) => Type.String({ pattern: '^[0-9]+$', description: `integer ${opts.minimum}..${opts.maximum}`, ...({ 'x-range': opts } as object) });
 
 const EnvSchema = Type.Object({
   PORT: Type.Optional(IntString({ minimum: 0, maximum: 65535 })),
@@ -22,9 +21,7 @@ const EnvSchema = Type.Object({
   ACCESS_TOKEN_TTL: Type.Optional(IntString({ minimum: 60, maximum: 86400 })),
   ALLOW_QUERY_CREDENTIALS: Type.Optional(Boolish),
   SIGNING_ALG: Type.Optional(Type.Union([Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('EdDSA')])),
-  LOG_LEVEL: Type.Optional(
-    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
-  ),
+  LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   TRUST_PROXY: Type.Optional(Boolish),
   BODY_LIMIT: Type.Optional(IntString({ minimum: 1024, maximum: 10485760 })),
   TOKEN_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
@@ -102,9 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[key];
     if (value !== undefined && value !== '') picked[key] = value;
   }
-  const problems = [...Value.Errors(EnvSchema, picked)].map(
-    (e) => `${e.path.slice(1)}: ${describe(e.schema)} expected, got ${JSON.stringify(e.value)}`,
-  );
+  const problems = [...Value.Errors(EnvSchema, picked)].map((e) => `${e.path.slice(1)}: ${describe(e.schema)} expected, got ${JSON.stringify(e.value)}`);
   for (const [key, schema] of Object.entries(EnvSchema.properties) as [string, TSchema][]) {
     const range = (schema as { 'x-range'?: { minimum: number; maximum: number } })['x-range'];
     const raw = picked[key];

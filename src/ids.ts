@@ -4,7 +4,7 @@ export const BASE62_DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 
 /** Base62 digits of a non-negative big-endian integer given as bytes, left-padded to `length`. */
 export function base62(bytes: Uint8Array, length: number): string {
-  let n = BigInt('0x' + (Buffer.from(bytes).toString('hex') || '0'));
+  let n = BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
   let out = '';
   while (n > 0n) {
     out = BASE62_DIGITS[Number(n % 62n)] + out;

@@ -57,7 +57,7 @@ class AccessLog extends LogController {
 /** Builds the HTTP app on a started runtime. No logic here: each area is a plugin. */
 export async function buildServer(
   runtime: Runtime,
-  opts: { logStream?: { write(line: string): void }; /** Sees every route as it is registered (tests walk them). */ onRoute?: (route: RouteOptions) => void } = {},
+  opts: { logStream?: { write(line: string): void } /** Sees every route as it is registered (tests walk them). */; onRoute?: (route: RouteOptions) => void } = {},
 ): Promise<FastifyInstance> {
   const { config } = runtime;
   const app = Fastify({

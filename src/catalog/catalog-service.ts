@@ -30,7 +30,10 @@ export class CatalogService {
     return this.write(async (tx) => {
       if (await tx.catalog.apiIdByIdentifier(input.identifier)) throw new ConflictError(`An API with identifier "${input.identifier}" exists already.`);
       const id = newId('api');
-      await tx.catalog.insertApi({ id, identifier: input.identifier, name: input.name, accessTokenTtl: input.access_token_ttl ?? null, builtIn: opts.builtIn ?? false, now: this.clock.now() }, input.permissions);
+      await tx.catalog.insertApi(
+        { id, identifier: input.identifier, name: input.name, accessTokenTtl: input.access_token_ttl ?? null, builtIn: opts.builtIn ?? false, now: this.clock.now() },
+        input.permissions,
+      );
       await tx.audit.record(null, actor, { action: 'api.created', target: { type: 'api', id }, details: { identifier: input.identifier, name: input.name } });
       return apiFound(await tx.catalog.findApi(id));
     });

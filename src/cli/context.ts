@@ -89,7 +89,9 @@ export class CommandContext<O extends ConnectionOptions = ConnectionOptions> {
       const me = await api.get<{ organizations: { id: string; name: string }[] }>('/me');
       if (me.organizations.length === 1 && me.organizations[0]) return me.organizations[0].id;
       throw new CliError(
-        me.organizations.length === 0 ? 'You belong to no organization: pass --org <id> (`portcullis orgs list` shows them all to a platform administrator).' : 'You belong to several organizations: pass --org <id>.',
+        me.organizations.length === 0
+          ? 'You belong to no organization: pass --org <id> (`portcullis orgs list` shows them all to a platform administrator).'
+          : 'You belong to several organizations: pass --org <id>.',
         ExitCode.USAGE,
         me.organizations.map((o) => `${o.id}  ${o.name}`),
       );

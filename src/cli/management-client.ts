@@ -158,7 +158,10 @@ export class ManagementClient {
         ]);
       }
       if (response.status === 429) throw new CliError(`Too many requests; retry in ${response.headers.get('retry-after') ?? 'a few'} seconds.`, ExitCode.RATE_LIMITED);
-      throw new CliError(`Could not get a token for ${clientId}: ${code}${typeof json.error_description === 'string' ? `: ${json.error_description}` : ''}`, response.status >= 500 ? ExitCode.ERROR : ExitCode.UNAUTHENTICATED);
+      throw new CliError(
+        `Could not get a token for ${clientId}: ${code}${typeof json.error_description === 'string' ? `: ${json.error_description}` : ''}`,
+        response.status >= 500 ? ExitCode.ERROR : ExitCode.UNAUTHENTICATED,
+      );
     }
     const claims = decodeJwtPayload(json.access_token);
     return {

@@ -31,7 +31,11 @@ export class Printer {
     }
     const cells = rows.map((row) => columns.map((c) => oneLine(c.value(row))));
     const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]?.length ?? 0)));
-    const render = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    const render = (values: string[]) =>
+      values
+        .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd();
     this.line(render(columns.map((c) => c.header)));
     for (const row of cells) this.line(render(row));
   }

@@ -94,7 +94,7 @@ export class ClientService {
   }
 
   /** One change to an existing client: lock it (it must be this organization's), apply, audit with a diff, publish. */
-  private async change(orgId: string, clientId: string, actor: Actor, action: string, apply: (tx: Tx) => Promise<Record<string, unknown> | void>): Promise<Client> {
+  private async change(orgId: string, clientId: string, actor: Actor, action: string, apply: (tx: Tx) => Promise<Record<string, unknown> | undefined>): Promise<Client> {
     return this.data.transaction(async (tx) => {
       if (!(await tx.clients.lock(orgId, clientId))) throw new NotFoundError('Client');
       const before = found(await tx.clients.find(orgId, clientId));

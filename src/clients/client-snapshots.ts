@@ -52,17 +52,19 @@ export class ClientSnapshotCache implements ChangeSubscriber {
     let pending = this.loading.get(clientId);
     if (!pending) {
       const generation = this.generation;
-      const load: Promise<ClientSnapshot | undefined> = this.load([clientId]).then(([snapshot]) => snapshot).then(
-        (snapshot) => {
-          this.settle(clientId, load);
-          if (snapshot && generation === this.generation) this.cache?.set(clientId, snapshot);
-          return snapshot;
-        },
-        (err: unknown) => {
-          this.settle(clientId, load);
-          throw err;
-        },
-      );
+      const load: Promise<ClientSnapshot | undefined> = this.load([clientId])
+        .then(([snapshot]) => snapshot)
+        .then(
+          (snapshot) => {
+            this.settle(clientId, load);
+            if (snapshot && generation === this.generation) this.cache?.set(clientId, snapshot);
+            return snapshot;
+          },
+          (err: unknown) => {
+            this.settle(clientId, load);
+            throw err;
+          },
+        );
       pending = load;
       this.loading.set(clientId, pending);
     }

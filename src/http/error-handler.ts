@@ -1,15 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, type ErrorDetail } from '../errors/api-error.js';
-import {
-  AuthenticationFailedError,
-  ConflictError,
-  DomainError,
-  InvalidCursorError,
-  InvalidInputError,
-  NotFoundError,
-  ThrottledError,
-  type InputIssue,
-} from '../errors/domain-errors.js';
+import { AuthenticationFailedError, ConflictError, DomainError, InvalidCursorError, InvalidInputError, NotFoundError, ThrottledError, type InputIssue } from '../errors/domain-errors.js';
 import { InvalidRequestError, OAuthError, TooManyRequestsError } from '../errors/oauth-error.js';
 
 declare module 'fastify' {
@@ -72,7 +63,12 @@ function asOAuthError(err: FastifyError | Error): OAuthError | undefined {
   if (err instanceof ThrottledError) return new TooManyRequestsError(err.retryAfterSeconds);
   if (err instanceof InvalidInputError || err instanceof InvalidCursorError) return new InvalidRequestError(err.message);
   if (err instanceof DomainError || !isFastifyError(err)) return undefined;
-  if (err.validation) return new InvalidRequestError(`Invalid request: ${validationDetails(err).map((d) => `${d.field} ${d.message}`).join('; ')}.`);
+  if (err.validation)
+    return new InvalidRequestError(
+      `Invalid request: ${validationDetails(err)
+        .map((d) => `${d.field} ${d.message}`)
+        .join('; ')}.`,
+    );
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) return new OAuthError('invalid_request', clientErrorMessage(err), status === 413 ? 413 : 400);
   return undefined;

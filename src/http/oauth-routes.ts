@@ -44,10 +44,7 @@ const TokenResponse = Type.Object({
   refresh_token: Type.Optional(Type.String()),
 });
 const OAuthErrorBody = Type.Object({ error: Type.Union((Object.keys(OAUTH_ERROR_CODES) as OAuthErrorCode[]).map((code) => Type.Literal(code))), error_description: Type.String() });
-const TokenOperationBody = Type.Object(
-  { token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256) },
-  { additionalProperties: true },
-);
+const TokenOperationBody = Type.Object({ token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256) }, { additionalProperties: true });
 const IntrospectionResponse = Type.Object({ active: Type.Boolean() }, { additionalProperties: true });
 
 type ParsedRequest = { body: Record<string, string | undefined> } & ({ credentials: PresentedCredentials | undefined } | { error: unknown });

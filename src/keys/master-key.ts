@@ -14,10 +14,7 @@ export function resolveMasterKey(opts: { masterKey: string | undefined; database
 } {
   if (opts.masterKey) return { key: decode(opts.masterKey, 'MASTER_KEY'), generated: false };
   if (opts.databaseUrl) {
-    throw new Error(
-      'MASTER_KEY is required with DATABASE_URL (all nodes must share it). Generate one with: ' +
-        `node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
-    );
+    throw new Error('MASTER_KEY is required with DATABASE_URL (all nodes must share it). Generate one with: ' + `node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`);
   }
   const file = path.join(opts.dataDir, 'master.key');
   try {
@@ -27,7 +24,7 @@ export function resolveMasterKey(opts: { masterKey: string | undefined; database
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
-  fs.writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   return { key, generated: true };
 }
 

@@ -50,7 +50,9 @@ export interface StoreOptions {
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.listenRetryMs ?? 1000) : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? DEFAULT_EMBEDDED_SHARED_BUFFERS_MB);
+  const store = options.databaseUrl
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.listenRetryMs ?? 1000)
+    : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? DEFAULT_EMBEDDED_SHARED_BUFFERS_MB);
   try {
     if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
   } catch (err) {
@@ -202,10 +204,7 @@ function takeLock(file: string): () => void {
       // Our own pid is a live holder only if this process took the lock; otherwise it was left by an
       // earlier process that had the same pid (PID 1 in every container start).
       if (pid && (pid === process.pid ? heldLocks.has(file) : isAlive(pid))) {
-        throw new Error(
-          `The embedded database in ${path.dirname(file)} is in use by process ${pid}. ` +
-            'Stop that server first (the embedded database serves one process), or use DATABASE_URL.',
-        );
+        throw new Error(`The embedded database in ${path.dirname(file)} is in use by process ${pid}. Stop that server first (the embedded database serves one process), or use DATABASE_URL.`);
       }
       fs.rmSync(file, { force: true }); // left by a process that died
     }

@@ -46,14 +46,12 @@ function cursorOf(page: PageRequest): Cursor | undefined {
  * (to know whether there is a next one). Rows must store their timestamp from a JS Date
  * (millisecond precision) so the cursor compares exactly.
  */
-export function newestFirst<DB, TB extends keyof DB, O>(
-  query: SelectQueryBuilder<DB, TB, O>,
-  page: PageRequest,
-  atColumn: string,
-  idColumn: string,
-): SelectQueryBuilder<DB, TB, O> {
+export function newestFirst<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, page: PageRequest, atColumn: string, idColumn: string): SelectQueryBuilder<DB, TB, O> {
   const after = cursorOf(page);
-  let q = query.orderBy(sql.ref(atColumn), 'desc').orderBy(sql.ref(idColumn), 'desc').limit(page.limit + 1);
+  let q = query
+    .orderBy(sql.ref(atColumn), 'desc')
+    .orderBy(sql.ref(idColumn), 'desc')
+    .limit(page.limit + 1);
   if (after) q = q.where(sql<boolean>`(${sql.ref(atColumn)}, ${sql.ref(idColumn)}) < (${after.at}::timestamptz, ${after.id})`);
   return q;
 }

@@ -173,7 +173,9 @@ export class JwsSigner {
         const err = new Error(`signer thread: ${msg.error}`);
         for (const job of jobs) job.reject(err);
       } else {
-        jobs.forEach((job, i) => job.resolve(msg.signatures[i] as string));
+        jobs.forEach((job, i) => {
+          job.resolve(msg.signatures[i] as string);
+        });
       }
     });
     const retire = (err: unknown) => {

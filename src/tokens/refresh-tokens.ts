@@ -62,11 +62,15 @@ export class RefreshTokenService {
       if (row.revoked_at) return { error: 'revoked refresh token' } as const;
       if (row.used_at) {
         await tx.tokenState.revokeFamily(row.family_id, now);
-        await tx.audit.record((await tx.tokenPath.orgOfClient(row.client_id)) ?? null, { type: 'client', id: row.client_id }, {
-          action: 'refresh_token.reuse_detected',
-          target: { type: 'client', id: row.client_id },
-          details: { family: row.family_id, first_used_at: row.used_at.toISOString() },
-        });
+        await tx.audit.record(
+          (await tx.tokenPath.orgOfClient(row.client_id)) ?? null,
+          { type: 'client', id: row.client_id },
+          {
+            action: 'refresh_token.reuse_detected',
+            target: { type: 'client', id: row.client_id },
+            details: { family: row.family_id, first_used_at: row.used_at.toISOString() },
+          },
+        );
         return { error: 'refresh token re-used: family revoked' } as const;
       }
       if (row.expires_at <= now || row.idle_expires_at <= now) return { error: 'expired refresh token' } as const;
@@ -102,7 +106,7 @@ export class RefreshTokenService {
       audience: row.audience,
       scope: row.scope === null ? null : row.scope.split(' '),
       createdAt: row.created_at,
-      expiresAt: row.idle_expires_at < row.expires_at ? row.idle_expires_at : row.expires_at,
+      expiresAt: Math.min(row.idle_expires_at , row.expires_at),
     };
   }
 
@@ -126,23 +130,20 @@ export class RefreshTokenService {
     return this.data.read.tokenState.pruneRefreshTokens(this.clock.now());
   }
 
-  private async insert(
-    repos: Repositories,
-    f: { familyId: string; clientId: string; audience: string; scope: string[] | null; now: Date; expiresAt: Date },
-  ): Promise<string> {
+  private async insert(repos: Repositories, f: { familyId: string; clientId: string; audience: string; scope: string[] | null; now: Date; expiresAt: Date }): Promise<string> {
     const token = PREFIX + randomBase62(256);
     const idle = addSeconds(f.now, this.settings.idleTtlSeconds);
     await repos.tokenState.insertRefreshToken({
-        id: newId('rt'),
-        token_hash: hashOf(token),
-        family_id: f.familyId,
-        client_id: f.clientId,
-        audience: f.audience,
-        scope: f.scope === null ? null : f.scope.join(' '),
-        created_at: f.now,
-        expires_at: f.expiresAt,
-        idle_expires_at: idle < f.expiresAt ? idle : f.expiresAt,
-      });
+      id: newId('rt'),
+      token_hash: hashOf(token),
+      family_id: f.familyId,
+      client_id: f.clientId,
+      audience: f.audience,
+      scope: f.scope === null ? null : f.scope.join(' '),
+      created_at: f.now,
+      expires_at: f.expiresAt,
+      idle_expires_at: Math.min(idle , f.expiresAt),
+    });
     return token;
   }
 }

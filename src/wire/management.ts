@@ -147,8 +147,14 @@ export const AuditEvent = Type.Object({
   details: Type.Record(Type.String(), Type.Unknown()),
 });
 
-export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Password }, { additionalProperties: false });
-export const InviteBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200 })), password: Password }, { additionalProperties: false });
+export const SetupBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Password },
+  { additionalProperties: false },
+);
+export const InviteBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200 })), password: Password },
+  { additionalProperties: false },
+);
 
 /** Error answers every management route may give. */
 export const errors = (...codes: (400 | 401 | 403 | 404 | 409 | 429)[]) => Object.fromEntries(codes.map((c) => [c, ErrorBody]));

@@ -91,7 +91,21 @@ describe('portcullis management commands', () => {
     });
 
     it('registers an API with described permissions and finds it by identifier', async () => {
-      const created = await ok(['apis', 'create', '--identifier', audience, '--name', 'Meter readings', '--permission', 'meters:read=Read meter readings', '--permission', 'meters:write', '--ttl', '600', '--json']);
+      const created = await ok([
+        'apis',
+        'create',
+        '--identifier',
+        audience,
+        '--name',
+        'Meter readings',
+        '--permission',
+        'meters:read=Read meter readings',
+        '--permission',
+        'meters:write',
+        '--ttl',
+        '600',
+        '--json',
+      ]);
       expect(created.json()).toMatchObject({
         identifier: audience,
         access_token_ttl: 600,

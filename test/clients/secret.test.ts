@@ -53,9 +53,9 @@ describe('client secret format', () => {
 
   it('rejects a wrong prefix, a truncated or extended secret, and other alphabets', () => {
     const secret = generateSecret();
-    expect(isWellFormedSecret('pcx_' + secret.slice(4))).toBe(false);
+    expect(isWellFormedSecret(`pcx_${secret.slice(4)}`)).toBe(false);
     expect(isWellFormedSecret(secret.slice(0, -1))).toBe(false);
-    expect(isWellFormedSecret(secret + 'a')).toBe(false);
+    expect(isWellFormedSecret(`${secret}a`)).toBe(false);
     expect(isWellFormedSecret(replaceAt(secret, 20, '-'))).toBe(false);
     expect(isWellFormedSecret(` ${secret}`)).toBe(false);
     expect(isWellFormedSecret('')).toBe(false);

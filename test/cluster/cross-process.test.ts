@@ -104,9 +104,6 @@ describe.each(postgres)('changes reach every process on $name', (db) => {
       output,
     ).toBe(true);
     await here.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
-    expect(
-      await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.status === 401)),
-      output,
-    ).toBe(true);
+    expect(await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.status === 401)), output).toBe(true);
   });
 });

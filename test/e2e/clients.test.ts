@@ -75,7 +75,10 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     await orgMenu.getByRole('menuitemradio', { name: /Globex/ }).click();
     await expect.poll(() => page.getByTestId('current-org').innerText()).toBe('Globex');
     await userButton.click();
-    await page.getByRole('menu', { name: 'User' }).getByRole('menuitemradio', { name: /Acme Energy/ }).click();
+    await page
+      .getByRole('menu', { name: 'User' })
+      .getByRole('menuitemradio', { name: /Acme Energy/ })
+      .click();
     await expect.poll(() => page.getByTestId('current-org').innerText()).toBe('Acme Energy');
 
     await settingsButton.click();
@@ -331,10 +334,7 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
 
 /** A computed style, read in the page (the test's own TypeScript has no DOM types). */
 function cssOf(locator: Locator, property: string): Promise<string> {
-  return locator.evaluate(
-    (el, prop) => (globalThis as unknown as { getComputedStyle(e: unknown): { getPropertyValue(p: string): string } }).getComputedStyle(el).getPropertyValue(prop),
-    property,
-  );
+  return locator.evaluate((el, prop) => (globalThis as unknown as { getComputedStyle(e: unknown): { getPropertyValue(p: string): string } }).getComputedStyle(el).getPropertyValue(prop), property);
 }
 
 function focusedText(page: Page): Promise<string> {

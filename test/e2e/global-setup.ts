@@ -10,7 +10,13 @@ const BUILT = path.join(ROOT, 'dist/web/index.html');
 function newestMtime(entry: string): number {
   const stat = fs.statSync(entry);
   if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...fs.readdirSync(entry).filter((n) => n !== 'node_modules').map((n) => newestMtime(path.join(entry, n))));
+  return Math.max(
+    stat.mtimeMs,
+    ...fs
+      .readdirSync(entry)
+      .filter((n) => n !== 'node_modules')
+      .map((n) => newestMtime(path.join(entry, n))),
+  );
 }
 
 /**

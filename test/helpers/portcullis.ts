@@ -61,10 +61,7 @@ let counter = 0;
  * An organization, an API with `permissions`, a role granting `granted` (default: all)
  * and a client holding that role. Names are unique per call, so tests sharing a database do not collide.
  */
-export async function seedClient(
-  runtime: Runtime,
-  opts: { permissions?: string[]; granted?: string[]; ttl?: number; refreshTokens?: boolean } = {},
-): Promise<SeededClient> {
+export async function seedClient(runtime: Runtime, opts: { permissions?: string[]; granted?: string[]; ttl?: number; refreshTokens?: boolean } = {}): Promise<SeededClient> {
   const n = `${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`;
   const permissions = opts.permissions ?? ['meters:read', 'meters:write'];
   const org = await runtime.organizations.create({ name: `Org ${n}` }, SYSTEM_ACTOR);
@@ -93,11 +90,7 @@ export function form(params: Record<string, string>): string {
  * One Portcullis for a whole describe block on a fresh database: started before its tests,
  * closed (and the database dropped) after them. `onStart` receives it.
  */
-export function usePortcullis(
-  db: { open(): Promise<Store>; dispose(): Promise<void> },
-  onStart: (p: TestPortcullis) => void,
-  opts: Parameters<typeof startPortcullis>[1] = {},
-): void {
+export function usePortcullis(db: { open(): Promise<Store>; dispose(): Promise<void> }, onStart: (p: TestPortcullis) => void, opts: Parameters<typeof startPortcullis>[1] = {}): void {
   let started: TestPortcullis | undefined;
   beforeAll(async () => {
     started = await startPortcullis(await db.open(), opts);

@@ -4,12 +4,7 @@ import { expect } from 'vitest';
 import { TEST_ISSUER, basic, form } from './portcullis.js';
 
 /** POST /oauth/token with Basic auth and a form body (the common case). */
-export function tokenRequest(
-  app: FastifyInstance,
-  client: { clientId: string; secret: string },
-  params: Record<string, string>,
-  opts: { url?: string } = {},
-) {
+export function tokenRequest(app: FastifyInstance, client: { clientId: string; secret: string }, params: Record<string, string>, opts: { url?: string } = {}) {
   return app.inject({
     method: 'POST',
     url: opts.url ?? '/oauth/token',

@@ -31,16 +31,12 @@ describe('signing key encryption at rest', () => {
 
   it('fails with a clear message under the wrong key', () => {
     const sealed = encryptPrivateKey(kek, 'kid-1', jwk);
-    expect(() => decryptPrivateKey(randomBytes(32), 'kid-1', sealed)).toThrow(
-      'signing key kid-1 cannot be decrypted: MASTER_KEY is not the key it was stored with, or the stored key was altered',
-    );
+    expect(() => decryptPrivateKey(randomBytes(32), 'kid-1', sealed)).toThrow('signing key kid-1 cannot be decrypted: MASTER_KEY is not the key it was stored with, or the stored key was altered');
   });
 
   it('fails when the ciphertext is moved to another kid', () => {
     const sealed = encryptPrivateKey(kek, 'kid-1', jwk);
-    expect(() => decryptPrivateKey(kek, 'kid-2', sealed)).toThrow(
-      'signing key kid-2 cannot be decrypted: MASTER_KEY is not the key it was stored with, or the stored key was altered',
-    );
+    expect(() => decryptPrivateKey(kek, 'kid-2', sealed)).toThrow('signing key kid-2 cannot be decrypted: MASTER_KEY is not the key it was stored with, or the stored key was altered');
   });
 
   it('fails when the ciphertext or tag is altered', () => {

@@ -11,7 +11,16 @@ const s = (seconds: number) => seconds * 1000;
 
 async function key(kid: string, createdAt: number, activatesAt: number): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair('ES256');
-  return { kid, alg: 'ES256', publicJwk: { ...(await exportJWK(publicKey)), kid }, privateKey, privateKeyObject: KeyObject.from(privateKey), publicKey, createdAt: at(createdAt), activatesAt: at(activatesAt) };
+  return {
+    kid,
+    alg: 'ES256',
+    publicJwk: { ...(await exportJWK(publicKey)), kid },
+    privateKey,
+    privateKeyObject: KeyObject.from(privateKey),
+    publicKey,
+    createdAt: at(createdAt),
+    activatesAt: at(activatesAt),
+  };
 }
 
 describe('KeyRing', () => {

@@ -22,7 +22,7 @@ describe('resolveMasterKey', () => {
     expect(first.generated).toBe(true);
     expect(first.key).toHaveLength(32);
     const file = path.join(dataDir, 'master.key');
-    expect(fs.readFileSync(file, 'utf8')).toBe(first.key.toString('base64') + '\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${first.key.toString('base64')}\n`);
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
 
     const second = resolveMasterKey({ masterKey: undefined, databaseUrl: undefined, dataDir });

@@ -142,7 +142,7 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       expect(me.json().organizations).toEqual(expect.arrayContaining([{ id: org.id, name: 'Globex', role: 'admin' }]));
     });
 
-    it('lists only a user\'s own organizations, all of them for a platform admin', async () => {
+    it("lists only a user's own organizations, all of them for a platform admin", async () => {
       const mine = (await p.runtime.organizations.create({ name: 'Mine' }, SYSTEM_ACTOR)).id;
       await p.runtime.organizations.create({ name: 'Not mine' }, SYSTEM_ACTOR);
       await createUser(p.runtime, 'carol@example.com', { orgId: mine, role: 'member' });
@@ -157,8 +157,7 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       const org = (await p.runtime.organizations.create({ name: 'Doomed' }, SYSTEM_ACTOR)).id;
       const { client, client_secret } = await p.runtime.clients.create(org, { name: 'c', roles: ['client-reader'] }, SYSTEM_ACTOR);
       const audience = `${p.config.issuer}/api/v1/`;
-      const ask = () =>
-        p.app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'client_credentials', client_id: client.client_id, client_secret, audience } });
+      const ask = () => p.app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'client_credentials', client_id: client.client_id, client_secret, audience } });
       expect((await ask()).statusCode).toBe(200);
       expect((await call(p.app, root, 'DELETE', `/organizations/${org}`)).statusCode).toBe(204);
       expect((await ask()).statusCode).toBe(401);

@@ -24,7 +24,17 @@ describe.each(testDatabases())('organization clients through the management API 
     admin = await signIn(p.app, 'admin@acme.example.com');
     member = await signIn(p.app, 'member@acme.example.com');
     api = 'https://meters.acme.example.com/';
-    await p.runtime.catalogService.createApi({ identifier: api, name: 'Meters', permissions: [{ value: 'meters:read', description: '' }, { value: 'meters:write', description: '' }] }, SYSTEM_ACTOR);
+    await p.runtime.catalogService.createApi(
+      {
+        identifier: api,
+        name: 'Meters',
+        permissions: [
+          { value: 'meters:read', description: '' },
+          { value: 'meters:write', description: '' },
+        ],
+      },
+      SYSTEM_ACTOR,
+    );
     await p.runtime.catalogService.createRole({ id: 'meter-reader', name: 'Meter reader', permissions: [{ api, value: 'meters:read' }] }, SYSTEM_ACTOR);
     await p.runtime.catalogService.createRole({ id: 'meter-writer', name: 'Meter writer', permissions: [{ api, value: 'meters:write' }] }, SYSTEM_ACTOR);
   });
@@ -175,7 +185,7 @@ describe.each(testDatabases())('organization clients through the management API 
     expect((await tokenRequest(p.app, { clientId: c.client_id, secret: c.client_secret }, { audience: api })).statusCode).toBe(401);
   });
 
-  it('answers 404 for another organization\'s client, even to a platform-wide route shape', async () => {
+  it("answers 404 for another organization's client, even to a platform-wide route shape", async () => {
     const other = (await p.runtime.organizations.create({ name: 'Other' }, SYSTEM_ACTOR)).id;
     const { client } = await p.runtime.clients.create(other, { name: 'theirs', roles: [] }, SYSTEM_ACTOR);
     expect((await call(p.app, admin, 'GET', `/organizations/${org}/clients/${client.client_id}`)).statusCode).toBe(404);
@@ -183,7 +193,7 @@ describe.each(testDatabases())('organization clients through the management API 
     expect((await call(p.app, admin, 'GET', `/organizations/${other}/clients/${client.client_id}`)).statusCode).toBe(404);
   });
 
-  it('a management token manages its own organization\'s clients', async () => {
+  it("a management token manages its own organization's clients", async () => {
     const automation = await managementClient(p.app, p.runtime, org);
     const token = await automation.tokenFor();
     const created = await call(p.app, token, 'POST', `/organizations/${org}/clients`, { name: 'made by a script', roles: ['meter-reader'] });

@@ -45,9 +45,7 @@ describe('parseClientCredentials', () => {
   });
 
   it('refuses two methods at once', () => {
-    expect(() =>
-      parseClientCredentials({ authorization: `Basic ${b64('c:s')}`, body: { client_id: 'c', client_secret: 's' }, query: {} }, { allowQuery: false }),
-    ).toThrow(/more than one method/);
+    expect(() => parseClientCredentials({ authorization: `Basic ${b64('c:s')}`, body: { client_id: 'c', client_secret: 's' }, query: {} }, { allowQuery: false })).toThrow(/more than one method/);
   });
 
   it('allows a matching client_id in the body next to Basic, and refuses a different one', () => {

@@ -57,7 +57,7 @@ describe.each(testDatabases())('openid-client against a listening server on $nam
     expect(await err.response.json()).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed.' });
   });
 
-  it('answers the seeds\' curl request verbatim (form body credentials)', async () => {
+  it("answers the seeds' curl request verbatim (form body credentials)", async () => {
     // curl --request POST --url 'http://localhost:8080/oauth/token' --header 'content-type: application/x-www-form-urlencoded'
     //   --data grant_type=client_credentials --data client_id=… --data client_secret=… --data audience=…
     const res = await fetch(`${server.issuer}/oauth/token`, {

@@ -72,7 +72,7 @@ describe.each(testDatabases())('refresh tokens, introspection and revocation on 
       expect(JSON.stringify(events[0]?.details)).not.toContain('pcr_');
     });
 
-    it('refuses another client\'s refresh token, an unknown one, an expired one, and a missing one', async () => {
+    it("refuses another client's refresh token, an unknown one, an expired one, and a missing one", async () => {
       const c = await refreshingClient();
       const other = await seedClient(p.runtime, { refreshTokens: true });
       const stolen = await refresh(p, other, c.refreshToken);
@@ -108,14 +108,23 @@ describe.each(testDatabases())('refresh tokens, introspection and revocation on 
   });
 
   describe('introspection (RFC 7662)', () => {
-    it('describes an active access token of the caller\'s organization', async () => {
+    it("describes an active access token of the caller's organization", async () => {
       const c = await seedClient(p.runtime);
       const token = (await tokenRequest(p.app, c, { audience: c.apiIdentifier })).json().access_token;
       const res = await post(p, '/oauth/introspect', c, { token });
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       const body = res.json();
-      expect(body).toMatchObject({ active: true, token_type: 'Bearer', client_id: c.clientId, org_id: c.orgId, scope: 'meters:read meters:write', aud: c.apiIdentifier, iss: p.config.issuer, sub: c.clientId });
+      expect(body).toMatchObject({
+        active: true,
+        token_type: 'Bearer',
+        client_id: c.clientId,
+        org_id: c.orgId,
+        scope: 'meters:read meters:write',
+        aud: c.apiIdentifier,
+        iss: p.config.issuer,
+        sub: c.clientId,
+      });
       for (const claim of ['exp', 'iat']) expect(typeof body[claim]).toBe('number');
       expect(typeof body.jti).toBe('string');
     });
@@ -165,7 +174,7 @@ describe.each(testDatabases())('refresh tokens, introspection and revocation on 
   });
 
   describe('revocation (RFC 7009)', () => {
-    it('revokes a refresh token\'s family; unknown tokens and other clients\' tokens answer 200 and change nothing', async () => {
+    it("revokes a refresh token's family; unknown tokens and other clients' tokens answer 200 and change nothing", async () => {
       const c = await refreshingClient();
       const stranger = await seedClient(p.runtime);
       const byStranger = await post(p, '/oauth/revoke', stranger, { token: c.refreshToken });
@@ -177,7 +186,7 @@ describe.each(testDatabases())('refresh tokens, introspection and revocation on 
       expect((await refresh(p, c, next)).json().error).toBe('invalid_grant');
     });
 
-    it('lets a same-organization client with clients:write revoke another client\'s tokens', async () => {
+    it("lets a same-organization client with clients:write revoke another client's tokens", async () => {
       const c = await seedClient(p.runtime);
       const manager = await p.runtime.clients.create(c.orgId, { name: 'manager', roles: ['client-manager'] }, SYSTEM_ACTOR);
       const token = (await tokenRequest(p.app, c, { audience: c.apiIdentifier })).json().access_token;
@@ -198,7 +207,7 @@ describe.each(testDatabases())('refresh tokens, introspection and revocation on 
   });
 });
 
-describe.each(testDatabases())('the migrating platform\'s documented sequence on $name', (db) => {
+describe.each(testDatabases())("the migrating platform's documented sequence on $name", (db) => {
   afterAll(async () => {
     await db.dispose();
   });

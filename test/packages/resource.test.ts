@@ -2,14 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
-import {
-  createAccessTokenVerifier,
-  InvalidTokenError,
-  verifyAccessToken,
-  VerifierUnavailableError,
-  type AccessTokenVerifier,
-  type VerifierOptions,
-} from '@portcullis/resource';
+import { createAccessTokenVerifier, InvalidTokenError, verifyAccessToken, VerifierUnavailableError, type AccessTokenVerifier, type VerifierOptions } from '@portcullis/resource';
 import { requirePermissions as expressGuard } from '@portcullis/resource/express';
 import { requirePermissions as fastifyGuard } from '@portcullis/resource/fastify';
 import type { Server } from 'node:http';
@@ -139,13 +132,33 @@ describe('@portcullis/resource against a real Portcullis', () => {
     });
 
     const invalid: [string, () => Promise<string>, string][] = [
-      ['expired', async () => signWithServerKey(server.runtime, claimsFor(server.issuer, writer.apiIdentifier, writer.clientId, { iat: now() - 600, exp: now() - 60 })), 'The access token has expired.'],
+      [
+        'expired',
+        async () => signWithServerKey(server.runtime, claimsFor(server.issuer, writer.apiIdentifier, writer.clientId, { iat: now() - 600, exp: now() - 60 })),
+        'The access token has expired.',
+      ],
       ['for another API (wrong audience)', async () => tokenFor(otherApi), 'The access token is not for this API.'],
-      ['from another issuer', async () => signWithServerKey(server.runtime, claimsFor('https://evil.example.com', writer.apiIdentifier, writer.clientId)), 'The access token was issued by another issuer.'],
-      ['signed with a key the issuer does not publish (unknown kid)', async () => foreignToken(claimsFor(server.issuer, writer.apiIdentifier, writer.clientId)), 'The access token was signed with a key the issuer does not publish.'],
+      [
+        'from another issuer',
+        async () => signWithServerKey(server.runtime, claimsFor('https://evil.example.com', writer.apiIdentifier, writer.clientId)),
+        'The access token was issued by another issuer.',
+      ],
+      [
+        'signed with a key the issuer does not publish (unknown kid)',
+        async () => foreignToken(claimsFor(server.issuer, writer.apiIdentifier, writer.clientId)),
+        'The access token was signed with a key the issuer does not publish.',
+      ],
       ['tampered with (bad signature)', async () => tamper(await tokenFor(reader), { scope: 'meters:read meters:write' }), 'The access token signature is invalid.'],
-      ['not an access token (typ JWT)', async () => signWithServerKey(server.runtime, claimsFor(server.issuer, writer.apiIdentifier, writer.clientId), { typ: 'JWT' }), 'The token is not an access token (typ at+jwt).'],
-      ['without client_id', async () => signWithServerKey(server.runtime, claimsFor(server.issuer, writer.apiIdentifier, writer.clientId, { client_id: undefined })), 'The access token has no client_id claim.'],
+      [
+        'not an access token (typ JWT)',
+        async () => signWithServerKey(server.runtime, claimsFor(server.issuer, writer.apiIdentifier, writer.clientId), { typ: 'JWT' }),
+        'The token is not an access token (typ at+jwt).',
+      ],
+      [
+        'without client_id',
+        async () => signWithServerKey(server.runtime, claimsFor(server.issuer, writer.apiIdentifier, writer.clientId, { client_id: undefined })),
+        'The access token has no client_id claim.',
+      ],
       ['not a JWT at all', async () => 'abc.def.ghi', 'The access token is malformed.'],
     ];
     it.each(invalid)('answers 401 invalid_token for a token %s', async (_, make, description) => {

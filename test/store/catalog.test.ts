@@ -8,7 +8,6 @@ import { startPortcullis, type TestPortcullis, apiError } from '../helpers/portc
 
 const ACTOR: Actor = { type: 'user', id: 'usr_admin' };
 
-
 const perms = (...values: string[]) => values.map((value) => ({ value, description: `may ${value}` }));
 
 describe.each(testDatabases())('CatalogService on $name', (db) => {
@@ -95,10 +94,7 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
     it('updating the permissions removes dropped ones from every role, keeps and re-describes the rest', async () => {
       const identifier = `https://upd-${unique()}.example.com/`;
       const api = await catalog().createApi({ identifier, name: 'Upd', permissions: perms('read', 'write', 'admin') }, ACTOR);
-      const role = await catalog().createRole(
-        { name: `Upd role ${unique()}`, permissions: ['read', 'write', 'admin'].map((value) => ({ api: identifier, value })) },
-        ACTOR,
-      );
+      const role = await catalog().createRole({ name: `Upd role ${unique()}`, permissions: ['read', 'write', 'admin'].map((value) => ({ api: identifier, value })) }, ACTOR);
       expect(await permissionsOn(identifier, [role.id])).toEqual(['admin', 'read', 'write']);
 
       const updated = await catalog().updateApi(
@@ -141,7 +137,13 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       const api = await catalog().createApi({ identifier, name: 'Gone', permissions: perms('read') }, ACTOR);
       await catalog().createApi({ identifier: keep, name: 'Kept', permissions: perms('read') }, ACTOR);
       const role = await catalog().createRole(
-        { name: `Gone role ${unique()}`, permissions: [{ api: identifier, value: 'read' }, { api: keep, value: 'read' }] },
+        {
+          name: `Gone role ${unique()}`,
+          permissions: [
+            { api: identifier, value: 'read' },
+            { api: keep, value: 'read' },
+          ],
+        },
         ACTOR,
       );
       await catalog().deleteApi(api.id, ACTOR);
@@ -150,7 +152,9 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       expect(p.runtime.catalog.snapshot.apiByIdentifier(identifier)).toBeUndefined();
       expect(await permissionsOn(keep, [role.id])).toEqual(['read']);
 
-      const builtIn = await catalog().createApi({ identifier: `https://builtin-${unique()}.example.com/api/v1/`, name: 'Management', permissions: perms('clients:read') }, SYSTEM_ACTOR, { builtIn: true });
+      const builtIn = await catalog().createApi({ identifier: `https://builtin-${unique()}.example.com/api/v1/`, name: 'Management', permissions: perms('clients:read') }, SYSTEM_ACTOR, {
+        builtIn: true,
+      });
       expect(builtIn.built_in).toBe(true);
       expect(await apiError(catalog().deleteApi(builtIn.id, ACTOR))).toMatchObject({ code: 'conflict', status: 409 });
       expect(await catalog().getApi(builtIn.id)).toEqual(builtIn);
@@ -255,7 +259,16 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
     it('a permission listed twice in a role is stored once', async () => {
       const identifier = `https://twice-role-${unique()}.example.com/`;
       await catalog().createApi({ identifier, name: 'Twice', permissions: perms('read') }, ACTOR);
-      const role = await catalog().createRole({ name: `Twice ${unique()}`, permissions: [{ api: identifier, value: 'read' }, { api: identifier, value: 'read' }] }, ACTOR);
+      const role = await catalog().createRole(
+        {
+          name: `Twice ${unique()}`,
+          permissions: [
+            { api: identifier, value: 'read' },
+            { api: identifier, value: 'read' },
+          ],
+        },
+        ACTOR,
+      );
       expect(role.permissions).toEqual([{ api: identifier, value: 'read' }]);
     });
 
@@ -288,7 +301,16 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       const role = await catalog().createRole({ name: `Snap ${unique()}`, permissions: [{ api: identifier, value: 'read' }] }, ACTOR);
       expect(await permissionsOn(identifier, [role.id])).toEqual(['read']);
 
-      await catalog().updateRole(role.id, { permissions: [{ api: identifier, value: 'write' }, { api: identifier, value: 'read' }] }, ACTOR);
+      await catalog().updateRole(
+        role.id,
+        {
+          permissions: [
+            { api: identifier, value: 'write' },
+            { api: identifier, value: 'read' },
+          ],
+        },
+        ACTOR,
+      );
       expect(await permissionsOn(identifier, [role.id])).toEqual(['read', 'write']);
 
       await catalog().updateApi(api.id, { permissions: perms('write', 'admin') }, ACTOR);
@@ -312,8 +334,26 @@ describe.each(testDatabases())('CatalogService on $name', (db) => {
       const b = `https://union-b-${unique()}.example.com/`;
       await catalog().createApi({ identifier: a, name: 'A', permissions: perms('x', 'y', 'z') }, ACTOR);
       await catalog().createApi({ identifier: b, name: 'B', permissions: perms('x', 'y', 'z') }, ACTOR);
-      const r1 = await catalog().createRole({ name: `U1 ${unique()}`, permissions: [{ api: a, value: 'z' }, { api: b, value: 'x' }] }, ACTOR);
-      const r2 = await catalog().createRole({ name: `U2 ${unique()}`, permissions: [{ api: a, value: 'x' }, { api: a, value: 'z' }] }, ACTOR);
+      const r1 = await catalog().createRole(
+        {
+          name: `U1 ${unique()}`,
+          permissions: [
+            { api: a, value: 'z' },
+            { api: b, value: 'x' },
+          ],
+        },
+        ACTOR,
+      );
+      const r2 = await catalog().createRole(
+        {
+          name: `U2 ${unique()}`,
+          permissions: [
+            { api: a, value: 'x' },
+            { api: a, value: 'z' },
+          ],
+        },
+        ACTOR,
+      );
       expect(await permissionsOn(a, [r1.id, r2.id])).toEqual(['x', 'z']);
       expect(await permissionsOn(b, [r1.id, r2.id])).toEqual(['x']);
       expect(await permissionsOn(b, [r2.id, 'no-such-role'])).toEqual([]);

@@ -12,7 +12,6 @@ const MASTER_KEY = randomBytes(32).toString('base64');
 const PEPPER = deriveKey(Buffer.from(MASTER_KEY, 'base64'), 'client-secret-pepper');
 const hmac = (secret: string) => createHmac('sha256', PEPPER).update(secret).digest();
 
-
 describe.each(testDatabases())('ClientService on $name', (db) => {
   let p: TestPortcullis;
   /** Every secret handed out in this suite, to look for in the audit log at the end. */
@@ -43,14 +42,8 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
       },
       ACTOR,
     );
-    const reader = await p.runtime.catalogService.createRole(
-      { name: `Reader ${tag}`, permissions: [{ api: api.identifier, value: 'meters:read' }] },
-      ACTOR,
-    );
-    const writer = await p.runtime.catalogService.createRole(
-      { name: `Writer ${tag}`, permissions: [{ api: api.identifier, value: 'meters:write' }] },
-      ACTOR,
-    );
+    const reader = await p.runtime.catalogService.createRole({ name: `Reader ${tag}`, permissions: [{ api: api.identifier, value: 'meters:read' }] }, ACTOR);
+    const writer = await p.runtime.catalogService.createRole({ name: `Writer ${tag}`, permissions: [{ api: api.identifier, value: 'meters:write' }] }, ACTOR);
     return { org, other, api, reader, writer };
   }
 
@@ -60,10 +53,8 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
     return created;
   }
 
-  const secretsOf = (clientId: string) =>
-    p.runtime.store.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').orderBy('id').execute();
-  const auditOf = (clientId: string) =>
-    p.runtime.store.db.selectFrom('audit_events').selectAll().where('target_type', '=', 'client').where('target_id', '=', clientId).orderBy('id').execute();
+  const secretsOf = (clientId: string) => p.runtime.store.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').orderBy('id').execute();
+  const auditOf = (clientId: string) => p.runtime.store.db.selectFrom('audit_events').selectAll().where('target_type', '=', 'client').where('target_id', '=', clientId).orderBy('id').execute();
   const rolesOf = async (clientId: string) =>
     (await p.runtime.store.db.selectFrom('client_roles').select('role_id').where('client_id', '=', clientId).orderBy('role_id').execute()).map((r) => r.role_id);
 
@@ -129,7 +120,10 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
 
     it('with an unknown role: 400 naming it, and no client, secret or audit event left behind', async () => {
       const { org, reader } = await setup();
-      const auditBefore = await p.runtime.store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const auditBefore = await p.runtime.store.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       const err = await apiError(create(org.id, { name: 'Ghost', roles: [reader.id, 'no-such-role'] }));
       expect(err).toMatchObject({ code: 'invalid_request', status: 400, details: [{ field: '/body/roles/1', message: 'no role "no-such-role"' }] });
 
@@ -142,7 +136,10 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
         .where('clients.client_id', 'is', null)
         .execute();
       expect(orphans).toEqual([]);
-      const auditAfter = await p.runtime.store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const auditAfter = await p.runtime.store.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(auditAfter.n)).toBe(Number(auditBefore.n));
     });
 
@@ -192,8 +189,7 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
       }
       return made;
     }
-    const newestFirst = (clients: Client[]) =>
-      [...clients].sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (a.client_id < b.client_id ? 1 : a.client_id > b.client_id ? -1 : 0));
+    const newestFirst = (clients: Client[]) => [...clients].sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (a.client_id < b.client_id ? 1 : a.client_id > b.client_id ? -1 : 0));
 
     it.each([1, 2, 3, 6, 7, 8])('pages with limit %i return every client once, newest first, then next_cursor null', async (limit) => {
       const { org, other } = await setup();
@@ -369,9 +365,7 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
     it('concurrent rotations still leave one current and at most one previous secret', async () => {
       const { org } = await setup();
       const { client } = await create(org.id, { name: 'Busy', roles: [] });
-      const results = await Promise.all(
-        [300, 300, 300, 300].map((grace) => p.runtime.clients.rotateSecret(org.id, client.client_id, { gracePeriodSeconds: grace }, ACTOR)),
-      );
+      const results = await Promise.all([300, 300, 300, 300].map((grace) => p.runtime.clients.rotateSecret(org.id, client.client_id, { gracePeriodSeconds: grace }, ACTOR)));
       issued.push(...results.map((r) => r.client_secret));
       const rows = await secretsOf(client.client_id);
       expect(rows).toHaveLength(2);

@@ -40,8 +40,7 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
     const counter = new QueryCounter();
     return { cache: new ClientSnapshotCache(new Repositories(p.runtime.store.db.withPlugin(counter)), maxEntries), counter };
   }
-  const secretRows = (clientId: string) =>
-    p.runtime.store.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
+  const secretRows = (clientId: string) => p.runtime.store.db.selectFrom('client_secrets').selectAll().where('client_id', '=', clientId).orderBy('created_at').execute();
 
   describe('ClientSnapshotCache', () => {
     it('loads organization, roles and secrets in one read, then serves from memory', async () => {
@@ -106,7 +105,11 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
       async function recentlyUsed() {
         const [a, b, c] = [await seedClient(p.runtime), await seedClient(p.runtime), await seedClient(p.runtime)];
         const inHours = (h: number) => new Date(Date.now() + h * 3600_000);
-        for (const [client, at] of [[a, inHours(1)], [b, inHours(3)], [c, inHours(2)]] as const) {
+        for (const [client, at] of [
+          [a, inHours(1)],
+          [b, inHours(3)],
+          [c, inHours(2)],
+        ] as const) {
           await p.runtime.store.db.updateTable('clients').set({ last_used_at: at }).where('client_id', '=', client.clientId).execute();
         }
         return { a, b, c };

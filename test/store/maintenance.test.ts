@@ -14,8 +14,7 @@ describe.each(testDatabases())('Store.maintain on $name', (db) => {
     store = await db.open();
     const now = new Date();
     await store.db.insertInto('organizations').values({ id: 'org_maint', name: 'Maintenance', created_at: now, updated_at: now }).execute();
-    const reltuples = async () =>
-      Number((await sql<{ reltuples: number }>`select reltuples from pg_class where relname = 'organizations'`.execute(store!.db)).rows[0]?.reltuples);
+    const reltuples = async () => Number((await sql<{ reltuples: number }>`select reltuples from pg_class where relname = 'organizations'`.execute(store!.db)).rows[0]?.reltuples);
     // reltuples is -1 until a table is first vacuumed or analyzed (PostgreSQL 14+); one row is far
     // below autovacuum's threshold, so on a server nothing else analyzes it during the test.
     expect(await reltuples()).toBe(-1);

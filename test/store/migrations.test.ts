@@ -9,18 +9,7 @@ import { openStore, type Store } from '../../src/store/connect.js';
 import { migrateToLatest } from '../../src/store/migrator.js';
 import { testDatabases } from '../helpers/databases.js';
 
-const TABLES_0001 = [
-  'api_permissions',
-  'apis',
-  'audit_events',
-  'client_roles',
-  'client_secrets',
-  'clients',
-  'organizations',
-  'role_permissions',
-  'roles',
-  'signing_keys',
-];
+const TABLES_0001 = ['api_permissions', 'apis', 'audit_events', 'client_roles', 'client_secrets', 'clients', 'organizations', 'role_permissions', 'roles', 'signing_keys'];
 
 const tempDirs: string[] = [];
 function tempDir(): string {

@@ -6,12 +6,7 @@ import { JwsSigner } from '../../src/tokens/jws-signer.js';
 type Alg = 'ES256' | 'RS256' | 'EdDSA';
 
 function testKey(alg: Alg, kid: string): SigningKey & { publicKeyObject: KeyObject } {
-  const pair =
-    alg === 'ES256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'RS256'
-        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-        : generateKeyPairSync('ed25519');
+  const pair = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519');
   // Only what the signer reads; the rest of a SigningKey is not involved.
   return { kid, alg, privateKeyObject: pair.privateKey, publicKeyObject: pair.publicKey } as unknown as SigningKey & { publicKeyObject: KeyObject };
 }

@@ -49,7 +49,7 @@ function useTitle(title: string) {
 export function App() {
   const { me, orgs, loading } = useSession();
   const { pathname, search } = useLocation();
-  useTitle(pathname === '/signin' ? 'Sign in' : pathname.split('/').filter(Boolean).at(-1)?.replace(/-/g, ' ') ?? 'Home');
+  useTitle(pathname === '/signin' ? 'Sign in' : (pathname.split('/').filter(Boolean).at(-1)?.replace(/-/g, ' ') ?? 'Home'));
 
   if (pathname === '/setup') return <SetupPage />;
   if (pathname === '/invite') return <InvitePage />;
@@ -65,12 +65,15 @@ export function App() {
     const org = orgs.find((o) => o.id === inOrg.org);
     if (!org) return <NotFound org={preferred} text="This organization does not exist, or you are not a member of it. Choose one from the User menu." />;
     if (rememberedOrg() !== org.id) rememberOrg(org.id);
-    const page =
-      pathname.endsWith('/api') ? <ApiPage org={org} tab="clients" /> :
-      pathname.endsWith('/api/roles') ? <ApiPage org={org} tab="roles" /> :
-      pathname.endsWith('/members') && org.role === 'admin' ? <MembersPage org={org} /> :
-      pathname.endsWith('/audit-log') && org.role === 'admin' ? <AuditLogPage org={org} /> :
-      undefined;
+    const page = pathname.endsWith('/api') ? (
+      <ApiPage org={org} tab="clients" />
+    ) : pathname.endsWith('/api/roles') ? (
+      <ApiPage org={org} tab="roles" />
+    ) : pathname.endsWith('/members') && org.role === 'admin' ? (
+      <MembersPage org={org} />
+    ) : pathname.endsWith('/audit-log') && org.role === 'admin' ? (
+      <AuditLogPage org={org} />
+    ) : undefined;
     if (!page) return <NotFound org={org} text="This page does not exist, or only organization admins may see it." />;
     return (
       <Shell org={org} sidebar={<OrgSidebar org={org} />}>

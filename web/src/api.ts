@@ -22,7 +22,6 @@ export type AuditEvent = Json<wire.AuditEvent>;
 export type Page<T> = wire.Page<T>;
 type ErrorBody = Partial<wire.ErrorBody>;
 
-
 /** A failed call, with `message` fit to show next to the control the person used. */
 export class ApiFailure extends Error {
   constructor(

@@ -5,7 +5,9 @@ import { RouterProvider } from './router';
 import { SessionProvider } from './session';
 import './styles.css';
 
-createRoot(document.getElementById('root')!).render(
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html has no #root element');
+createRoot(root).render(
   <StrictMode>
     <RouterProvider>
       <SessionProvider>

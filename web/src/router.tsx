@@ -47,8 +47,8 @@ export function match(pattern: string, pathname: string): Record<string, string>
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
-    const w = want[i]!;
-    const g = got[i]!;
+    const w = want[i] ?? '';
+    const g = got[i] ?? '';
     if (w.startsWith(':')) params[w.slice(1)] = decodeURIComponent(g);
     else if (w !== g) return undefined;
   }

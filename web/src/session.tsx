@@ -48,9 +48,7 @@ async function organizationsOf(me: Me): Promise<OrgChoice[]> {
   if (!me.platform_admin) return mine;
   const all = await api.get<Page<Organization>>('/organizations?limit=200');
   const byId = new Map(mine.map((o) => [o.id, o]));
-  return all.data
-    .map((o) => ({ id: o.id, name: o.name, role: 'admin' as const, member: byId.get(o.id)?.member ?? false }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return all.data.map((o) => ({ id: o.id, name: o.name, role: 'admin' as const, member: byId.get(o.id)?.member ?? false })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export function SessionProvider({ children }: { children: ReactNode }) {

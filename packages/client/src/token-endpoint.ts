@@ -24,13 +24,7 @@ export interface ClientCredentials {
  * `OAuthError` for an RFC 6749 §5.2 error answer and `TransportError` for anything else.
  * Retrying is the caller's business.
  */
-export async function requestToken(
-  endpoint: string,
-  params: Record<string, string>,
-  client: ClientCredentials,
-  fetchImpl: FetchLike,
-  timeoutMs: number,
-): Promise<TokenResponse> {
+export async function requestToken(endpoint: string, params: Record<string, string>, client: ClientCredentials, fetchImpl: FetchLike, timeoutMs: number): Promise<TokenResponse> {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (client.method === 'client_secret_basic') {

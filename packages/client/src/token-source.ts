@@ -102,9 +102,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const client = { clientId: options.clientId, clientSecret: options.clientSecret, method: options.authMethod ?? 'client_secret_basic' } as const;
 
-  let metadata: Promise<Pick<AuthorizationServerMetadata, 'token_endpoint'>> | undefined = options.tokenEndpoint
-    ? Promise.resolve({ token_endpoint: options.tokenEndpoint })
-    : undefined;
+  let metadata: Promise<Pick<AuthorizationServerMetadata, 'token_endpoint'>> | undefined = options.tokenEndpoint ? Promise.resolve({ token_endpoint: options.tokenEndpoint }) : undefined;
   let current: Cached | undefined;
   let refreshToken: string | undefined;
   let inFlight: Promise<Cached> | undefined;
@@ -172,9 +170,11 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
           if (!isTransient(err)) current = undefined;
         },
       );
-      void request.finally(() => {
-        if (inFlight === request) inFlight = undefined;
-      }).catch(() => {});
+      void request
+        .finally(() => {
+          if (inFlight === request) inFlight = undefined;
+        })
+        .catch(() => {});
     }
     try {
       return publicView(await inFlight);

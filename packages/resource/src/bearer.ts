@@ -1,4 +1,4 @@
-import { BearerError, InsufficientScopeError, InvalidRequestError, MissingTokenError } from './errors.js';
+import { type BearerError, InsufficientScopeError, InvalidRequestError, MissingTokenError } from './errors.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js';
 
 /** RFC 6750 §2.1: `Bearer` (any case), one or more spaces, a b64token. */

@@ -14,14 +14,7 @@ export interface IntrospectionOptions {
 }
 
 /** Asks the issuer whether `token` is active; throws `InvalidTokenError('inactive')` when it is not. */
-export async function introspect(
-  token: string,
-  options: IntrospectionOptions,
-  metadata: IssuerMetadata | undefined,
-  issuer: string,
-  fetchImpl: FetchLike,
-  timeoutMs: number,
-): Promise<void> {
+export async function introspect(token: string, options: IntrospectionOptions, metadata: IssuerMetadata | undefined, issuer: string, fetchImpl: FetchLike, timeoutMs: number): Promise<void> {
   const endpoint = options.endpoint ?? metadata?.introspection_endpoint ?? `${issuer.replace(/\/$/, '')}/oauth/introspect`;
   const encode = (v: string) => new URLSearchParams({ v }).toString().slice(2);
   let answer: unknown;

@@ -1,13 +1,4 @@
-import {
-  createRemoteJWKSet,
-  customFetch,
-  errors as joseErrors,
-  jwtVerify,
-  type FlattenedJWSInput,
-  type JWSHeaderParameters,
-  type JWTPayload,
-  type RemoteJWKSet,
-} from 'jose';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload, type RemoteJWKSet } from 'jose';
 import { InvalidTokenError, VerifierUnavailableError, type BearerError } from './errors.js';
 import { introspect, type IntrospectionOptions } from './introspection.js';
 import { fetchIssuerMetadata, type FetchLike, type IssuerMetadata } from './issuer-metadata.js';
@@ -132,9 +123,8 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
 
   const resolve = (): Promise<ResolvedIssuer> => {
     const key = JSON.stringify([options.issuer, options.jwksUri, needMetadata, options.jwksCacheMaxAgeSeconds, options.jwksCooldownSeconds, timeoutMs]);
-    let perFetch = resolvedIssuers.get(fetchImpl);
-    if (!perFetch) resolvedIssuers.set(fetchImpl, (perFetch = new Map()));
-    const cache = perFetch;
+    const cache = resolvedIssuers.get(fetchImpl) ?? new Map<string, Promise<ResolvedIssuer>>();
+    resolvedIssuers.set(fetchImpl, cache);
     let resolved = cache.get(key);
     if (!resolved) {
       resolved = (async () => {
@@ -227,7 +217,8 @@ function asBearerError(err: unknown): BearerError | unknown {
   if (err instanceof joseErrors.JWKSNoMatchingKey) return invalid('unknown_key', 'The access token was signed with a key the issuer does not publish.');
   if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return invalid('unknown_key', 'The access token names no single key of the issuer.');
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('bad_signature', 'The access token signature is invalid.');
-  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return invalid('algorithm_not_allowed', 'The access token is signed with an algorithm this API does not accept.');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported)
+    return invalid('algorithm_not_allowed', 'The access token is signed with an algorithm this API does not accept.');
   if (err instanceof joseErrors.JOSEError) return invalid('malformed', 'The access token is malformed.');
   return err;
 }

@@ -58,10 +58,10 @@ export function registerApiCommands(program: Command, io: CliIo): void {
     apis
       .command('create')
       .description('Register an API (platform administrator).')
-      .requiredOption('--identifier <identifier>', 'its identifier, the tokens\' audience (e.g. https://meters.example.com/)')
+      .requiredOption('--identifier <identifier>', "its identifier, the tokens' audience (e.g. https://meters.example.com/)")
       .requiredOption('--name <name>', 'a name for people')
       .option('--permission <value[=description]>', 'a permission it defines, e.g. "meters:read=Read meter readings" (repeatable)', collect, [])
-      .option('--ttl <seconds>', 'access-token lifetime for this API, 60 to 86400 (default: the server\'s ACCESS_TOKEN_TTL)', parseTtl),
+      .option('--ttl <seconds>', "access-token lifetime for this API, 60 to 86400 (default: the server's ACCESS_TOKEN_TTL)", parseTtl),
   ).action(
     action<ConnectionOptions & { identifier: string; name: string; permission: string[]; ttl?: number }, []>(io, async (ctx) => {
       const permissions = ctx.options.permission.map((p) => {

@@ -7,8 +7,7 @@ import { confirmDestructive } from '../prompts.js';
 import { collect, type Client, type RotatedSecret } from '../wire.js';
 
 const SECRET_WARNING =
-  'Warning: store this client secret now, somewhere safe (a secret manager). It is shown only this once; ' +
-  'if it is lost, rotate it (`portcullis clients rotate`) to get a new one.';
+  'Warning: store this client secret now, somewhere safe (a secret manager). It is shown only this once; ' + 'if it is lost, rotate it (`portcullis clients rotate`) to get a new one.';
 
 /** `portcullis clients list|create|get|update|rotate|delete|roles set`: an organization's clients. */
 export function registerClientCommands(program: Command, io: CliIo): void {
@@ -72,7 +71,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
   connectionOptions(
     clients
       .command('update')
-      .description("Rename a client, or turn its refresh tokens on or off.")
+      .description('Rename a client, or turn its refresh tokens on or off.')
       .argument('<client_id>')
       .option('--name <name>', 'a new name')
       .option('--refresh-tokens', 'issue refresh tokens to it')
@@ -113,14 +112,9 @@ export function registerClientCommands(program: Command, io: CliIo): void {
     }),
   );
 
-  connectionOptions(
-    clients
-      .command('delete')
-      .description('Delete a client: its secrets and tokens stop working at once.')
-      .argument('<client_id>')
-      .option('--yes', 'do not ask for confirmation'),
-    { org: true },
-  ).action(
+  connectionOptions(clients.command('delete').description('Delete a client: its secrets and tokens stop working at once.').argument('<client_id>').option('--yes', 'do not ask for confirmation'), {
+    org: true,
+  }).action(
     action<ConnectionOptions & { yes?: boolean }, [string]>(io, async (ctx, clientId) => {
       await confirmDestructive(io, ctx.options.yes, `Delete client ${clientId}? Every application using it loses access at once.`, clientId);
       await ctx.api().delete(await path(ctx, clientId));

@@ -89,13 +89,7 @@ export function registerRoleCommands(program: Command, io: CliIo): void {
     }),
   );
 
-  connectionOptions(
-    roles
-      .command('delete')
-      .description('Delete a role (platform administrator).')
-      .argument('<role>', 'role id')
-      .option('--yes', 'do not ask for confirmation'),
-  ).action(
+  connectionOptions(roles.command('delete').description('Delete a role (platform administrator).').argument('<role>', 'role id').option('--yes', 'do not ask for confirmation')).action(
     action<ConnectionOptions & { yes?: boolean }, [string]>(io, async (ctx, id) => {
       await confirmDestructive(io, ctx.options.yes, `Delete role ${id}? Clients holding it lose its permissions.`, id);
       await ctx.api().delete(`/roles/${seg(id)}`);

@@ -9,11 +9,7 @@ export function registerServeCommand(program: Command): void {
     .description('Run the server (embedded database in DATA_DIR, or PostgreSQL at DATABASE_URL; WORKERS processes with PostgreSQL).')
     .action(async () => {
       // Loaded here so that the management commands do not pay for the server's modules at start.
-      const [{ startServer }, { runCluster }, { default: cluster }] = await Promise.all([
-        import('../../main.js'),
-        import('../../cluster.js'),
-        import('node:cluster'),
-      ]);
+      const [{ startServer }, { runCluster }, { default: cluster }] = await Promise.all([import('../../main.js'), import('../../cluster.js'), import('node:cluster')]);
       const settings = await configFromEnv();
       if (settings.workers > 1 && cluster.isPrimary) return runCluster(settings);
       const server = await startServer(settings, { quiet: cluster.isWorker });

@@ -35,9 +35,7 @@ export type Access =
   | { org: 'member' | 'admin'; permission?: ManagementPermission; platformAdmin?: true };
 
 /** Who is calling the management API. */
-export type Principal =
-  | { kind: 'user'; user: User; csrfToken: string; cookie: string }
-  | { kind: 'client'; clientId: string; orgId: string; permissions: ReadonlySet<string> };
+export type Principal = { kind: 'user'; user: User; csrfToken: string; cookie: string } | { kind: 'client'; clientId: string; orgId: string; permissions: ReadonlySet<string> };
 
 declare module 'fastify' {
   interface FastifyRequest {

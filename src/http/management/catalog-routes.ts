@@ -36,7 +36,9 @@ export async function catalogRoutes(app: TypedApp, { catalog }: { catalog: Catal
     reply.code(201).send(await catalog.createRole(request.body, actorOf(request))),
   );
 
-  app.get('/roles/:role', { config: readers, schema: { tags: ['catalog'], params: RoleParams, response: { 200: Role, ...errors(401, 403, 404) } } }, async (request) => catalog.getRole(request.params.role));
+  app.get('/roles/:role', { config: readers, schema: { tags: ['catalog'], params: RoleParams, response: { 200: Role, ...errors(401, 403, 404) } } }, async (request) =>
+    catalog.getRole(request.params.role),
+  );
 
   app.patch('/roles/:role', { config: platformAdmin, schema: { tags: ['catalog'], params: RoleParams, body: RolePatch, response: { 200: Role, ...errors(400, 401, 403, 404) } } }, async (request) =>
     catalog.updateRole(request.params.role, request.body, actorOf(request)),

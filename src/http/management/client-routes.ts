@@ -37,17 +37,16 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     },
     async (request, reply) => {
       const { client, client_secret } = await clients.create(request.params.org, request.body, actorOf(request));
-      return reply.code(201).header('cache-control', 'no-store').send({ ...client, client_secret });
+      return reply
+        .code(201)
+        .header('cache-control', 'no-store')
+        .send({ ...client, client_secret });
     },
   );
 
-  app.get(
-    '/organizations/:org/clients/:client_id',
-    { config: readers, schema: { tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } },
-    async (request) => {
-      return clients.get(request.params.org, request.params.client_id);
-    },
-  );
+  app.get('/organizations/:org/clients/:client_id', { config: readers, schema: { tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } }, async (request) => {
+    return clients.get(request.params.org, request.params.client_id);
+  });
 
   app.patch(
     '/organizations/:org/clients/:client_id',
@@ -78,19 +77,17 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
       },
     },
     async (request, reply) => {
-      const rotated = await clients.rotateSecret(
-        request.params.org,
-        request.params.client_id,
-        { gracePeriodSeconds: request.body?.grace_period_seconds ?? 0 },
-        actorOf(request),
-      );
+      const rotated = await clients.rotateSecret(request.params.org, request.params.client_id, { gracePeriodSeconds: request.body?.grace_period_seconds ?? 0 }, actorOf(request));
       return reply.header('cache-control', 'no-store').send(rotated);
     },
   );
 
   app.delete(
     '/organizations/:org/clients/:client_id',
-    { config: writers, schema: { summary: 'Delete a client: every application using it loses access at once', tags: ['clients'], params: ClientParams, response: { 204: NoContent, ...errors(401, 403, 404) } } },
+    {
+      config: writers,
+      schema: { summary: 'Delete a client: every application using it loses access at once', tags: ['clients'], params: ClientParams, response: { 204: NoContent, ...errors(401, 403, 404) } },
+    },
     async (request, reply) => {
       await clients.delete(request.params.org, request.params.client_id, actorOf(request));
       return reply.code(204).send();

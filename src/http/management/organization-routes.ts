@@ -14,7 +14,12 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     '/organizations',
     {
       config: { access: { user: true } },
-      schema: { summary: "Organizations: all of them for a platform admin, one's own otherwise", tags: ['organizations'], querystring: PageQuery, response: { 200: PageOf(Organization), ...errors(400, 401, 403) } },
+      schema: {
+        summary: "Organizations: all of them for a platform admin, one's own otherwise",
+        tags: ['organizations'],
+        querystring: PageQuery,
+        response: { 200: PageOf(Organization), ...errors(400, 401, 403) },
+      },
     },
     async (request) => {
       const { user } = userOf(request);
@@ -24,7 +29,10 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
 
   app.post(
     '/organizations',
-    { config: { access: { platformAdmin: true } }, schema: { summary: 'Create an organization', tags: ['organizations'], body: OrganizationInput, response: { 201: Organization, ...errors(400, 401, 403) } } },
+    {
+      config: { access: { platformAdmin: true } },
+      schema: { summary: 'Create an organization', tags: ['organizations'], body: OrganizationInput, response: { 201: Organization, ...errors(400, 401, 403) } },
+    },
     async (request, reply) => reply.code(201).send(await organizations.create(request.body, actorOf(request))),
   );
 
@@ -36,7 +44,10 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
 
   app.patch(
     '/organizations/:org',
-    { config: { access: { org: 'member', platformAdmin: true } }, schema: { tags: ['organizations'], params: OrgParams, body: OrganizationInput, response: { 200: Organization, ...errors(400, 401, 403, 404) } } },
+    {
+      config: { access: { org: 'member', platformAdmin: true } },
+      schema: { tags: ['organizations'], params: OrgParams, body: OrganizationInput, response: { 200: Organization, ...errors(400, 401, 403, 404) } },
+    },
     async (request) => organizations.rename(request.params.org, request.body.name, actorOf(request)),
   );
 

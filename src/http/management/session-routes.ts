@@ -23,8 +23,7 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
     platform_admin: user.platform_admin,
     organizations: await memberships.organizationsOf(user.id),
   });
-  const setCookie = (reply: FastifyReply, value: string, maxAge: number) =>
-    reply.setCookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/', maxAge });
+  const setCookie = (reply: FastifyReply, value: string, maxAge: number) => reply.setCookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/', maxAge });
   const anyone = { access: { public: true } } as const;
   const signedIn = { access: { user: true } } as const;
 
@@ -51,7 +50,10 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
 
   app.post(
     '/setup',
-    { config: anyone, schema: { summary: 'Create the first platform administrator from the one-time setup link', tags: ['session'], body: SetupBody, response: { 201: UserSchema, ...errors(400, 409) } } },
+    {
+      config: anyone,
+      schema: { summary: 'Create the first platform administrator from the one-time setup link', tags: ['session'], body: SetupBody, response: { 201: UserSchema, ...errors(400, 409) } },
+    },
     async (request, reply) => reply.code(201).send(await users.completeSetup(request.body.token, request.body)),
   );
 

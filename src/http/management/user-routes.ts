@@ -17,7 +17,12 @@ export async function userRoutes(app: TypedApp, { users }: { users: UserService 
     '/users',
     {
       config: platformAdmin,
-      schema: { summary: 'Create a user; without a password the answer carries a one-time invite_url', tags: ['users'], body: NewUser, response: { 201: UserWithInvite, ...errors(400, 401, 403, 409) } },
+      schema: {
+        summary: 'Create a user; without a password the answer carries a one-time invite_url',
+        tags: ['users'],
+        body: NewUser,
+        response: { 201: UserWithInvite, ...errors(400, 401, 403, 409) },
+      },
     },
     async (request, reply) => {
       const { user, invite_url } = await users.create(request.body, actorOf(request));

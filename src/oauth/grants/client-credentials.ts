@@ -16,10 +16,7 @@ export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: Refre
     const api = catalog.apiByIdentifier(audience);
     const held = api ? catalog.permissionsOn(api, client.roles) : [];
     if (!api || held.length === 0) {
-      throw new InvalidTargetError(
-        'The audience is not a registered API, or this client holds no permission on it.',
-        api ? 'client holds no permission on the audience' : 'unknown audience',
-      );
+      throw new InvalidTargetError('The audience is not a registered API, or this client holds no permission on it.', api ? 'client holds no permission on the audience' : 'unknown audience');
     }
     const asked = parseScope(params.scope);
     const answer = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held);

@@ -45,9 +45,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('api_id', 'text', (c) => c.notNull())
     .addColumn('value', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('role_permissions_pk', ['role_id', 'api_id', 'value'])
-    .addForeignKeyConstraint('role_permissions_permission_fk', ['api_id', 'value'], 'api_permissions', ['api_id', 'value'], (c) =>
-      c.onDelete('cascade'),
-    )
+    .addForeignKeyConstraint('role_permissions_permission_fk', ['api_id', 'value'], 'api_permissions', ['api_id', 'value'], (c) => c.onDelete('cascade'))
     .execute();
 
   await db.schema
@@ -110,18 +108,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of [
-    'audit_events',
-    'signing_keys',
-    'client_secrets',
-    'client_roles',
-    'clients',
-    'role_permissions',
-    'roles',
-    'api_permissions',
-    'apis',
-    'organizations',
-  ]) {
+  for (const table of ['audit_events', 'signing_keys', 'client_secrets', 'client_roles', 'clients', 'role_permissions', 'roles', 'api_permissions', 'apis', 'organizations']) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

@@ -35,7 +35,12 @@ export class AuditRepository {
   /** Newest first; the cursor is the last event's id (audit_events_org_idx). */
   async list(orgId: string, page: PageRequest): Promise<Page<AuditEvent>> {
     if (page.cursor !== undefined && !/^[0-9]{1,18}$/.test(page.cursor)) throw new InvalidCursorError();
-    let query = this.db.selectFrom('audit_events').selectAll().where('org_id', '=', orgId).orderBy('id', 'desc').limit(page.limit + 1);
+    let query = this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .orderBy('id', 'desc')
+      .limit(page.limit + 1);
     if (page.cursor !== undefined) query = query.where('id', '<', page.cursor);
     const rows = await query.execute();
     const data = rows.slice(0, page.limit).map((r) => ({

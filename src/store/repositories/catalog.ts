@@ -41,7 +41,11 @@ export class CatalogRepository {
       .insertInto('apis')
       .values({ id: api.id, identifier: api.identifier, name: api.name, access_token_ttl: api.accessTokenTtl, built_in: api.builtIn, created_at: api.now, updated_at: api.now })
       .execute();
-    if (permissions.length > 0) await this.db.insertInto('api_permissions').values(permissions.map((p) => ({ api_id: api.id, value: p.value, description: p.description }))).execute();
+    if (permissions.length > 0)
+      await this.db
+        .insertInto('api_permissions')
+        .values(permissions.map((p) => ({ api_id: api.id, value: p.value, description: p.description })))
+        .execute();
   }
 
   async updateApi(id: string, patch: { identifier?: string | undefined; name?: string | undefined; accessTokenTtl?: number | null | undefined; updatedAt: Date }): Promise<void> {
@@ -121,7 +125,11 @@ export class CatalogRepository {
 
   async replaceRolePermissions(roleId: string, rows: readonly RolePermissionRow[]): Promise<void> {
     await this.db.deleteFrom('role_permissions').where('role_id', '=', roleId).execute();
-    if (rows.length > 0) await this.db.insertInto('role_permissions').values([...rows]).execute();
+    if (rows.length > 0)
+      await this.db
+        .insertInto('role_permissions')
+        .values([...rows])
+        .execute();
   }
 
   /** Deletes the role and returns the clients that held it (client_roles_role_idx). */
@@ -145,9 +153,9 @@ export class CatalogRepository {
       .selectFrom('apis')
       .select(['id', 'identifier', 'name', 'access_token_ttl', 'built_in', 'created_at', 'updated_at'])
       .select((eb) =>
-        jsonArrayFrom(eb.selectFrom('api_permissions').select(['api_permissions.value', 'api_permissions.description']).whereRef('api_permissions.api_id', '=', 'apis.id').orderBy('api_permissions.value')).as(
-          'permissions',
-        ),
+        jsonArrayFrom(
+          eb.selectFrom('api_permissions').select(['api_permissions.value', 'api_permissions.description']).whereRef('api_permissions.api_id', '=', 'apis.id').orderBy('api_permissions.value'),
+        ).as('permissions'),
       );
   }
 

@@ -14,7 +14,10 @@ export class ChangeRepository {
 
   /** The highest number handed out so far (0 for none); primary key. */
   async latest(): Promise<number> {
-    const row = await this.db.selectFrom('changes').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('changes')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .executeTakeFirst();
     return row?.seq ? Number(row.seq) : 0;
   }
 
@@ -32,12 +35,7 @@ export class ChangeRepository {
     const rows = await this.db
       .selectFrom('changes')
       .select(['seq', 'change'])
-      .where((eb) =>
-        eb.or([
-          eb('seq', '>', String(seq)),
-          eb('at', '>', sql<Date>`(select at from changes where seq = ${String(seq)}) - make_interval(secs => ${marginSeconds})`),
-        ]),
-      )
+      .where((eb) => eb.or([eb('seq', '>', String(seq)), eb('at', '>', sql<Date>`(select at from changes where seq = ${String(seq)}) - make_interval(secs => ${marginSeconds})`)]))
       .orderBy('seq')
       .execute();
     return rows.map((r) => ({ seq: Number(r.seq), change: r.change }));

@@ -22,15 +22,27 @@ export class ClientSecretRepository {
 
   /** Drops the previous secret, if one is still in its grace period. */
   async dropPrevious(orgId: string, clientId: string): Promise<void> {
-    await this.db.deleteFrom('client_secrets').where('client_id', 'in', ofOrg(this.db, orgId, clientId)).where('expires_at', 'is not', null).execute();
+    await this.db
+      .deleteFrom('client_secrets')
+      .where('client_id', 'in', ofOrg(this.db, orgId, clientId))
+      .where('expires_at', 'is not', null)
+      .execute();
   }
 
   /** Gives the current secret an end: it becomes the previous one. */
   async expireCurrent(orgId: string, clientId: string, at: Date): Promise<void> {
-    await this.db.updateTable('client_secrets').set({ expires_at: at }).where('client_id', 'in', ofOrg(this.db, orgId, clientId)).where('expires_at', 'is', null).execute();
+    await this.db
+      .updateTable('client_secrets')
+      .set({ expires_at: at })
+      .where('client_id', 'in', ofOrg(this.db, orgId, clientId))
+      .where('expires_at', 'is', null)
+      .execute();
   }
 
   async deleteAll(orgId: string, clientId: string): Promise<void> {
-    await this.db.deleteFrom('client_secrets').where('client_id', 'in', ofOrg(this.db, orgId, clientId)).execute();
+    await this.db
+      .deleteFrom('client_secrets')
+      .where('client_id', 'in', ofOrg(this.db, orgId, clientId))
+      .execute();
   }
 }

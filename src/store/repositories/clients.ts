@@ -57,7 +57,10 @@ export class ClientRepository {
 
   /** Replaces the client's roles (primary key of client_roles). */
   async setRoles(orgId: string, clientId: string, roleIds: readonly string[]): Promise<void> {
-    await this.db.deleteFrom('client_roles').where('client_id', 'in', ofOrg(this.db, orgId, clientId)).execute();
+    await this.db
+      .deleteFrom('client_roles')
+      .where('client_id', 'in', ofOrg(this.db, orgId, clientId))
+      .execute();
     if (roleIds.length === 0) return;
     // Inserted from the client's row, so a client of another organization gets no roles.
     await this.db

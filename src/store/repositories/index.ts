@@ -68,9 +68,13 @@ export function dataOf(db: Kysely<Database>): Data {
   return {
     read: new Repositories(db),
     async transaction(work) {
-      let tx: Tx | undefined;
-      const result = await db.transaction().execute((trx) => work((tx = new Tx(trx))));
-      await tx?.runAfterCommit();
+      const txs: Tx[] = [];
+      const result = await db.transaction().execute((trx) => {
+        const tx = new Tx(trx);
+        txs.push(tx);
+        return work(tx);
+      });
+      for (const tx of txs) await tx.runAfterCommit();
       return result;
     },
   };

@@ -53,15 +53,7 @@ export class TokenPathRepository {
   /** Up to `limit` client ids, least recently used first (a sort of clients; run once at start). */
   async recentlyUsedClientIds(limit: number): Promise<string[]> {
     const rows = await this.db
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('clients')
-          .select(['client_id', 'last_used_at'])
-          .orderBy(sql`last_used_at desc nulls last`)
-          .orderBy('client_id')
-          .limit(limit)
-          .as('recent'),
-      )
+      .selectFrom((eb) => eb.selectFrom('clients').select(['client_id', 'last_used_at']).orderBy(sql`last_used_at desc nulls last`).orderBy('client_id').limit(limit).as('recent'))
       .select('client_id')
       .orderBy(sql`last_used_at asc nulls first`)
       .orderBy('client_id', 'desc')

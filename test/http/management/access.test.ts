@@ -28,7 +28,9 @@ describe('declared access of the management routes', () => {
 
   it('every route under /api/v1 declares its access; only sign-in, setup and invitations are public', () => {
     expect(management().length).toBeGreaterThan(30);
-    const undeclared = management().filter((r) => !r.config?.access).map(name);
+    const undeclared = management()
+      .filter((r) => !r.config?.access)
+      .map(name);
     expect(undeclared).toEqual([]);
     const open = management()
       .filter((r) => r.config?.access && 'public' in r.config.access)

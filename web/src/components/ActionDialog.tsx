@@ -83,16 +83,7 @@ export function ConfirmDeleteDialog({
 }) {
   const action = useAction();
   return (
-    <FormDialog
-      title={title}
-      tone="danger"
-      icon={icon}
-      action={action}
-      onSubmit={() => void action.run(onConfirm)}
-      onClose={onClose}
-      submitLabel={confirmLabel}
-      submitIcon={confirmIcon}
-    >
+    <FormDialog title={title} tone="danger" icon={icon} action={action} onSubmit={() => void action.run(onConfirm)} onClose={onClose} submitLabel={confirmLabel} submitIcon={confirmIcon}>
       {children}
     </FormDialog>
   );

@@ -64,7 +64,11 @@ export function Dialog({
     >
       <form onSubmit={submit} onInput={onEdit} className="dialog-form" noValidate>
         <header className="dialog-header">
-          {icon && <span className="dialog-icon" aria-hidden="true">{icon}</span>}
+          {icon && (
+            <span className="dialog-icon" aria-hidden="true">
+              {icon}
+            </span>
+          )}
           <h2 id={titleId}>{title}</h2>
           <button type="button" className="icon-btn icon-btn-ghost dialog-close" aria-label="Close" title="Close" onClick={onClose}>
             <X size={18} aria-hidden="true" />

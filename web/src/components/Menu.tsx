@@ -89,7 +89,11 @@ export function MenuItem({ onSelect, children, checked, icon, tone }: { onSelect
         onSelect();
       }}
     >
-      {icon && <span className="menu-item-icon" aria-hidden="true">{icon}</span>}
+      {icon && (
+        <span className="menu-item-icon" aria-hidden="true">
+          {icon}
+        </span>
+      )}
       <span className="menu-item-label">{children}</span>
     </button>
   );

@@ -32,10 +32,7 @@ export function TopBar({ currentOrg }: { currentOrg: OrgChoice | undefined }) {
           </span>
         )}
         <Menu label="Settings" icon={<Settings size={20} aria-hidden="true" />}>
-          <MenuItem
-            icon={<Boxes size={16} />}
-            onSelect={() => (currentOrg ? navigate(`/organizations/${encodeURIComponent(currentOrg.id)}/api`) : navigate('/'))}
-          >
+          <MenuItem icon={<Boxes size={16} />} onSelect={() => (currentOrg ? navigate(`/organizations/${encodeURIComponent(currentOrg.id)}/api`) : navigate('/'))}>
             My organization
           </MenuItem>
           {me.platform_admin && (

@@ -77,7 +77,12 @@ export function CopyButton({ value, what }: { value: string; what: string }) {
       className={`icon-btn icon-btn-ghost copy-btn${state === 'copied' ? ' is-copied' : ''}`}
       aria-label={label}
       title={label}
-      onClick={() => writeClipboard(value).then(() => setState('copied'), () => setState('failed'))}
+      onClick={() =>
+        writeClipboard(value).then(
+          () => setState('copied'),
+          () => setState('failed'),
+        )
+      }
     >
       {state === 'copied' ? <Check size={16} aria-hidden="true" /> : <Copy size={16} aria-hidden="true" />}
       <span className="sr-only" aria-live="polite">

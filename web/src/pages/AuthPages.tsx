@@ -32,7 +32,7 @@ function AuthCard({ title, intro, children, onSubmit, onEdit }: { title: string;
 
 /** Where to go after signing in: only a path of this app, never another site. */
 function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/signin') ? next : '/';
+  return next?.startsWith('/') && !next.startsWith('//') && !next.startsWith('/signin') ? next : '/';
 }
 
 export function SignInPage() {
@@ -50,9 +50,7 @@ export function SignInPage() {
   return (
     <AuthCard title="Sign in" intro={notice && <Callout tone="info">{notice}</Callout>} onSubmit={submit} onEdit={() => action.setError(undefined)}>
       <Field label="Email">{(id) => <input id={id} type="email" autoComplete="username" autoFocus value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
-      <Field label="Password">
-        {(id) => <input id={id} type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
-      </Field>
+      <Field label="Password">{(id) => <input id={id} type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />}</Field>
       <ErrorText message={action.error} />
       <Button tone="primary" type="submit" busy={action.busy} className="btn-block">
         Sign in
@@ -72,9 +70,7 @@ function PasswordFields({ password, confirm, setPassword, setConfirm }: { passwo
       <Field label="Password" hint={`At least ${MIN_PASSWORD} characters. A few unrelated words make a strong one.`}>
         {(id, hintId) => <input id={id} type="password" autoComplete="new-password" aria-describedby={hintId} value={password} onChange={(e) => setPassword(e.target.value)} />}
       </Field>
-      <Field label="Repeat the password">
-        {(id) => <input id={id} type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
-      </Field>
+      <Field label="Repeat the password">{(id) => <input id={id} type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}</Field>
     </>
   );
 }

@@ -111,9 +111,7 @@ function ApiDialog({ existing, onSaved, onClose }: { existing: Api | undefined; 
   const [name, setName] = useState(existing?.name ?? '');
   const [identifier, setIdentifier] = useState(existing?.identifier ?? '');
   const [ttl, setTtl] = useState(existing?.access_token_ttl ? String(existing.access_token_ttl) : '');
-  const [rows, setRows] = useState<PermissionRow[]>(
-    existing?.permissions.length ? existing.permissions.map((p) => ({ key: ++rowKey, ...p })) : [{ key: ++rowKey, value: '', description: '' }],
-  );
+  const [rows, setRows] = useState<PermissionRow[]>(existing?.permissions.length ? existing.permissions.map((p) => ({ key: ++rowKey, ...p })) : [{ key: ++rowKey, value: '', description: '' }]);
   const action = useAction();
   const setRow = (key: number, patch: Partial<PermissionRow>) => setRows((rs) => rs.map((r) => (r.key === key ? { ...r, ...patch } : r)));
   const save = () =>

@@ -31,7 +31,9 @@ export function ApiPage({ org, tab }: { org: OrgChoice; tab: 'clients' | 'roles'
           Roles
         </Link>
       </div>
-      <div role="tabpanel" aria-label={tab === 'clients' ? 'Clients' : 'Roles'}>{tab === 'clients' ? <ClientsTab org={org} /> : <RolesTab org={org} />}</div>
+      <div role="tabpanel" aria-label={tab === 'clients' ? 'Clients' : 'Roles'}>
+        {tab === 'clients' ? <ClientsTab org={org} /> : <RolesTab org={org} />}
+      </div>
     </>
   );
 }
@@ -184,7 +186,15 @@ function ClientCard({
       </div>
       <div className="client-roles">
         <span className="label">Roles</span>
-        {client.roles.length === 0 ? <span className="muted">No roles</span> : client.roles.map((r) => <Badge key={r.id} tone="blue">{r.name}</Badge>)}
+        {client.roles.length === 0 ? (
+          <span className="muted">No roles</span>
+        ) : (
+          client.roles.map((r) => (
+            <Badge key={r.id} tone="blue">
+              {r.name}
+            </Badge>
+          ))
+        )}
         {canEdit && <IconButton label={`Edit roles of ${client.name}`} icon={<Pencil size={15} aria-hidden="true" />} onClick={onEditRoles} />}
       </div>
       <dl className="client-facts">
@@ -256,7 +266,11 @@ function RolesTab({ org }: { org: OrgChoice }) {
         loading={roles.loading}
         error={roles.error}
         what="roles"
-        empty={<EmptyState icon={<KeyRound size={28} />} title="No roles yet">A platform administrator defines the roles organizations can assign.</EmptyState>}
+        empty={
+          <EmptyState icon={<KeyRound size={28} />} title="No roles yet">
+            A platform administrator defines the roles organizations can assign.
+          </EmptyState>
+        }
       >
         {(items) => (
           <DataTable

@@ -35,9 +35,7 @@ export function CreateClientDialog({ orgId, roles, onCreated, onClose }: { orgId
   return (
     <FormDialog title="Create client" action={action} onSubmit={save} onClose={onClose} size="large">
       <Field label="Name" hint="Who will use it, e.g. “Billing exporter”. You can change it later.">
-        {(id, hintId) => (
-          <input id={id} aria-describedby={hintId} data-autofocus required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
-        )}
+        {(id, hintId) => <input id={id} aria-describedby={hintId} data-autofocus required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
       </Field>
       <fieldset className="choice-list">
         <legend>Available roles</legend>
@@ -79,17 +77,7 @@ export function RotateSecretDialog({ orgId, client, onRotated, onClose }: { orgI
       </label>
       <div className={`inline-field${keepOld ? '' : ' is-disabled'}`}>
         <label htmlFor="grace-minutes">Grace period (minutes)</label>
-        <input
-          id="grace-minutes"
-          type="number"
-          inputMode="numeric"
-          min={1}
-          max={43200}
-          step={1}
-          disabled={!keepOld}
-          value={minutes}
-          onChange={(e) => setMinutes(e.target.value)}
-        />
+        <input id="grace-minutes" type="number" inputMode="numeric" min={1} max={43200} step={1} disabled={!keepOld} value={minutes} onChange={(e) => setMinutes(e.target.value)} />
       </div>
       <p className="field-hint">{keepOld ? 'Both secrets work until the grace period ends; then only the new one.' : 'Without a grace period the old secret stops working at once.'}</p>
     </FormDialog>
