@@ -18,6 +18,11 @@ export function addSeconds(date: Date, seconds: number): Date {
   return addMs(date, seconds * 1000);
 }
 
+/** The earlier of two instants. */
+export function earlier(a: Date, b: Date): Date {
+  return a.getTime() <= b.getTime() ? a : b;
+}
+
 /** A Date from milliseconds since the epoch. */
 export function fromEpochMs(ms: number): Date {
   return new Date(ms);

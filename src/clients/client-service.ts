@@ -50,14 +50,14 @@ export class ClientService {
   }
 
   async update(orgId: string, clientId: string, patch: ClientPatch, actor: Actor): Promise<Client> {
-    return this.change(orgId, clientId, actor, 'client.updated', async (tx) => {
+    return this.change(orgId, clientId, actor, 'client.updated', {}, async (tx) => {
       await tx.clients.update(orgId, clientId, { name: patch.name, refreshTokens: patch.refresh_tokens, updatedAt: this.clock.now() });
     });
   }
 
   /** Replaces the client's roles; tokens issued from now on carry the new permissions. */
   async setRoles(orgId: string, clientId: string, roleIds: string[], actor: Actor): Promise<Client> {
-    return this.change(orgId, clientId, actor, 'client.roles_changed', async (tx) => {
+    return this.change(orgId, clientId, actor, 'client.roles_changed', {}, async (tx) => {
       await tx.clients.setRoles(orgId, clientId, await existingRoles(tx, roleIds));
       await tx.clients.update(orgId, clientId, { updatedAt: this.clock.now() });
     });
@@ -72,13 +72,13 @@ export class ClientService {
     const secret = generateSecret();
     const now = this.clock.now();
     const previousExpiresAt = opts.gracePeriodSeconds > 0 ? addSeconds(now, opts.gracePeriodSeconds) : null;
-    await this.change(orgId, clientId, actor, 'client.secret_rotated', async (tx) => {
+    const details = { grace_period_seconds: opts.gracePeriodSeconds, secret_hint: secretHint(secret) };
+    await this.change(orgId, clientId, actor, 'client.secret_rotated', details, async (tx) => {
       await tx.clientSecrets.dropPrevious(orgId, clientId);
       if (previousExpiresAt) await tx.clientSecrets.expireCurrent(orgId, clientId, previousExpiresAt);
       else await tx.clientSecrets.deleteAll(orgId, clientId);
       await this.insertSecret(tx, orgId, clientId, secret, now);
       await tx.clients.update(orgId, clientId, { updatedAt: now });
-      return { grace_period_seconds: opts.gracePeriodSeconds, secret_hint: secretHint(secret) };
     });
     return { client_secret: secret, secret_hint: secretHint(secret), previous_secret_expires_at: previousExpiresAt };
   }
@@ -93,14 +93,14 @@ export class ClientService {
     });
   }
 
-  /** One change to an existing client: lock it (it must be this organization's), apply, audit with a diff, publish. */
-  private async change(orgId: string, clientId: string, actor: Actor, action: string, apply: (tx: Tx) => Promise<Record<string, unknown> | undefined>): Promise<Client> {
+  /** One change to an existing client: lock it (it must be this organization's), apply, audit with a diff and `details`, publish. */
+  private async change(orgId: string, clientId: string, actor: Actor, action: string, details: Record<string, unknown>, apply: (tx: Tx) => Promise<void>): Promise<Client> {
     return this.data.transaction(async (tx) => {
       if (!(await tx.clients.lock(orgId, clientId))) throw new NotFoundError('Client');
       const before = found(await tx.clients.find(orgId, clientId));
-      const extra = await apply(tx);
+      await apply(tx);
       const after = found(await tx.clients.find(orgId, clientId));
-      await tx.audit.record(orgId, actor, { action, target: { type: 'client', id: clientId }, details: { ...diff(before, after, ['name', 'refresh_tokens', 'roles']), ...(extra ?? {}) } });
+      await tx.audit.record(orgId, actor, { action, target: { type: 'client', id: clientId }, details: { ...diff(before, after, ['name', 'refresh_tokens', 'roles']), ...details } });
       await this.feed.publish(tx, { kind: 'client', clientId });
       return after;
     });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { addSeconds, type Clock } from '../clock.js';
+import { addSeconds, earlier, type Clock } from '../clock.js';
 import { InvalidGrantError } from '../errors/oauth-error.js';
 import { newId, randomBase62 } from '../ids.js';
 import type { Data, Repositories } from '../store/repositories/index.js';
@@ -106,7 +106,7 @@ export class RefreshTokenService {
       audience: row.audience,
       scope: row.scope === null ? null : row.scope.split(' '),
       createdAt: row.created_at,
-      expiresAt: Math.min(row.idle_expires_at , row.expires_at),
+      expiresAt: earlier(row.idle_expires_at, row.expires_at),
     };
   }
 
@@ -142,7 +142,7 @@ export class RefreshTokenService {
       scope: f.scope === null ? null : f.scope.join(' '),
       created_at: f.now,
       expires_at: f.expiresAt,
-      idle_expires_at: Math.min(idle , f.expiresAt),
+      idle_expires_at: earlier(idle, f.expiresAt),
     });
     return token;
   }

@@ -312,7 +312,7 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
       // A budget of 0 ms: one statement's worth per flush.
       const recorder = new UsageRecorder(dataOf(p.runtime.store.db.withPlugin(statements)), 60_000, undefined, { flushBudgetMs: 0, perStatement: 2 });
       const t = new Date('2032-02-01T00:00:00Z');
-      seeded.forEach((c, i) => recorder.record(c.clientId, secrets[i]!.id, t));
+      for (const [i, c] of seeded.entries()) recorder.record(c.clientId, secrets[i]!.id, t);
       await recorder.flush();
       const clientTimes = async () => (await Promise.all(seeded.map((c) => lastUsed(c.clientId)))).map((u) => u.client);
       expect(await clientTimes()).toEqual([t, t, null, null, null]);

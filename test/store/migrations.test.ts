@@ -46,7 +46,11 @@ beforeAll(async () => {
 describe.each(testDatabases())('migrations on $name', (db) => {
   let dataDir: string | undefined;
   /** A fresh database, migrated by openStore. */
-  const open = (): Promise<Store> => (db.name === 'pglite' ? openStore({ dataDir: (dataDir = tempDir()) }) : db.open());
+  const open = (): Promise<Store> => {
+    if (db.name !== 'pglite') return db.open();
+    dataDir = tempDir();
+    return openStore({ dataDir });
+  };
   /** The same database, opened again (openStore runs the migrations again). */
   const reopen = (): Promise<Store> => (db.name === 'pglite' ? openStore({ dataDir: dataDir! }) : db.reopen());
 

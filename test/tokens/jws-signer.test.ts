@@ -45,7 +45,7 @@ describe.each([0, 1, 2])('JwsSigner with %i signer threads', (threads) => {
     const s = signer(threads);
     const jobs = Array.from({ length: 300 }, (_, i) => ({ key: keys[i % 2]!, input: `payload-${i}` }));
     const signatures = await Promise.all(jobs.map((j) => s.sign(j.key, j.input)));
-    jobs.forEach((j, i) => expect(valid(j.key, j.input, signatures[i]!)).toBe(true));
+    for (const [i, j] of jobs.entries()) expect(valid(j.key, j.input, signatures[i]!)).toBe(true);
   });
 
   it('refuses an algorithm it does not know', async () => {
@@ -93,6 +93,6 @@ describe('JwsSigner when a thread dies', () => {
     const pending = Array.from({ length: 20 }, (_, i) => s.sign(key, `p${i}`));
     await s.close();
     const signatures = await Promise.all(pending);
-    signatures.forEach((sig, i) => expect(valid(key, `p${i}`, sig)).toBe(true));
+    for (const [i, sig] of signatures.entries()) expect(valid(key, `p${i}`, sig)).toBe(true);
   });
 });

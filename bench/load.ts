@@ -1,0 +1,66 @@
+// Token requests: single ones (fetch) and the load (autocannon, in this process).
+import autocannon from 'autocannon';
+import type { BenchClient } from './child-protocol.js';
+import { trackLoad } from './cleanup.js';
+import type { ServerSpec } from './servers.js';
+
+/** Up to this many clients are used round-robin; above it, a client is drawn at random per request. */
+const ROUND_ROBIN_MAX = 1000;
+
+export type Requests = autocannon.Request[];
+
+export function basic(client: BenchClient): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
+}
+
+export function tokenRequest(server: ServerSpec, url: string, client: BenchClient, secret = client.secret): Promise<Response> {
+  return fetch(`${url}${server.tokenPath}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic({ id: client.id, secret }) },
+    body: server.body,
+  });
+}
+
+/** Requests for autocannon: round-robin over the clients, or a random client per request when there are many (or `random`). */
+export function loadRequests(server: ServerSpec, clients: BenchClient[], random: boolean): { mode: string; requests: Requests } {
+  const headers = clients.map((c) => ({ 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c) }));
+  const body = Buffer.from(server.body);
+  if (clients.length <= ROUND_ROBIN_MAX && !random) {
+    // Prebuilt requests: every connection cycles through all clients in turn.
+    return { mode: 'round-robin', requests: headers.map((h) => ({ method: 'POST', path: server.tokenPath, headers: h, body })) };
+  }
+  return {
+    mode: 'random client per request',
+    requests: [
+      {
+        method: 'POST',
+        path: server.tokenPath,
+        body,
+        setupRequest: (req) => {
+          req.headers = headers[Math.floor(Math.random() * headers.length)];
+          return req;
+        },
+      },
+    ],
+  };
+}
+
+export type OnResponse = (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void;
+
+export async function runLoad(url: string, requests: Requests, connections: number, seconds: number, onResponse?: OnResponse): Promise<autocannon.Result> {
+  const instance = autocannon({
+    url,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    requests,
+    timeout: 10,
+  });
+  trackLoad(instance);
+  if (onResponse) instance.on('response', onResponse);
+  try {
+    return await instance;
+  } finally {
+    trackLoad(undefined);
+  }
+}

@@ -1,0 +1,126 @@
+// The command line of `npm run bench`: usage text, parsing and validation.
+import { parseArgs } from 'node:util';
+import { ALGS, type Alg } from './constants.js';
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --duration <s>      measured seconds per server (default 10; 3 with --quick)
+  --rounds <n>        split them into n slices, the servers taking turns, so that a machine
+                      whose speed drifts during the run treats both alike (default 5; 3 with --quick)
+  --connections <n>   concurrent connections (default 50)
+  --clients <n>       clients provisioned and used (default 10; e.g. 100000 for the data-scale check)
+  --alg <alg>         signing algorithm: ES256 (default), RS256, EdDSA
+  --warmup <s>        unmeasured load before each measured run (default 2; 1 with --quick)
+  --samples <n>       tokens fetched and verified after each run (default 20)
+  --page-size <n>     clients per page when listing the organization (default 50, the API's default)
+  --only <server>     portcullis or oidc-provider (default: both, side by side)
+  --workers <n>       Portcullis server processes sharing the port, as WORKERS (default 1;
+                      more than one needs DATABASE_URL)
+  --random            draw a client at random for every request even with few clients (the mode
+                      used above 1000), to compare client counts with the same load generator work
+  --quick             a short run (3 s per server), well under a minute in all
+  --json              print the results as JSON
+  -h, --help          this text
+
+Portcullis uses the embedded database, or PostgreSQL when DATABASE_URL is set
+(a throwaway database is created on that server and dropped afterwards).`;
+
+const SERVER_KEYS = ['portcullis', 'oidc-provider'] as const;
+export type ServerKey = (typeof SERVER_KEYS)[number];
+
+const OPTIONS = {
+  duration: { type: 'string' },
+  rounds: { type: 'string' },
+  'page-size': { type: 'string' },
+  connections: { type: 'string' },
+  clients: { type: 'string' },
+  alg: { type: 'string' },
+  warmup: { type: 'string' },
+  samples: { type: 'string' },
+  only: { type: 'string' },
+  workers: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  random: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const parse = (argv: string[]) => parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+/** The options as given, for echoing the command line back. */
+export type RawArgs = ReturnType<typeof parse>;
+
+export interface Options {
+  duration: number;
+  connections: number;
+  clients: number;
+  alg: Alg;
+  rounds: number;
+  pageSize: number;
+  warmup: number;
+  samples: number;
+  workers: number;
+  quick: boolean;
+  random: boolean;
+  json: boolean;
+  only: ServerKey | undefined;
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+function positiveInt(name: string, raw: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(String(raw)) || n < min || n > max) {
+    fail(`--${name}: an integer from ${min} to ${max} expected, got ${JSON.stringify(raw)}\n\n${USAGE}`);
+  }
+  return n;
+}
+
+const isAlg = (s: string): s is Alg => (ALGS as readonly string[]).includes(s);
+const isServerKey = (s: string): s is ServerKey => (SERVER_KEYS as readonly string[]).includes(s);
+
+/** Parses `argv`; prints the usage and exits on --help (0) or on a bad option (2). */
+export function parseOptions(argv: string[] = process.argv.slice(2)): { opts: Options; args: RawArgs } {
+  let args: RawArgs;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const alg = args.alg ?? 'ES256';
+  const only = args.only;
+  const opts: Options = {
+    duration: positiveInt('duration', args.duration ?? (args.quick ? '3' : '10'), { max: 3600 }),
+    connections: positiveInt('connections', args.connections ?? '50', { max: 10_000 }),
+    clients: positiveInt('clients', args.clients ?? '10', { max: 10_000_000 }),
+    alg: alg as Alg, // checked below, in the order the checks have always run
+    rounds: positiveInt('rounds', args.rounds ?? (args.quick ? '3' : '5'), { max: 1000 }),
+    pageSize: positiveInt('page-size', args['page-size'] ?? '50', { max: 200 }),
+    warmup: positiveInt('warmup', args.warmup ?? (args.quick ? '1' : '2'), { min: 0, max: 600 }),
+    samples: positiveInt('samples', args.samples ?? '20', { max: 10_000 }),
+    workers: positiveInt('workers', args.workers ?? '1', { max: 64 }),
+    quick: args.quick,
+    random: args.random,
+    json: args.json,
+    only: only as ServerKey | undefined,
+  };
+  if (opts.rounds > opts.duration) {
+    fail(`--rounds: at most --duration (${opts.duration}): every slice lasts whole seconds`);
+  }
+  if (!isAlg(alg)) {
+    fail(`--alg: one of ${ALGS.join(', ')} expected, got ${JSON.stringify(alg)}`);
+  }
+  if (only !== undefined && !isServerKey(only)) {
+    fail(`--only: portcullis or oidc-provider expected, got ${JSON.stringify(only)}`);
+  }
+  if (opts.workers > 1 && !process.env.DATABASE_URL) {
+    fail('--workers: more than one Portcullis process needs DATABASE_URL (the embedded database serves one process)');
+  }
+  return { opts, args };
+}

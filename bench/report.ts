@@ -1,0 +1,151 @@
+// The results: notes on how they were obtained, and the output as a table or as JSON.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PortcullisProvisioning, StaticProvisioning } from './child-protocol.js';
+import { RATE_LIMIT, ROOT } from './constants.js';
+import type { Machine } from './host.js';
+import type { Listing } from './listing.js';
+import type { Summary } from './measure.js';
+import type { Options, RawArgs } from './options.js';
+import { percentile } from './stats.js';
+import type { Verification } from './verify.js';
+
+export interface Result extends Summary {
+  server: string;
+  database: string;
+  provisioning: PortcullisProvisioning | StaticProvisioning | undefined;
+  rssAtReadyMb: number;
+  verification: Verification;
+  listing?: Listing;
+}
+
+export interface Output {
+  command: string;
+  options: Pick<Options, 'duration' | 'rounds' | 'pageSize' | 'connections' | 'clients' | 'alg' | 'warmup' | 'samples' | 'workers' | 'quick'>;
+  machine: Machine;
+  results: Result[];
+  ratio: number | undefined;
+  roundRatios: number[];
+  allTokensValid: boolean;
+  notes: string[];
+  elapsedSeconds: number;
+}
+
+function pkgVersion(name: string): string {
+  try {
+    const file = name === 'portcullis' ? path.join(ROOT, 'package.json') : path.join(ROOT, 'node_modules', name, 'package.json');
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+export function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '-';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(rows: Result[]): string {
+  const head = ['server', 'tokens/s (avg)', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', 'server CPU', 'load-gen CPU', 'other CPU'];
+  const body = rows.map((r) => [
+    r.server,
+    fmt(r.tokensPerSecond),
+    fmt(r.p50Ms, 2),
+    fmt(r.p99Ms, 2),
+    fmt(r.errors),
+    fmt(r.peakRssMb, 1),
+    `${fmt(r.serverCpuPercent)}%`,
+    `${fmt(r.loadGeneratorCpuPercent)}%`,
+    `${fmt(r.otherCpuPercent)}%`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const width = (i: number) => widths[i] as number;
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(width(i)) : c.padStart(width(i)))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+/** The command that repeats this run, as the user would type it. */
+export function commandLine(opts: Options, args: RawArgs): string {
+  const parts = ['npm run bench --'];
+  if (opts.quick) parts.push('--quick');
+  if (opts.random) parts.push('--random');
+  for (const key of ['duration', 'rounds', 'connections', 'clients', 'alg', 'warmup', 'samples', 'page-size', 'only', 'workers'] as const) {
+    if (args[key] !== undefined) parts.push(`--${key} ${args[key]}`);
+  }
+  if (opts.json) parts.push('--json');
+  const cmd = parts.join(' ');
+  const prefix = process.env.DATABASE_URL ? 'DATABASE_URL=… ' : '';
+  return prefix + (cmd === 'npm run bench --' ? 'npm run bench' : cmd);
+}
+
+/** How the figures were obtained, for whoever quotes them. */
+export function notes(results: Result[], opts: Options, host: Machine): string[] {
+  const portcullis = results.find((r) => r.server === 'Portcullis');
+  const out: string[] = [];
+  if (portcullis) {
+    const p = portcullis.provisioning as PortcullisProvisioning;
+    out.push(
+      `Portcullis ${pkgVersion('portcullis')}: ${portcullis.database}; ` +
+        (p.bulk > 0
+          ? `${fmt(p.viaService)} clients created through ClientService (${p.serviceSeconds.toFixed(1)} s) and ${fmt(p.bulk)} bulk-inserted with SQL in the same format (${p.bulkSeconds.toFixed(1)} s, no audit events)`
+          : `${fmt(p.viaService)} clients created through ClientService (${p.serviceSeconds.toFixed(1)} s)`) +
+        `; LOG_LEVEL=warn${opts.workers > 1 ? `; ${opts.workers} worker processes (node:cluster) plus the primary: RSS and CPU are their sums` : ''}.`,
+      ...(portcullis.databaseCpuPercent !== undefined
+        ? [`Portcullis on PostgreSQL: "server CPU" includes the PostgreSQL backends serving the bench database (${fmt(portcullis.databaseCpuPercent)}% of it); "peak RSS" is the Node process alone.`]
+        : []),
+      `Portcullis: the per-client token rate limit was raised for the run (TOKEN_RATE_LIMIT=${RATE_LIMIT} per minute instead of the default 6000), because the load is a few clients hammering; the limiter still runs on every request.`,
+    );
+  }
+  if (results.some((r) => r.server === 'oidc-provider')) {
+    out.push(`oidc-provider ${pkgVersion('oidc-provider')}: static clients, default in-memory adapter (persists nothing), JWT access tokens through resource indicators, scope requested explicitly.`);
+  }
+  out.push(
+    `Load: autocannon ${pkgVersion('autocannon')} in the bench process (one thread) on 127.0.0.1, sharing the machine's ${host.nproc} CPUs with the server under test; ` +
+      `${results[0]?.requestMode ?? ''}; one server loaded at a time, in ${opts.rounds} rounds of ${opts.duration / opts.rounds} s each taking turns (alternating who goes first); warm-up ${opts.warmup} s per server before the first round; tokens/s = 2xx answers over all rounds / measured seconds; p50/p99 over every response of every round; errors = non-2xx + connection errors + timeouts.`,
+  );
+  return out;
+}
+
+/** The results as the text the user reads (the JSON is `output` itself). */
+export function formatText(output: Output, opts: Options): string {
+  const { results, ratio, roundRatios, machine: host, notes: lines } = output;
+  const out: string[] = [];
+  out.push(`Token issuance: POST /oauth/token, client_credentials, client_secret_basic, ${opts.alg} JWT access tokens`);
+  out.push('');
+  out.push(table(results));
+  if (ratio !== undefined) {
+    const sorted = [...roundRatios].sort((a, b) => a - b);
+    out.push(`\nPortcullis / oidc-provider: ${ratio.toFixed(2)}× (round by round: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`);
+  }
+  const listing = results.find((r) => r.server === 'Portcullis')?.listing;
+  if (listing) {
+    out.push(
+      `\nListing an organization of ${fmt(listing.organizationClients)} clients page by page (GET /api/v1/organizations/{org}/clients?limit=${listing.pageSize}, one request at a time, bearer token): ` +
+        `${fmt(listing.pages)} pages${listing.pagesPerPass ? ` (${listing.passes} passes of ${fmt(listing.pagesPerPass)})` : ''}, p50 ${fmt(listing.p50Ms, 2)} ms, p99 ${fmt(listing.p99Ms, 2)} ms, max ${fmt(listing.maxMs, 2)} ms` +
+        (listing.ok ? '' : `; PROBLEMS: ${listing.problems.join('; ')}`),
+    );
+  }
+  out.push('');
+  for (const r of results) {
+    const v = r.verification;
+    out.push(
+      `${r.server}: ${v.ok ? `sampled ${v.sampled} tokens: all valid` : `sampled ${v.sampled} tokens: ${v.valid} valid, FAILURES:\n    ${v.failures.join('\n    ')}`}` +
+        (v.wrongSecretRefused ? '; a wrong secret was refused (401)' : '') +
+        `; RSS ${fmt(r.rssAtReadyMb, 0)} MB when ready, before the load`,
+    );
+    if (r.otherCpuPercent > 15) {
+      const names = (r.otherProcesses ?? []).map((o) => `${o.name} ${fmt(o.cpuPercent)}%`).join('; ');
+      out.push(`  warning: other work used ${fmt(r.otherCpuPercent)}% of a CPU while ${r.server} was measured (busiest other processes: ${names || 'none seen'}): its figures are understated`);
+    }
+    if (r.errors > 0) out.push(`  ${r.server} errors: ${JSON.stringify({ non2xx: r.non2xx, statusCodes: r.statusCodes, connectionErrors: r.connectionErrors, timeouts: r.timeouts })}`);
+  }
+  out.push('');
+  out.push(`machine: ${host.nproc} CPUs (nproc), ${host.cpuModel}, ${host.memoryGb} GB RAM, ${host.os}, node ${host.node}; 1-min load average before the run: ${host.loadAverage1mBefore}`);
+  out.push(
+    `options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`,
+  );
+  out.push(`command: ${output.command}`);
+  for (const n of lines) out.push(`- ${n}`);
+  out.push(`(${output.elapsedSeconds.toFixed(0)} s in all)`);
+  return out.join('\n');
+}
