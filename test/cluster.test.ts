@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
-import { testDatabases } from '../helpers/databases.js';
-import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
-import { freePort } from '../helpers/server.js';
+import { SYSTEM_ACTOR } from '../src/audit/actor.js';
+import { testDatabases } from './helpers/databases.js';
+import { seedClient, startPortcullis, type TestPortcullis } from './helpers/portcullis.js';
+import { freePort } from './helpers/server.js';
 
 const postgres = testDatabases().filter((d) => d.name === 'postgres');
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
-import { testDatabases } from '../helpers/databases.js';
-import { call, createUser, managementClient, signIn, type Caller } from '../helpers/management.js';
-import { startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
-import { tokenRequest } from '../helpers/tokens.js';
+import { SYSTEM_ACTOR } from '../../../src/audit/actor.js';
+import { testDatabases } from '../../helpers/databases.js';
+import { call, createUser, managementClient, signIn, type Caller } from '../../helpers/management.js';
+import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
+import { tokenRequest } from '../../helpers/tokens.js';
 
 const CLIENT_KEYS = ['client_id', 'created_at', 'last_used_at', 'name', 'organization_id', 'refresh_tokens', 'roles', 'secret_hint', 'updated_at'];
 

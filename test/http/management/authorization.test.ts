@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
-import { testDatabases } from '../helpers/databases.js';
-import { anonymous, call, createUser, managementClient, signIn, type Caller } from '../helpers/management.js';
-import { startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
+import { SYSTEM_ACTOR } from '../../../src/audit/actor.js';
+import { testDatabases } from '../../helpers/databases.js';
+import { anonymous, call, createUser, managementClient, signIn, type Caller } from '../../helpers/management.js';
+import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
 
 type Who = 'platformAdmin' | 'orgAdmin' | 'orgMember' | 'outsider' | 'tokenWith' | 'tokenWithout' | 'otherOrgToken' | 'anonymous';
 

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
-import { testDatabases } from '../helpers/databases.js';
-import { call, createUser, PASSWORD, signIn, type Caller } from '../helpers/management.js';
-import { startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
-import { tempDataDir } from '../helpers/server.js';
+import { SYSTEM_ACTOR } from '../../../src/audit/actor.js';
+import { testDatabases } from '../../helpers/databases.js';
+import { call, createUser, PASSWORD, signIn, type Caller } from '../../helpers/management.js';
+import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
+import { tempDataDir } from '../../helpers/server.js';
 
 describe.each(testDatabases())('accounts, sessions, members and the catalog on $name', (db) => {
   let p: TestPortcullis;
@@ -263,7 +263,7 @@ describe('CATALOG_FILE', () => {
       const api = p.runtime.catalog.snapshot.apiByIdentifier('https://meters.example.com/');
       expect(api).toMatchObject({ accessTokenTtl: 600, permissions: ['meters:read', 'meters:write'] });
       expect((await p.runtime.catalogService.getRole('meter-reader')).permissions).toEqual([{ api: 'https://meters.example.com/', value: 'meters:read' }]);
-      const { applyCatalogFile, readCatalogFile } = await import('../../src/catalog/catalog-file.js');
+      const { applyCatalogFile, readCatalogFile } = await import('../../../src/catalog/catalog-file.js');
       expect(await applyCatalogFile(p.runtime.catalogService, readCatalogFile(file), SYSTEM_ACTOR)).toEqual({ created: 0, updated: 0 });
       fs.writeFileSync(path.join(dir, 'bad.yaml'), 'apis:\n  - name: no identifier\n');
       expect(() => readCatalogFile(path.join(dir, 'bad.yaml'))).toThrow(/bad\.yaml is invalid/);
