@@ -31,7 +31,7 @@ export function serverSpecs(portcullisSecret: () => string): ServerSpec[] {
       metadataPath: '/.well-known/oauth-authorization-server',
       wrongSecret: portcullisSecret,
       body: `grant_type=client_credentials&audience=${encodeURIComponent(AUDIENCE)}`,
-      // RFC 9068 and API.md §2: typ at+jwt, sub = client_id = the client, org_id, roles.
+      // RFC 9068 and docs/http-api.md §2: typ at+jwt, sub = client_id = the client, org_id, roles.
       checkClaims: (payload, header, client) => [
         header.typ === 'at+jwt' || `typ ${header.typ}`,
         payload.client_id === client.id || `client_id ${payload.client_id}`,

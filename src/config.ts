@@ -3,7 +3,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 /**
- * Every setting Portcullis reads, as environment variables (API.md §1 plus our own).
+ * Every setting Portcullis reads, as environment variables (docs/http-api.md §1 plus our own).
  * The environment is read once, here; nothing else in the code looks at `process.env`.
  */
 const Boolish = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);

@@ -73,7 +73,7 @@ export async function buildServer(
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   installErrorHandler(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
-  // The OpenAPI document is generated from the routes' own schemas (API.md §4).
+  // The OpenAPI document is generated from the routes' own schemas (docs/http-api.md §4).
   await app.register(swagger, {
     openapi: {
       info: { title: 'Portcullis', version: '1', description: 'OAuth 2.0 authorization server for organization clients.' },

@@ -16,7 +16,7 @@ function configError(env: Record<string, string>): ConfigError {
 }
 
 describe('loadConfig', () => {
-  it('has the defaults of API.md §1', () => {
+  it('has the defaults of docs/http-api.md §1', () => {
     const config = loadConfig({});
     expect({
       port: config.port,
@@ -61,7 +61,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ ISSUER: 'https://auth.example.com/tenant' }).issuer).toBe('https://auth.example.com/tenant');
   });
 
-  it('takes every setting of API.md §1', () => {
+  it('takes every setting of docs/http-api.md §1', () => {
     const config = loadConfig({
       PORT: '9443',
       HOST: '0.0.0.0',

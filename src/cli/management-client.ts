@@ -10,7 +10,7 @@ const PROGRESS_AFTER_MS = 700;
 /** How the CLI proves who it is to the management API. */
 export type ManagementAuth = { kind: 'session'; session: StoredSession } | { kind: 'client'; clientId: string; clientSecret: string };
 
-/** A page of a management list (API.md §3). */
+/** A page of a management list (docs/http-api.md §3). */
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;

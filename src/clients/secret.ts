@@ -8,7 +8,7 @@ import { BASE62_DIGITS, base62 } from '../ids.js';
  * leaked secret; the checksum rejects a mistyped or truncated one before any
  * lookup. Secrets are stored as HMAC-SHA-256 under a server-side pepper: they
  * carry 256 bits of entropy, so a slow password hash would add CPU to every
- * token request and buy nothing (ARCHITECTURE.md, "Client secrets").
+ * token request and buy nothing (docs/architecture.md, "Client secrets").
  */
 export const SECRET_PREFIX = 'pcs_';
 const BODY_LENGTH = 43;

@@ -49,7 +49,7 @@ export class InvalidRequestError extends OAuthError {
 
 /**
  * RFC 6749 §5.2: client authentication failed. Always 401 with a `WWW-Authenticate: Basic`
- * challenge; the description never says whether the client exists (API.md §2: an unknown
+ * challenge; the description never says whether the client exists (docs/http-api.md §2: an unknown
  * client, a wrong secret, a deleted client and a rotated-away secret answer alike).
  */
 export class InvalidClientError extends OAuthError {

@@ -60,7 +60,7 @@ function present(params: object | undefined): Record<string, string | undefined>
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): Promise<void> {
   await app.register(rateLimit, {
     global: false,
-    // API.md asks for Retry-After on a 429; x-ratelimit-* on every token answer would be bytes and work on the hot path.
+    // docs/http-api.md asks for Retry-After on a 429; x-ratelimit-* on every token answer would be bytes and work on the hot path.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
   });
 

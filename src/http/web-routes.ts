@@ -46,7 +46,7 @@ function acceptsHtml(request: FastifyRequest): boolean {
 }
 
 /**
- * The admin web app (API.md §4: `GET /`): its built files, and `index.html` for any other
+ * The admin web app (docs/http-api.md §4: `GET /`): its built files, and `index.html` for any other
  * page a browser asks for (`/setup?token=…`, `/organizations/…`), where the app routes itself.
  * The API's paths are left alone.
  */

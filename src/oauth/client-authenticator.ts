@@ -13,7 +13,7 @@ export interface AuthenticatedClient {
 
 /**
  * Authenticates a client by its secret (RFC 6749 §2.3.1). Every way of failing gives
- * the same `invalid_client` (API.md §2); the private `detail` tells the log which.
+ * the same `invalid_client` (docs/http-api.md §2); the private `detail` tells the log which.
  */
 export class ClientAuthenticator {
   constructor(

@@ -7,7 +7,7 @@ import { tokenRequest, verifyAccessToken } from '../helpers/tokens.js';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const INVALID_CLIENT = { error: 'invalid_client', error_description: 'Client authentication failed.' };
 
-/** The headers every token-endpoint answer carries (API.md §2). */
+/** The headers every token-endpoint answer carries (docs/http-api.md §2). */
 function expectNoStore(res: { headers: Record<string, unknown> }) {
   expect(res.headers['cache-control']).toBe('no-store');
 }
@@ -421,7 +421,7 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
       const c = await seedClient(p.runtime);
       const first = await tokenRequest(p.app, c, { audience: c.apiIdentifier });
       expect(first.statusCode).toBe(200);
-      // Only the 429 speaks of the limit (API.md §2); a token answer carries no x-ratelimit-* headers.
+      // Only the 429 speaks of the limit (docs/http-api.md §2); a token answer carries no x-ratelimit-* headers.
       expect(Object.keys(first.headers).filter((h) => h.startsWith('x-ratelimit'))).toEqual([]);
       expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier })).statusCode).toBe(200);
       const res = await tokenRequest(p.app, c, { audience: c.apiIdentifier });

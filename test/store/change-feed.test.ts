@@ -94,3 +94,45 @@ describe.each(postgres)('the change feed across a lost LISTEN connection on $nam
     expect(fresh?.roles).toEqual([]);
   });
 });
+
+describe.each(testDatabases())('the changes table on $name', (db) => {
+  let p: TestPortcullis;
+
+  beforeAll(async () => {
+    p = await startPortcullis(await db.open());
+  });
+  afterAll(async () => {
+    await p?.close();
+    await db.dispose();
+  });
+
+  it('numbers each published change, replays from a number with a margin, prunes old ones but never the latest', async () => {
+    const changes = p.runtime.store.data.read.changes;
+    const start = await changes.latest();
+    // A new API and role change the catalog; a new client changes nothing cached, its rotation does.
+    const client = await seedClient(p.runtime);
+    await p.runtime.clients.rotateSecret(client.orgId, client.clientId, { gracePeriodSeconds: 0 }, SYSTEM_ACTOR);
+    const latest = await changes.latest();
+    expect(latest).toBeGreaterThan(start);
+    const since = await changes.since(start, 0);
+    expect(since?.map((c) => c.seq)).toEqual([...since!.map((c) => c.seq)].sort((a, b) => a - b));
+    expect(since?.every((c) => c.seq > start)).toBe(true);
+    expect(since?.map((c) => c.change)).toContain(`client:${client.clientId}`);
+    // With a margin, the changes drawn shortly before the position come again (duplicates are harmless).
+    expect((await changes.since(latest, 60))?.length).toBeGreaterThan(1);
+
+    await sql`update changes set at = at - interval '2 days'`.execute(p.runtime.store.db);
+    await p.runtime.feed.prune();
+    expect(await changes.latest()).toBe(latest);
+    expect(await changes.since(start, 0)).toBeUndefined(); // that position is gone: the caller must reset
+    expect(await changes.since(latest, 0)).toEqual([]);
+  });
+
+  it('ignores notices that are not ours', async () => {
+    const before = p.runtime.feed.stats.replays;
+    await sql`select pg_notify('portcullis_changes', ${'garbage'}), pg_notify('portcullis_changes', ${'12:client:'}), pg_notify('portcullis_changes', ${':catalog'})`.execute(p.runtime.store.db);
+    const client = await seedClient(p.runtime);
+    expect((await p.runtime.clientSnapshots.get(client.clientId))?.clientId).toBe(client.clientId);
+    expect(p.runtime.feed.stats.replays).toBe(before);
+  });
+});
