@@ -3,7 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import { levels } from 'pino';
-import { installErrorHandler } from './http/error-handler.js';
+import { frameworkError, installErrorHandler } from './http/error-handler.js';
+import { validatorCompiler } from './http/validation.js';
 import { healthRoutes } from './http/health-routes.js';
 import { managementRoutes } from './http/management/index.js';
 import { metricsRoutes } from './http/metrics-routes.js';
@@ -57,7 +58,11 @@ class AccessLog extends LogController {
 /** Builds the HTTP app on a started runtime. No logic here: each area is a plugin. */
 export async function buildServer(
   runtime: Runtime,
-  opts: { logStream?: { write(line: string): void } /** Sees every route as it is registered (tests walk them). */; onRoute?: (route: RouteOptions) => void } = {},
+  opts: {
+    logStream?: { write(line: string): void };
+    /** Sees every route as it is registered (tests walk them). */
+    onRoute?: (route: RouteOptions) => void;
+  } = {},
 ): Promise<FastifyInstance> {
   const { config } = runtime;
   const app = Fastify({
@@ -66,10 +71,9 @@ export async function buildServer(
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     logController: new AccessLog(),
-    // Query strings need '50' → 50; `true` (unlike Fastify's default 'array') never turns a repeated
-    // parameter into a scalar or a scalar into a list, so RFC 6749's "at most once" still fails validation.
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: false } },
+    frameworkErrors: frameworkError,
   });
+  app.setValidatorCompiler(validatorCompiler());
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   installErrorHandler(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });

@@ -36,9 +36,15 @@ export class ApiError extends Error {
   }
 }
 
-/** Who is calling is unknown: no session, an ended one, or a bearer token that is not (or no longer) valid. */
+/**
+ * Who is calling is unknown: no session, an ended one, or a bearer token that is not (or no
+ * longer) valid. `challenge` is the `WWW-Authenticate` header (RFC 6750 §3) to send with it.
+ */
 export class Unauthenticated extends ApiError {
-  constructor(message = 'Sign in or send a bearer token.') {
+  constructor(
+    message = 'Sign in or send a bearer token.',
+    readonly challenge?: string,
+  ) {
     super('unauthenticated', message, 401);
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ErrorDetail } from '../errors/api-error.js';
+import { ApiError, type ErrorDetail, Unauthenticated } from '../errors/api-error.js';
 import { AuthenticationFailedError, ConflictError, DomainError, InvalidCursorError, InvalidInputError, NotFoundError, ThrottledError, type InputIssue } from '../errors/domain-errors.js';
 import { InvalidRequestError, OAuthError, TooManyRequestsError } from '../errors/oauth-error.js';
 
@@ -33,6 +33,16 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     void sendApi(reply, new ApiError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`, 404));
   });
+}
+
+/**
+ * Fastify's answer to a URL it cannot route (malformed percent-encoding, invalid UTF-8 such as
+ * an encoded lone surrogate), before any route is chosen: the family follows the path.
+ */
+export function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const message = 'The URL is malformed (percent-encoding or UTF-8).';
+  if (/^\/oauth2?\//.test(request.url)) void sendOAuth(request, reply, new InvalidRequestError(message, err.code));
+  else void sendApi(reply, new ApiError('invalid_request', message, 400, [{ field: '/url', message: 'is not valid percent-encoded UTF-8' }]));
 }
 
 /** The management answer for `err`, or undefined for an unexpected error (a 500). */
@@ -87,6 +97,7 @@ function sendOAuth(request: FastifyRequest, reply: FastifyReply, err: OAuthError
 }
 
 function sendApi(reply: FastifyReply, err: ApiError): FastifyReply {
+  if (err instanceof Unauthenticated && err.challenge) void reply.header('www-authenticate', err.challenge);
   if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
   return reply.code(err.status).send({ error: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) });
 }

@@ -3,6 +3,7 @@ import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
 import type { ClientSnapshot, ClientSnapshotCache } from '../clients/client-snapshots.js';
 import type { UsageRecorder } from '../clients/usage-recorder.js';
 import { InvalidClientError } from '../errors/oauth-error.js';
+import { isStorable } from '../wire/text.js';
 import type { FailureThrottle } from '../throttle/failure-throttle.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 
@@ -40,7 +41,7 @@ export class ClientAuthenticator {
 
   /** The client's snapshot, or why authentication failed. */
   private async verify(clientId: string, clientSecret: string): Promise<ClientSnapshot | string> {
-    if (clientId.length === 0 || clientId.length > 128) return 'malformed client_id';
+    if (clientId.length === 0 || clientId.length > 128 || !isStorable(clientId)) return 'malformed client_id';
     if (!isWellFormedSecret(clientSecret)) return 'malformed secret (format or checksum)';
     const client = await this.clients.get(clientId);
     if (!client) return 'unknown client';

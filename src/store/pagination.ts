@@ -1,6 +1,8 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { InvalidCursorError } from '../errors/domain-errors.js';
+import { fromEpochMs } from '../clock.js';
 import type { Page } from '../wire/management.js';
+import { isStorable } from '../wire/text.js';
 
 /** Keyset pagination (docs/http-api.md, "Lists"): stable under inserts, one index range scan per page. */
 export interface PageRequest {
@@ -20,17 +22,26 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
 }
 
-/** Undefined for anything that is not a cursor we made. */
+/** What `encodeCursor` writes for a time: `Date.toISOString()` of a year 0000–9999. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Undefined for anything that is not a cursor we made: the time must be exactly what
+ * `toISOString()` gives for it (no impossible dates, no years PostgreSQL refuses), the id
+ * text the database can compare.
+ */
 export function decodeCursor(text: string): Cursor | undefined {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
-      return { at: value[0], id: value[1] };
-    }
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    return undefined;
   }
-  return undefined;
+  if (!Array.isArray(value) || value.length !== 2) return undefined;
+  const [at, id] = value as unknown[];
+  if (typeof at !== 'string' || typeof id !== 'string' || !ISO_INSTANT.test(at) || !isStorable(id) || id.length > 256) return undefined;
+  const ms = Date.parse(at);
+  return Number.isFinite(ms) && fromEpochMs(ms).toISOString() === at ? { at, id } : undefined;
 }
 
 /** A page request's position; a cursor we did not make is an InvalidCursorError. */

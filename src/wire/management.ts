@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SLUG_PATTERN } from '../catalog/slug.js';
 import { MANAGEMENT_ERROR_CODES, type ManagementErrorCode } from '../errors/api-error.js';
+import { NAME_PATTERN, STORABLE_PATTERN } from './text.js';
 
 /**
  * The management API's wire types (docs/http-api.md §3): the one definition that validates
@@ -11,13 +12,19 @@ import { MANAGEMENT_ERROR_CODES, type ManagementErrorCode } from '../errors/api-
 
 /** A Date in the server, serialized as an ISO 8601 string by fast-json-stringify. */
 const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+/** Text the database stores (./text.ts): no NUL, no lone surrogate. */
+const Storable = (limits: { minLength?: number; maxLength: number }) => Type.String({ ...limits, pattern: STORABLE_PATTERN });
+/** A name people read: no control or bidirectional-override characters, stored in NFC. */
+const NameText = (limits: { minLength?: number; maxLength: number }) => Type.String({ ...limits, pattern: NAME_PATTERN, 'x-nfc': true });
+const Name = NameText({ minLength: 1, maxLength: 200 });
+const OptionalName = NameText({ maxLength: 200 });
+const Description = (maxLength: number) => Storable({ maxLength });
 const Email = Type.String({ format: 'email', maxLength: 320 });
 const Password = Type.String({ minLength: 12, maxLength: 1024 });
-const Identifier = Type.String({ minLength: 1, maxLength: 2048 });
+const Identifier = Storable({ minLength: 1, maxLength: 2048 });
 const PermissionValue = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' });
 export const RoleId = Type.String({ pattern: SLUG_PATTERN, maxLength: 64 });
-export const IdParam = Type.String({ minLength: 1, maxLength: 128 });
+export const IdParam = Storable({ minLength: 1, maxLength: 128 });
 
 /** One of the codes of src/errors/api-error.ts, so the OpenAPI document lists every code the server sends. */
 export const ErrorBody = Type.Object({
@@ -29,7 +36,7 @@ export const ErrorBody = Type.Object({
 export const PageQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
   },
   { additionalProperties: false },
 );
@@ -55,11 +62,11 @@ export const User = Type.Object({
 });
 export const UserWithInvite = Type.Intersect([User, Type.Object({ invite_url: Type.Optional(Type.String()) })]);
 export const NewUser = Type.Object(
-  { email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
+  { email: Email, name: Type.Optional(OptionalName), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
 );
 export const UserPatch = Type.Object(
-  { email: Type.Optional(Email), name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
+  { email: Type.Optional(Email), name: Type.Optional(OptionalName), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
   { additionalProperties: false, minProperties: 1 },
 );
 
@@ -70,7 +77,7 @@ export const Me = Type.Object({
   platform_admin: Type.Boolean(),
   organizations: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('member')]) })),
 });
-export const SessionBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
+export const SessionBody = Type.Object({ email: Storable({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
 export const SessionAnswer = Type.Object({ user: Me, csrf_token: Type.String() });
 
 export const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
@@ -79,7 +86,7 @@ export const MemberWithInvite = Type.Intersect([Member, Type.Object({ invite_url
 export const NewMember = Type.Object({ email: Email, role: MemberRole }, { additionalProperties: false });
 export const MemberPatch = Type.Object({ role: MemberRole }, { additionalProperties: false });
 
-export const Permission = Type.Object({ value: PermissionValue, description: Type.String({ maxLength: 500 }) }, { additionalProperties: false });
+export const Permission = Type.Object({ value: PermissionValue, description: Description(500) }, { additionalProperties: false });
 export const Api = Type.Object({
   id: Type.String(),
   identifier: Type.String(),
@@ -110,11 +117,11 @@ export const Role = Type.Object({
   updated_at: DateTime,
 });
 export const NewRole = Type.Object(
-  { id: Type.Optional(RoleId), name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })), permissions: Type.Array(RolePermission, { maxItems: 1000 }) },
+  { id: Type.Optional(RoleId), name: Name, description: Type.Optional(Description(1000)), permissions: Type.Array(RolePermission, { maxItems: 1000 }) },
   { additionalProperties: false },
 );
 export const RolePatch = Type.Object(
-  { name: Type.Optional(Name), description: Type.Optional(Type.String({ maxLength: 1000 })), permissions: Type.Optional(Type.Array(RolePermission, { maxItems: 1000 })) },
+  { name: Type.Optional(Name), description: Type.Optional(Description(1000)), permissions: Type.Optional(Type.Array(RolePermission, { maxItems: 1000 })) },
   { additionalProperties: false, minProperties: 1 },
 );
 
@@ -147,14 +154,8 @@ export const AuditEvent = Type.Object({
   details: Type.Record(Type.String(), Type.Unknown()),
 });
 
-export const SetupBody = Type.Object(
-  { token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(Type.String({ maxLength: 200 })), password: Password },
-  { additionalProperties: false },
-);
-export const InviteBody = Type.Object(
-  { token: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(Type.String({ maxLength: 200 })), password: Password },
-  { additionalProperties: false },
-);
+export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
+export const InviteBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
 
 /** Error answers every management route may give. */
 export const errors = (...codes: (400 | 401 | 403 | 404 | 409 | 429)[]) => Object.fromEntries(codes.map((c) => [c, ErrorBody]));

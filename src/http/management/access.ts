@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor } from '../../audit/actor.js';
 import { managementAudience, type ManagementPermission } from '../../catalog/management-api.js';
 import type { ClientSnapshotCache } from '../../clients/client-snapshots.js';
+import { BearerError, bearerErrorResponse, bearerToken, InvalidTokenError, MissingTokenError } from '@portcullis/resource';
 import { Forbidden, Unauthenticated } from '../../errors/api-error.js';
 import { NotFoundError } from '../../errors/domain-errors.js';
 import type { MembershipService } from '../../orgs/membership-service.js';
@@ -11,6 +12,8 @@ import type { AccessTokenVerifier } from '../../tokens/access-token-verifier.js'
 import type { User } from '../../wire/management.js';
 
 export const SESSION_COOKIE = 'portcullis_session';
+/** The realm of the management API's `WWW-Authenticate: Bearer` challenges. */
+const BEARER_REALM = 'portcullis';
 
 /**
  * Who may call a management route, declared with the route (`config: { access }`) and
@@ -67,13 +70,45 @@ export function installAccess(app: FastifyInstance, deps: AccessDeps): void {
   app.addHook('onRoute', (route) => {
     if (!route.config?.access) throw new Error(`${String(route.method)} ${route.url} declares no access (config.access)`);
   });
+  // Before validation: an anonymous caller learns nothing about what a valid request looks like.
   app.addHook('preValidation', async (request) => {
-    const access = request.routeOptions.config?.access;
-    if (!access) throw new Forbidden(); // unreachable: onRoute refuses such routes
+    if (UNSAFE.has(request.method)) refuseCrossSite(request, deps.issuer);
+    const access = accessOf(request);
     if ('public' in access) return;
     request.principal = await authenticate(deps, request);
+  });
+  // After validation: the organization in the path is then known to be text the database can look up.
+  app.addHook('preHandler', async (request) => {
+    const access = accessOf(request);
+    if ('public' in access) return;
     await authorize(deps, request.principal, access, (request.params as { org?: string } | undefined)?.org);
   });
+}
+
+function accessOf(request: FastifyRequest): Access {
+  const access = request.routeOptions.config?.access;
+  if (!access) throw new Forbidden(); // unreachable: onRoute refuses such routes
+  return access;
+}
+
+/**
+ * Login and other CSRF from another site (ASVS V4.2.2): an unsafe request whose `Origin` is
+ * not this server's, or that the browser says comes from another site (`Sec-Fetch-Site`), is
+ * refused whatever its credentials. Requests without either header (scripts, the CLI) pass:
+ * they carry no ambient cookie a foreign page could have made them send.
+ */
+function refuseCrossSite(request: FastifyRequest, issuer: string): void {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new Forbidden('Cross-site requests are refused.');
+  const origin = request.headers.origin;
+  if (origin === undefined) return;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = undefined;
+  }
+  if (host === undefined || (origin !== new URL(issuer).origin && host !== request.headers.host)) throw new Forbidden('Requests from another origin are refused.');
 }
 
 /**
@@ -84,15 +119,11 @@ export function installAccess(app: FastifyInstance, deps: AccessDeps): void {
  */
 async function authenticate(deps: AccessDeps, request: FastifyRequest): Promise<Principal> {
   const authorization = request.headers.authorization;
-  if (authorization !== undefined) {
-    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(authorization);
-    if (!match?.[1]) throw new Unauthenticated('Send Authorization: Bearer <access token>.');
-    return bearerPrincipal(deps, match[1]);
-  }
+  if (authorization !== undefined) return bearerPrincipal(deps, bearerTokenOf(authorization));
   const cookie = request.cookies[SESSION_COOKIE];
-  if (!cookie) throw new Unauthenticated();
+  if (!cookie) throw unauthenticated(new MissingTokenError(), 'Sign in or send a bearer token.');
   const session = await deps.sessions.lookup(cookie);
-  if (!session) throw new Unauthenticated('Your session has ended; sign in again.');
+  if (!session) throw unauthenticated(new MissingTokenError(), 'Your session has ended; sign in again.');
   if (UNSAFE.has(request.method) && request.headers['x-csrf-token'] !== session.csrfToken) throw new Forbidden('Missing or wrong x-csrf-token header.');
   return { kind: 'user', user: session.user, csrfToken: session.csrfToken, cookie };
 }
@@ -102,9 +133,24 @@ async function bearerPrincipal(deps: AccessDeps, token: string): Promise<Princip
   // A deleted client's tokens stop working at once, and so do revoked ones (RFC 7009).
   const client = claims ? await deps.clientSnapshots.get(claims.client_id) : undefined;
   if (!claims || !client || client.orgId !== claims.org_id || (await deps.accessTokens.isRevoked(claims.jti))) {
-    throw new Unauthenticated('The access token is invalid, expired or revoked.');
+    throw unauthenticated(new InvalidTokenError('inactive', 'The access token is invalid, expired or revoked.'));
   }
   return { kind: 'client', clientId: claims.client_id, orgId: claims.org_id, permissions: new Set(claims.scope.split(' ')) };
+}
+
+/** The token of an `Authorization` header that must be `Bearer` (RFC 6750 §2.1). */
+function bearerTokenOf(authorization: string): string {
+  try {
+    return bearerToken(authorization);
+  } catch (err) {
+    if (err instanceof BearerError) throw unauthenticated(err, 'Send Authorization: Bearer <access token>.');
+    throw err;
+  }
+}
+
+/** A 401 with the RFC 6750 §3 challenge for `err` (no error code when no token was sent). */
+function unauthenticated(err: BearerError, message = err.message): Unauthenticated {
+  return new Unauthenticated(message, bearerErrorResponse(err, BEARER_REALM).headers['www-authenticate']);
 }
 
 async function authorize(deps: AccessDeps, principal: Principal, access: Exclude<Access, { public: true }>, orgId: string | undefined): Promise<void> {

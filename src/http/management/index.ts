@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, RawReplyDefaul
 import type { AuditLog } from '../../audit/audit-log.js';
 import type { CatalogService } from '../../catalog/catalog-service.js';
 import type { ClientService } from '../../clients/client-service.js';
+import { ApiError } from '../../errors/api-error.js';
 import { ThrottledError } from '../../errors/domain-errors.js';
 import type { UserService } from '../../orgs/user-service.js';
 import { installAccess, type AccessDeps } from './access.js';
@@ -38,6 +39,11 @@ export async function managementRoutes(app: FastifyInstance, deps: ManagementDep
       errorResponseBuilder: (_request, ctx) => new ThrottledError(ctx.ttl / 1000),
     });
   }
+  // JSON in and out: a form-encoded body is what a foreign page's <form> can send (login CSRF).
+  app.addHook('preValidation', async (request) => {
+    const type = request.headers['content-type'];
+    if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) throw new ApiError('invalid_request', 'Send the body as JSON (Content-Type: application/json).', 415);
+  });
   installAccess(app, deps);
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   await sessionRoutes(typed, { sessions: deps.sessions, users: deps.users, memberships: deps.memberships, secureCookie: deps.issuer.startsWith('https://') });

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { InvalidCursorError } from '../../errors/domain-errors.js';
 import type { MembershipService } from '../../orgs/membership-service.js';
 import type { OrganizationService } from '../../orgs/organization-service.js';
 import { errors, IdParam, Member, MemberPatch, MemberWithInvite, NewMember, NoContent, Organization, OrganizationInput, PageOf, PageQuery } from '../../wire/management.js';
@@ -66,8 +67,11 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
   app.get(
     '/organizations/:org/members',
     { config: { access: { org: 'admin' } }, schema: { tags: ['members'], params: OrgParams, querystring: PageQuery, response: { 200: PageOf(Member), ...errors(400, 401, 403, 404) } } },
-    // Organizations have tens of members: one page holds them all.
-    async (request) => ({ data: await memberships.list(request.params.org), next_cursor: null }),
+    // Organizations have tens of members: one page holds them all, and no cursor leads further.
+    async (request) => {
+      if (request.query.cursor !== undefined) throw new InvalidCursorError();
+      return { data: await memberships.list(request.params.org), next_cursor: null };
+    },
   );
 
   app.post(
