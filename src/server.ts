@@ -1,4 +1,5 @@
 import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
@@ -9,6 +10,7 @@ import { healthRoutes } from './http/health-routes.js';
 import { managementRoutes } from './http/management/index.js';
 import { metricsRoutes } from './http/metrics-routes.js';
 import { oauthRoutes } from './http/oauth-routes.js';
+import { docsHelmet, installBaselineHeaders } from './http/security-headers.js';
 import { webRoutes } from './http/web-routes.js';
 import { wellKnownRoutes } from './http/well-known-routes.js';
 import type { Runtime } from './runtime.js';
@@ -62,6 +64,8 @@ export async function buildServer(
     logStream?: { write(line: string): void };
     /** Sees every route as it is registered (tests walk them). */
     onRoute?: (route: RouteOptions) => void;
+    /** The built web app's folder; default dist/web (tests serve a small one of their own). */
+    webRoot?: string;
   } = {},
 ): Promise<FastifyInstance> {
   const { config } = runtime;
@@ -75,6 +79,8 @@ export async function buildServer(
   });
   app.setValidatorCompiler(validatorCompiler());
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
+  // First of all hooks: nosniff (and HSTS over https) on every answer, errors and 404s included.
+  installBaselineHeaders(app, config.issuer);
   installErrorHandler(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   // The OpenAPI document is generated from the routes' own schemas (docs/http-api.md §4).
@@ -91,7 +97,11 @@ export async function buildServer(
     },
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  // Swagger UI's pages, files and /docs/json: helmet with the UI's own policy, in this scope only.
+  await app.register(async (docs) => {
+    await docs.register(helmet, docsHelmet(config.issuer));
+    await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  });
   // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
   await metricsRoutes(app, runtime);
   await app.register(oauthRoutes, {
@@ -118,6 +128,6 @@ export async function buildServer(
     catalog: runtime.catalogService,
     audit: runtime.audit,
   });
-  await app.register(async (scope) => webRoutes(scope));
+  await app.register(async (scope) => webRoutes(scope, { issuer: config.issuer, root: opts.webRoot }));
   return app;
 }

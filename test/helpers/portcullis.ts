@@ -23,7 +23,7 @@ export interface TestPortcullis {
 /** A runtime and its Fastify app (for `inject`) on the given store, with a movable clock. */
 export async function startPortcullis(
   store: Store,
-  opts: { env?: Record<string, string>; clock?: TestClock; logStream?: { write(line: string): void }; masterKey?: string } = {},
+  opts: { env?: Record<string, string>; clock?: TestClock; logStream?: { write(line: string): void }; masterKey?: string; webRoot?: string } = {},
 ): Promise<TestPortcullis> {
   const config = loadConfig({
     ISSUER: TEST_ISSUER,
@@ -33,7 +33,7 @@ export async function startPortcullis(
   });
   const clock = opts.clock ?? new TestClock();
   const runtime = await Runtime.start(config, { store, clock });
-  const app = await buildServer(runtime, opts.logStream ? { logStream: opts.logStream } : {});
+  const app = await buildServer(runtime, { logStream: opts.logStream, webRoot: opts.webRoot });
   await app.ready();
   return {
     runtime,

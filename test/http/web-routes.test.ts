@@ -13,7 +13,7 @@ async function appOn(root: string): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `No route ${request.method} ${request.url}.` }));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/api/v1/me', async () => ({ id: 'u' }));
-  await app.register(async (scope) => webRoutes(scope, { root }));
+  await app.register(async (scope) => webRoutes(scope, { issuer: 'http://localhost:8080', root }));
   await app.ready();
   return app;
 }
