@@ -19,6 +19,7 @@ import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { Introspection } from './oauth/introspection.js';
 import { Revocation } from './oauth/revocation.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { InvitationLinks } from './orgs/invitation-links.js';
 import { MembershipService } from './orgs/membership-service.js';
 import { OrganizationService } from './orgs/organization-service.js';
 import { SessionService } from './orgs/session-service.js';
@@ -84,9 +85,11 @@ export class Runtime {
     this.clients = new ClientService(data, this.feed, hasher, clock);
     this.catalogService = new CatalogService(data, this.feed, clock);
     this.organizations = new OrganizationService(data, this.feed, clock);
-    this.users = new UserService(data, clock, config.issuer);
-    this.memberships = new MembershipService(data, this.users, clock);
+    const links = new InvitationLinks(config.issuer, clock);
+    // One throttle for sign-in and for the password that proves an account accepting an invitation.
     const loginThrottle = new FailureThrottle({ name: 'login', failuresPerKey: 10, failuresPerIp: config.authFailuresPerIp, windowSeconds: config.authFailureWindow }, clock);
+    this.users = new UserService(data, clock, config.issuer, links, loginThrottle);
+    this.memberships = new MembershipService(data, this.users, links, clock);
     this.sessions = new SessionService(data, this.users, loginThrottle, clock);
     this.audit = new AuditLog(data.read);
 
