@@ -37,6 +37,9 @@ const EnvSchema = Type.Object({
   EMBEDDED_SHARED_BUFFERS_MB: Type.Optional(IntString({ minimum: 1, maximum: 1024 })),
   REFRESH_TOKEN_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
   REFRESH_TOKEN_IDLE_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
+  // It may carry the SMTP password: a bad value is never echoed (`x-secret`).
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$', description: 'an smtp:// or smtps:// URL', 'x-secret': true })),
+  SMTP_FROM: Type.Optional(Type.String({ pattern: '^([^\\r\\n<>@]*<[^@\\s<>]+@[^@\\s<>]+>|[^@\\s<>]+@[^@\\s<>]+)$', description: 'an address, or a name and an <address>' })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -86,6 +89,10 @@ export interface Config {
   refreshTokenTtl: number;
   /** Seconds an unused refresh token lives. */
   refreshTokenIdleTtl: number;
+  /** Set: invitations and password links are mailed through this SMTP server, never handed to an administrator. */
+  smtpUrl: string | undefined;
+  /** The mails' From; defaults to `Portcullis <no-reply@<ISSUER's host>>`. */
+  smtpFrom: string;
 }
 
 export class ConfigError extends Error {
@@ -99,7 +106,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[key];
     if (value !== undefined && value !== '') picked[key] = value;
   }
-  const problems = [...Value.Errors(EnvSchema, picked)].map((e) => `${e.path.slice(1)}: ${describe(e.schema)} expected, got ${JSON.stringify(e.value)}`);
+  const problems = [...Value.Errors(EnvSchema, picked)].map(
+    (e) => `${e.path.slice(1)}: ${describe(e.schema)} expected, got ${(e.schema as { 'x-secret'?: boolean })['x-secret'] ? 'something else (not shown)' : JSON.stringify(e.value)}`,
+  );
   for (const [key, schema] of Object.entries(EnvSchema.properties) as [string, TSchema][]) {
     const range = (schema as { 'x-range'?: { minimum: number; maximum: number } })['x-range'];
     const raw = picked[key];
@@ -114,15 +123,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.WORKERS && Number(e.WORKERS) > 1 && !e.DATABASE_URL) {
     problems.push('WORKERS: more than one process needs DATABASE_URL (the embedded database serves one process)');
   }
+  const smtpProblem = e.SMTP_URL === undefined ? undefined : smtpUrlProblem(e.SMTP_URL);
+  if (smtpProblem) problems.push(`SMTP_URL: ${smtpProblem}`);
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
 
   const port = int(e.PORT, 8080);
+  const issuer = (e.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     port,
     host: e.HOST ?? '127.0.0.1',
-    issuer: (e.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    issuer,
     dataDir: path.resolve(e.DATA_DIR ?? './data'),
     databaseUrl: e.DATABASE_URL,
     masterKey: e.MASTER_KEY,
@@ -147,7 +159,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedSharedBuffersMb: int(e.EMBEDDED_SHARED_BUFFERS_MB, DEFAULT_EMBEDDED_SHARED_BUFFERS_MB),
     refreshTokenTtl: int(e.REFRESH_TOKEN_TTL, 30 * 86400),
     refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
+    smtpUrl: e.SMTP_URL,
+    smtpFrom: e.SMTP_FROM ?? `Portcullis <no-reply@${hostOf(issuer)}>`,
   };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname || 'localhost';
+  } catch {
+    return 'localhost';
+  }
+}
+
+/** What is wrong with an SMTP_URL that matched the pattern, without repeating it (it may hold a password). */
+function smtpUrlProblem(raw: string): string | undefined {
+  if (!/^smtps?:\/\//.test(raw)) return undefined; // the schema has said so already
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (!url.hostname) return 'the URL names no host';
+  return undefined;
 }
 
 function describe(schema: TSchema): string {

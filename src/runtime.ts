@@ -19,6 +19,8 @@ import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { Introspection } from './oauth/introspection.js';
 import { Revocation } from './oauth/revocation.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { InvitationLinks } from './orgs/invitation-links.js';
+import { type Mailer, smtpMailer } from './orgs/mailer.js';
 import { MembershipService } from './orgs/membership-service.js';
 import { OrganizationService } from './orgs/organization-service.js';
 import { SessionService } from './orgs/session-service.js';
@@ -64,6 +66,8 @@ export class Runtime {
   readonly introspection: Introspection;
   readonly revocation: Revocation;
   readonly housekeeping: Housekeeping;
+  /** With SMTP_URL: sends invitations and password links. */
+  private readonly mailer: Mailer | undefined;
 
   private constructor(
     readonly config: Config,
@@ -84,9 +88,12 @@ export class Runtime {
     this.clients = new ClientService(data, this.feed, hasher, clock);
     this.catalogService = new CatalogService(data, this.feed, clock);
     this.organizations = new OrganizationService(data, this.feed, clock);
-    this.users = new UserService(data, clock, config.issuer);
-    this.memberships = new MembershipService(data, this.users, clock);
+    this.mailer = config.smtpUrl ? smtpMailer(config.smtpUrl, config.smtpFrom) : undefined;
+    const links = new InvitationLinks(config.issuer, clock, this.mailer);
+    // One throttle for sign-in and for the password that proves an account accepting an invitation.
     const loginThrottle = new FailureThrottle({ name: 'login', failuresPerKey: 10, failuresPerIp: config.authFailuresPerIp, windowSeconds: config.authFailureWindow }, clock);
+    this.users = new UserService(data, clock, config.issuer, links, loginThrottle);
+    this.memberships = new MembershipService(data, this.users, links, clock);
     this.sessions = new SessionService(data, this.users, loginThrottle, clock);
     this.audit = new AuditLog(data.read);
 
@@ -159,6 +166,7 @@ export class Runtime {
     this.housekeeping.stop();
     await this.usage.stop();
     await this.signer.close();
+    this.mailer?.close();
     await this.store.close();
   }
 }

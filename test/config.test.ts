@@ -116,6 +116,11 @@ describe('loadConfig', () => {
     ['ADMIN_EMAIL', { ADMIN_PASSWORD: 'correct horse battery staple' }],
     ['MASTER_KEY', { MASTER_KEY: 'short' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/portcullis' }],
+    ['SMTP_URL', { SMTP_URL: 'http://mail.example.com' }],
+    ['SMTP_URL', { SMTP_URL: 'smtp://' }],
+    ['SMTP_URL', { SMTP_URL: 'smtp://[bad' }],
+    ['SMTP_FROM', { SMTP_FROM: 'not an address' }],
+    ['SMTP_FROM', { SMTP_FROM: 'Ops <ops@example.com>\r\nBcc: x@example.com' }],
   ])('%s is named when bad: %j', (variable, env) => {
     const error = configError(env);
     expect(error.name).toBe('ConfigError');
@@ -126,6 +131,24 @@ describe('loadConfig', () => {
     const error = configError({ PORT: 'abc', SIGNING_ALG: 'HS256', MASTER_KEY: 'short' });
     expect(error.message.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(3);
     for (const variable of ['PORT', 'SIGNING_ALG', 'MASTER_KEY']) expect(error.message).toContain(`  - ${variable}: `);
+  });
+
+  it('reads SMTP_URL and SMTP_FROM; the From defaults to no-reply at the issuer host', () => {
+    expect(loadConfig({})).toMatchObject({ smtpUrl: undefined, smtpFrom: 'Portcullis <no-reply@localhost>' });
+    expect(loadConfig({ ISSUER: 'https://auth.example.com', SMTP_URL: 'smtps://portcullis:s3cret@mail.example.com:465' })).toMatchObject({
+      smtpUrl: 'smtps://portcullis:s3cret@mail.example.com:465',
+      smtpFrom: 'Portcullis <no-reply@auth.example.com>',
+    });
+    expect(loadConfig({ SMTP_FROM: 'Ops <ops@example.com>' }).smtpFrom).toBe('Ops <ops@example.com>');
+    expect(loadConfig({ SMTP_FROM: 'ops@example.com' }).smtpFrom).toBe('ops@example.com');
+  });
+
+  it('never repeats a bad SMTP_URL: it may hold the SMTP password', () => {
+    for (const bad of ['http://user:s3cret-pass@mail.example.com', 'smtp://user:s3cret-pass@[bad', 'smtp://user:s3cret-pass@mail example.com']) {
+      const message = configError({ SMTP_URL: bad }).message;
+      expect(message).toContain('SMTP_URL: ');
+      expect(message).not.toContain('s3cret-pass');
+    }
   });
 
   it('says what was expected and what it got', () => {

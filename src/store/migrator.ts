@@ -3,6 +3,7 @@ import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-accounts.js';
 import * as m0003 from './migrations/0003-token-state.js';
 import * as m0004 from './migrations/0004-change-feed.js';
+import * as m0005 from './migrations/0005-invitations.js';
 
 /** Numbered migrations, in order. Imported statically so the built server and the tests see the same list. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '0002-accounts': m0002,
   '0003-token-state': m0003,
   '0004-change-feed': m0004,
+  '0005-invitations': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -103,6 +103,8 @@ export interface UserTable {
   /** argon2id; null until the user sets a password through an invitation. */
   password_hash: string | null;
   platform_admin: ColumnType<boolean, boolean | undefined, boolean>;
+  /** False while nothing shows that the owner of the address chose the password (docs/security-invitations.md). */
+  email_verified: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -111,6 +113,8 @@ export interface MembershipTable {
   org_id: string;
   user_id: string;
   role: 'admin' | 'member';
+  /** `invited` grants nothing until the account's owner accepts the invitation. */
+  status: 'active' | 'invited';
   created_at: Timestamp;
 }
 
@@ -126,6 +130,10 @@ export interface OneTimeTokenTable {
   token_hash: Buffer;
   kind: 'setup' | 'invite';
   user_id: string | null;
+  /** An invitation to this organization; null for a setup link or a link that only sets a password. */
+  org_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Whether the link was mailed to the user's address (SMTP_URL) rather than handed to an administrator. */
+  mailed: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: NullableTimestamp;

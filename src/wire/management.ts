@@ -57,10 +57,18 @@ export const User = Type.Object({
   name: Type.String(),
   platform_admin: Type.Boolean(),
   has_password: Type.Boolean(),
+  /** False while nothing shows that the owner of the address chose the password: it was set through a link an administrator received. */
+  email_verified: Type.Boolean(),
   created_at: DateTime,
   updated_at: DateTime,
 });
-export const UserWithInvite = Type.Intersect([User, Type.Object({ invite_url: Type.Optional(Type.String()) })]);
+/**
+ * How a one-time link reached its user: without SMTP_URL the answer carries it (`invite_url`) for
+ * the administrator to pass on; with SMTP_URL it was mailed to the address (`invite_sent: true`)
+ * and is never in an answer.
+ */
+const LinkDelivery = Type.Object({ invite_url: Type.Optional(Type.String()), invite_sent: Type.Optional(Type.Literal(true)) });
+export const UserWithInvite = Type.Intersect([User, LinkDelivery]);
 export const NewUser = Type.Object(
   { email: Email, name: Type.Optional(OptionalName), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
@@ -81,8 +89,20 @@ export const SessionBody = Type.Object({ email: Storable({ minLength: 1, maxLeng
 export const SessionAnswer = Type.Object({ user: Me, csrf_token: Type.String() });
 
 export const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
-export const Member = Type.Object({ user_id: Type.String(), email: Type.String(), name: Type.String(), role: MemberRole, created_at: DateTime });
-export const MemberWithInvite = Type.Intersect([Member, Type.Object({ invite_url: Type.Optional(Type.String()) })]);
+/** `invited`: the account's owner has not accepted the invitation yet, and the membership grants nothing. */
+export const MemberStatus = Type.Union([Type.Literal('active'), Type.Literal('invited')]);
+export const Member = Type.Object({
+  user_id: Type.String(),
+  email: Type.String(),
+  /** Empty while the member is invited: adding an email does not tell who holds the account. */
+  name: Type.String(),
+  role: MemberRole,
+  status: MemberStatus,
+  /** The account's `email_verified` (User): whether its owner has shown they hold the address. */
+  email_verified: Type.Boolean(),
+  created_at: DateTime,
+});
+export const MemberWithInvite = Type.Intersect([Member, LinkDelivery]);
 export const NewMember = Type.Object({ email: Email, role: MemberRole }, { additionalProperties: false });
 export const MemberPatch = Type.Object({ role: MemberRole }, { additionalProperties: false });
 
@@ -155,7 +175,29 @@ export const AuditEvent = Type.Object({
 });
 
 export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
-export const InviteBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
+const OneTimeToken = Type.String({ minLength: 1, maxLength: 200 });
+/**
+ * Accepting an invitation (docs/security-invitations.md): `password` chooses the password of an
+ * account that has none; an account that has one proves it is its owner's by the session
+ * (signed in as that user) or by `current_password`.
+ */
+export const InviteBody = Type.Object(
+  {
+    token: OneTimeToken,
+    name: Type.Optional(OptionalName),
+    password: Type.Optional(Password),
+    current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export const InviteLookupBody = Type.Object({ token: OneTimeToken }, { additionalProperties: false });
+/** What an invitation link is for, to whoever holds it: which account, which organization, and whether the account has a password. */
+export const InviteLookup = Type.Object({
+  email: Type.String(),
+  organization: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]),
+  role: Type.Union([MemberRole, Type.Null()]),
+  has_password: Type.Boolean(),
+});
 
 /** Error answers every management route may give. */
 export const errors = (...codes: (400 | 401 | 403 | 404 | 409 | 429)[]) => Object.fromEntries(codes.map((c) => [c, ErrorBody]));
@@ -169,6 +211,7 @@ export type NewUser = Static<typeof NewUser>;
 export type UserPatch = Static<typeof UserPatch>;
 export type Me = Static<typeof Me>;
 export type MemberRole = Static<typeof MemberRole>;
+export type MemberStatus = Static<typeof MemberStatus>;
 export type Member = Static<typeof Member>;
 export type NewMember = Static<typeof NewMember>;
 export type Permission = Static<typeof Permission>;
@@ -188,3 +231,7 @@ export type AuditEvent = Static<typeof AuditEvent>;
 export type ErrorBody = Static<typeof ErrorBody>;
 export type UserWithInvite = Static<typeof UserWithInvite>;
 export type MemberWithInvite = Static<typeof MemberWithInvite>;
+export type InviteBody = Static<typeof InviteBody>;
+export type InviteLookup = Static<typeof InviteLookup>;
+/** How a one-time link was handed over: in the answer, or by mail. */
+export type LinkDelivery = { invite_url: string } | { invite_sent: true };

@@ -16,7 +16,7 @@ import {
   skipReason,
   warnIfSkipped,
 } from '../helpers/browser.js';
-import { createUser } from '../helpers/management.js';
+import { createUser, joinOrganization } from '../helpers/management.js';
 import { startRealServer, tempDataDir } from '../helpers/server.js';
 
 warnIfSkipped();
@@ -44,7 +44,7 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     acme = (await runtime.organizations.create({ name: 'Acme Energy' }, SYSTEM_ACTOR)).id;
     const globex = (await runtime.organizations.create({ name: 'Globex' }, SYSTEM_ACTOR)).id;
     await createUser(runtime, 'dana@acme.example.com', { orgId: acme, role: 'admin' });
-    await runtime.memberships.add(globex, { email: 'dana@acme.example.com', role: 'admin' }, SYSTEM_ACTOR);
+    await joinOrganization(runtime, globex, 'dana@acme.example.com', 'admin');
     context = await newContext(browser, server.issuer);
     page = await context.newPage();
   });

@@ -181,8 +181,13 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     expect(inviteUrl).toMatch(new RegExp(`^${server.issuer}/invite\\?token=\\S+$`));
     expect(await invitation.innerText()).toContain(inviteUrl);
     await shot(page, 'member-invited');
+    // Without SMTP_URL the administrator receives the link: whoever uses it chooses the password, so the address is not verified.
+    expect(await invitation.innerText()).toContain('ada@acme.example.com is invited.');
+    expect(await invitation.innerText()).toContain('Email not verified');
     await invitation.getByRole('button', { name: 'Done' }).click();
-    expect(await page.getByRole('row').filter({ hasText: 'ada@acme.example.com' }).getByLabel('Role of ada@acme.example.com').inputValue()).toBe('admin');
+    const adaRow = page.getByRole('row').filter({ hasText: 'ada@acme.example.com' });
+    expect(await adaRow.getByLabel('Role of ada@acme.example.com').inputValue()).toBe('admin');
+    expect(await adaRow.innerText()).toMatch(/Invitation pending[\s\S]*Email not verified/);
 
     // Ada opens the link in her own browser.
     const adaContext = await newContext(browser, server.issuer);
@@ -202,7 +207,9 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     expect(await ada.getByRole('button', { name: 'Create client' }).count()).toBeGreaterThan(0); // she is an admin
     await adaContext.close();
     const users = (await apiGet('/users')).body.data!;
-    expect(users.find((u) => u.email === 'ada@acme.example.com')).toMatchObject({ name: 'Ada', has_password: true, platform_admin: false });
+    expect(users.find((u) => u.email === 'ada@acme.example.com')).toMatchObject({ name: 'Ada', has_password: true, platform_admin: false, email_verified: false });
+    await page.reload();
+    expect(await adaRow.innerText()).toMatch(/Active[\s\S]*Email not verified/);
   });
 
   it('creates a platform user with an invitation link and deletes one (Settings → Users)', async () => {

@@ -41,7 +41,9 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
 
   const row = (text: string): Locator => page.getByRole('row').filter({ hasText: text });
   const members = async () =>
-    ((await (await page.request.get(`/api/v1/organizations/${acme}/members`)).json()) as { data: { email: string; role: string }[] }).data.map((m) => `${m.email}:${m.role}`).sort();
+    ((await (await page.request.get(`/api/v1/organizations/${acme}/members`)).json()) as { data: { email: string; role: string; status: string }[] }).data
+      .map((m) => `${m.email}:${m.role}${m.status === 'active' ? '' : `:${m.status}`}`)
+      .sort();
 
   it('shows a member the clients but no button that changes them', async () => {
     const context = await newContext(browser, server.issuer);
@@ -62,21 +64,46 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     await context.close();
   });
 
-  it("lets an admin add a member, change a role and remove one; a refusal shows in the member's row", async () => {
+  it("lets an admin invite a member, who accepts with their password, change a role and remove one; a refusal shows in the member's row", async () => {
     await signInThroughForm(page, 'dana@acme.example.com');
     await page.getByRole('navigation', { name: 'My organization' }).getByRole('link', { name: 'Members' }).click();
     await page.waitForURL(`**/organizations/${acme}/members`);
     await row('max@acme.example.com').waitFor();
     expect(await row('dana@acme.example.com').innerText()).toContain('You');
 
-    // An existing account joins at once: no invitation link.
+    // An existing account is invited too: it becomes a member only when its owner accepts.
     await page.getByRole('button', { name: 'Add member' }).click();
     const add = page.getByRole('dialog', { name: 'Add member' });
     await add.getByLabel('Email').fill('olga@acme.example.com');
     await add.getByRole('button', { name: 'Add member' }).click();
-    await add.waitFor({ state: 'detached' });
-    await row('olga@acme.example.com').waitFor();
+    const invitation = page.getByRole('dialog', { name: 'Invitation link' });
+    await invitation.waitFor();
+    expect(await invitation.innerText()).toContain('olga@acme.example.com is invited. Send them this link: they become a member once they accept.');
+    expect(await invitation.innerText()).not.toContain('Email not verified');
+    const inviteUrl = await invitation.locator('code').innerText();
+    expect(inviteUrl).toMatch(new RegExp(`^${server.issuer}/invite\\?token=\\S+$`));
+    await shot(page, 'member-invited');
+    await invitation.getByRole('button', { name: 'Done' }).click();
+    expect(await row('olga@acme.example.com').innerText()).toContain('Invitation pending');
+    expect(await members()).toEqual(['dana@acme.example.com:admin', 'max@acme.example.com:member', 'olga@acme.example.com:member:invited']);
+
+    // Olga opens the link in her own browser: her account has a password, which she gives to accept.
+    const olgaContext = await newContext(browser, server.issuer);
+    const olga = await olgaContext.newPage();
+    await olga.goto(inviteUrl);
+    await olga.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
+    expect(await olga.locator('.auth-intro').innerText()).toContain('You are invited to join Acme Energy as a member.');
+    await olga.getByLabel('Password').fill('not her password');
+    await olga.getByRole('button', { name: 'Accept invitation' }).click();
+    expect(await olga.getByRole('alert').innerText()).toBe('The password is wrong.');
+    await olga.getByLabel('Password').fill(PASSWORD);
+    await shot(olga, 'invite-existing-account');
+    await olga.getByRole('button', { name: 'Accept invitation' }).click();
+    await olga.waitForURL(`**/organizations/${acme}/api`);
+    await olgaContext.close();
     expect(await members()).toEqual(['dana@acme.example.com:admin', 'max@acme.example.com:member', 'olga@acme.example.com:member']);
+    await page.reload();
+    expect(await row('olga@acme.example.com').innerText()).toContain('Active');
 
     // Dana is the only admin: the server refuses to demote her, and says why, in her row.
     await page.getByLabel('Role of dana@acme.example.com').selectOption('member');
@@ -104,7 +131,8 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     const dana = 'dana';
     expect(rows[0]).toMatch(new RegExp(`${dana}\\tRemoved member`));
     expect(rows[1]).toMatch(new RegExp(`${dana}\\tChanged member role[\\s\\S]*role: member → admin`));
-    expect(rows[2]).toMatch(new RegExp(`${dana}\\tAdded member`));
+    expect(rows[2]).toMatch(/\tAccepted invitation/);
+    expect(rows[3]).toMatch(new RegExp(`${dana}\\tInvited member`));
     expect(rows.some((r) => /Portcullis\tCreated client[\s\S]*Meter daemon/.test(r))).toBe(true);
     expect(rows.join('\n')).not.toContain('pcs_');
     await shot(page, 'audit-log');

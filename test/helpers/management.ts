@@ -30,10 +30,25 @@ export async function signIn(app: FastifyInstance, email: string, password = PAS
   };
 }
 
+/** A user with PASSWORD; with `orgId`, an active member of that organization (invited, and the invitation accepted). */
 export async function createUser(runtime: Runtime, email: string, opts: { platformAdmin?: boolean; orgId?: string; role?: 'admin' | 'member' } = {}) {
   const { user } = await runtime.users.create({ email, password: PASSWORD, name: email.split('@')[0], platform_admin: opts.platformAdmin ?? false }, SYSTEM_ACTOR);
-  if (opts.orgId) await runtime.memberships.add(opts.orgId, { email, role: opts.role ?? 'member' }, SYSTEM_ACTOR);
+  if (opts.orgId) await joinOrganization(runtime, opts.orgId, email, opts.role ?? 'member');
   return user;
+}
+
+/** The one-time token of an invite link. */
+export function tokenOf(inviteUrl: string | undefined): string {
+  const token = inviteUrl ? new URL(inviteUrl).searchParams.get('token') : null;
+  if (!token) throw new Error(`no token in ${String(inviteUrl)}`);
+  return token;
+}
+
+/** Invites an existing account with PASSWORD to the organization (without SMTP_URL) and accepts with that password. */
+export async function joinOrganization(runtime: Runtime, orgId: string, email: string, role: 'admin' | 'member') {
+  const added = await runtime.memberships.add(orgId, { email, role }, SYSTEM_ACTOR);
+  if (!('invite_url' in added)) throw new Error('joinOrganization needs a server without SMTP_URL');
+  return runtime.users.acceptInvite(tokenOf(added.invite_url), { current_password: PASSWORD }, { signedInUserId: undefined, ip: '127.0.0.1' });
 }
 
 /** A client of `orgId` holding the built-in client-manager role, and a bearer caller for its token narrowed to `scope`. */

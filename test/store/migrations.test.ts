@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/connect.js';
+import * as m0005 from '../../src/store/migrations/0005-invitations.js';
 import { migrateToLatest } from '../../src/store/migrator.js';
 import { testDatabases } from '../helpers/databases.js';
 
@@ -83,6 +84,41 @@ describe.each(testDatabases())('migrations on $name', (db) => {
       expect(await second.db.selectFrom('organizations').select(['id', 'name']).execute()).toEqual([{ id: 'org_survivor', name: 'Survivor' }]);
     } finally {
       await second.close();
+    }
+  });
+
+  it('0005 keeps existing memberships active and marks accounts whose password came from a link unverified', async () => {
+    await db.dispose(); // the database of the test above: a test database holds one at a time
+    const store = await open();
+    try {
+      const raw = store.db as Kysely<unknown>;
+      await m0005.down(raw);
+      await sql`insert into organizations (id, name) values ('org_old', 'Old')`.execute(raw);
+      await sql`insert into users (id, email, password_hash) values ('usr_set', 'set@example.com', 'hash'), ('usr_link', 'link@example.com', 'hash'), ('usr_pending', 'pending@example.com', null)`.execute(
+        raw,
+      );
+      await sql`insert into memberships (org_id, user_id, role) values ('org_old', 'usr_set', 'admin'), ('org_old', 'usr_link', 'member'), ('org_old', 'usr_pending', 'member')`.execute(raw);
+      await sql`insert into one_time_tokens (token_hash, kind, user_id, expires_at, used_at) values ('\\x01', 'invite', 'usr_link', now(), now()), ('\\x02', 'invite', 'usr_pending', now() + interval '1 day', null)`.execute(
+        raw,
+      );
+      await m0005.up(raw);
+      const users = await sql<{ id: string; email_verified: boolean }>`select id, email_verified from users order by id`.execute(raw);
+      expect(users.rows).toEqual([
+        { id: 'usr_link', email_verified: false },
+        { id: 'usr_pending', email_verified: false },
+        { id: 'usr_set', email_verified: true },
+      ]);
+      const memberships = await sql<{ user_id: string; status: string }>`select user_id, status from memberships order by user_id`.execute(raw);
+      expect(memberships.rows.map((m) => m.status)).toEqual(['active', 'active', 'active']);
+      const tokens = await sql<{ org_id: string | null; mailed: boolean }>`select org_id, mailed from one_time_tokens`.execute(raw);
+      expect(tokens.rows).toEqual([
+        { org_id: null, mailed: false },
+        { org_id: null, mailed: false },
+      ]);
+      // New rows must say what they are.
+      await expect(sql`insert into memberships (org_id, user_id, role) values ('org_old', 'usr_set', 'member')`.execute(raw)).rejects.toThrow();
+    } finally {
+      await store.close();
     }
   });
 });

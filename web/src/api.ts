@@ -18,6 +18,7 @@ export type Client = Json<wire.Client>;
 export type Rotated = Json<wire.RotateAnswer>;
 export type User = Json<wire.UserWithInvite>;
 export type Member = Json<wire.MemberWithInvite>;
+export type InviteLookup = Json<wire.InviteLookup>;
 export type AuditEvent = Json<wire.AuditEvent>;
 export type Page<T> = wire.Page<T>;
 type ErrorBody = Partial<wire.ErrorBody>;
@@ -55,6 +56,7 @@ const FIELD_NAMES: Record<string, string> = {
   roles: 'Roles',
   grace_period_seconds: 'Grace period',
   token: 'Link',
+  current_password: 'Password',
   value: 'Permission',
   description: 'Description',
   id: 'ID',

@@ -79,7 +79,7 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     {
       config: { access: { org: 'admin' } },
       schema: {
-        summary: 'Add a member by email; an email without an account gets an invitation link in the answer',
+        summary: 'Invite an email; the invitation link is mailed (SMTP_URL) or, without SMTP_URL, in the answer',
         tags: ['members'],
         params: OrgParams,
         body: NewMember,
@@ -87,8 +87,8 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
       },
     },
     async (request, reply) => {
-      const { member, invite_url } = await memberships.add(request.params.org, request.body, actorOf(request));
-      return reply.code(201).send(invite_url ? { ...member, invite_url } : member);
+      const { member, ...delivery } = await memberships.add(request.params.org, request.body, actorOf(request));
+      return reply.code(201).send({ ...member, ...delivery });
     },
   );
 

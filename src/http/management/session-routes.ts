@@ -1,8 +1,8 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { MembershipService } from '../../orgs/membership-service.js';
 import { SESSION_TTL_SECONDS, type SessionService } from '../../orgs/session-service.js';
 import type { UserService } from '../../orgs/user-service.js';
-import { errors, InviteBody, Me, NoContent, SessionAnswer, SessionBody, SetupBody, User as UserSchema, type User } from '../../wire/management.js';
+import { errors, InviteBody, InviteLookup, InviteLookupBody, Me, NoContent, SessionAnswer, SessionBody, SetupBody, User as UserSchema, type User } from '../../wire/management.js';
 import { SESSION_COOKIE, userOf } from './access.js';
 import type { TypedApp } from './index.js';
 
@@ -24,6 +24,15 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
     organizations: await memberships.organizationsOf(user.id),
   });
   const setCookie = (reply: FastifyReply, value: string, maxAge: number) => reply.setCookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/', maxAge });
+  /**
+   * The user signed in on a public route, if any. Only with the session's CSRF token: a request
+   * another site made the browser send proves nothing about who is accepting.
+   */
+  const signedInUserId = async (request: FastifyRequest): Promise<string | undefined> => {
+    const cookie = request.cookies[SESSION_COOKIE];
+    const session = cookie ? await sessions.lookup(cookie) : undefined;
+    return session && request.headers['x-csrf-token'] === session.csrfToken ? session.user.id : undefined;
+  };
   const anyone = { access: { public: true } } as const;
   const signedIn = { access: { user: true } } as const;
 
@@ -58,8 +67,33 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
   );
 
   app.post(
+    '/invites/lookup',
+    {
+      config: anyone,
+      schema: {
+        summary: 'What an invitation link is for: the account, the organization, whether the account has a password',
+        tags: ['session'],
+        body: InviteLookupBody,
+        response: { 200: InviteLookup, ...errors(400) },
+      },
+    },
+    async (request) => users.inspectInvite(request.body.token),
+  );
+
+  app.post(
     '/invites/accept',
-    { config: anyone, schema: { summary: 'Set the password of an invited user from their one-time link', tags: ['session'], body: InviteBody, response: { 200: UserSchema, ...errors(400) } } },
-    async (request) => users.acceptInvite(request.body.token, request.body),
+    {
+      config: anyone,
+      schema: {
+        summary: 'Accept an invitation: choose the password of a new account, or prove the account is yours (signed in as it, or its current_password)',
+        tags: ['session'],
+        body: InviteBody,
+        response: { 200: UserSchema, ...errors(400, 409, 429) },
+      },
+    },
+    async (request) => {
+      const { token, ...input } = request.body;
+      return users.acceptInvite(token, input, { signedInUserId: await signedInUserId(request), ip: request.ip });
+    },
   );
 }

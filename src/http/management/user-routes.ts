@@ -18,15 +18,15 @@ export async function userRoutes(app: TypedApp, { users }: { users: UserService 
     {
       config: platformAdmin,
       schema: {
-        summary: 'Create a user; without a password the answer carries a one-time invite_url',
+        summary: 'Create a user; without a password a one-time link to choose one is mailed (SMTP_URL) or, without SMTP_URL, in the answer',
         tags: ['users'],
         body: NewUser,
         response: { 201: UserWithInvite, ...errors(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {
-      const { user, invite_url } = await users.create(request.body, actorOf(request));
-      return reply.code(201).send(invite_url ? { ...user, invite_url } : user);
+      const { user, ...delivery } = await users.create(request.body, actorOf(request));
+      return reply.code(201).send({ ...user, ...delivery });
     },
   );
 

@@ -1,4 +1,4 @@
-import type { Member, MemberRole, Organization } from '../../wire/management.js';
+import type { Member, MemberRole, MemberStatus, Organization } from '../../wire/management.js';
 import type { Executor } from '../executor.js';
 import { newestFirst, toPage, type Page, type PageRequest } from '../pagination.js';
 
@@ -16,12 +16,14 @@ export class OrganizationRepository {
     return (opts.forUpdate ? query.forUpdate() : query).executeTakeFirst();
   }
 
-  /** All organizations, or with `memberId` only that user's (memberships_user_idx), newest first. */
+  /** All organizations, or with `memberId` only those where that user is an active member (memberships_user_idx), newest first. */
   async list(page: PageRequest, opts: { memberId?: string | undefined } = {}): Promise<Page<Organization>> {
     let query = this.db.selectFrom('organizations').selectAll('organizations');
     const memberId = opts.memberId;
     if (memberId !== undefined) {
-      query = query.where('organizations.id', 'in', (eb) => eb.selectFrom('memberships').select('memberships.org_id').where('memberships.user_id', '=', memberId));
+      query = query.where('organizations.id', 'in', (eb) =>
+        eb.selectFrom('memberships').select('memberships.org_id').where('memberships.user_id', '=', memberId).where('memberships.status', '=', 'active'),
+      );
     }
     const rows = await newestFirst(query, page, 'organizations.created_at', 'organizations.id').execute();
     return toPage(rows, page.limit, (o) => ({ at: o.created_at, id: o.id }));
@@ -36,24 +38,43 @@ export class OrganizationRepository {
     await this.db.deleteFrom('organizations').where('id', '=', orgId).execute();
   }
 
-  /** The user's role in the organization (memberships_pk). */
+  /** The user's role in the organization if they are an active member: an invitation grants nothing (memberships_pk). */
   async roleOf(orgId: string, userId: string): Promise<MemberRole | undefined> {
-    return (await this.db.selectFrom('memberships').select('role').where('org_id', '=', orgId).where('user_id', '=', userId).executeTakeFirst())?.role;
+    return (await this.db.selectFrom('memberships').select('role').where('org_id', '=', orgId).where('user_id', '=', userId).where('status', '=', 'active').executeTakeFirst())?.role;
   }
 
-  /** The organization's members by email (memberships_pk prefix). */
+  /** The user's membership, active or invited (memberships_pk). */
+  async membershipOf(orgId: string, userId: string): Promise<{ role: MemberRole; status: MemberStatus } | undefined> {
+    return this.db.selectFrom('memberships').select(['role', 'status']).where('org_id', '=', orgId).where('user_id', '=', userId).executeTakeFirst();
+  }
+
+  /** The organization's members, active and invited, by email (memberships_pk prefix). */
   async members(orgId: string): Promise<Member[]> {
-    return this.selectMembers(orgId).orderBy('users.email').execute();
+    return (await this.selectMembers(orgId).orderBy('users.email').execute()).map(toMember);
   }
 
-  /** One member, locked until the transaction ends when `forUpdate` (memberships_pk). */
+  /** One member, active or invited, locked until the transaction ends when `forUpdate` (memberships_pk). */
   async member(orgId: string, userId: string, opts: { forUpdate?: boolean } = {}): Promise<Member | undefined> {
     const query = this.selectMembers(orgId).where('memberships.user_id', '=', userId);
-    return (opts.forUpdate ? query.forUpdate() : query).executeTakeFirst();
+    const row = await (opts.forUpdate ? query.forUpdate() : query).executeTakeFirst();
+    return row ? toMember(row) : undefined;
   }
 
-  async addMember(orgId: string, userId: string, role: MemberRole, at: Date): Promise<void> {
-    await this.db.insertInto('memberships').values({ org_id: orgId, user_id: userId, role, created_at: at }).execute();
+  async addMember(orgId: string, userId: string, role: MemberRole, status: MemberStatus, at: Date): Promise<void> {
+    await this.db.insertInto('memberships').values({ org_id: orgId, user_id: userId, role, status, created_at: at }).execute();
+  }
+
+  /** Turns the user's invitation into an active membership; false when there is no invitation (memberships_pk). */
+  async activateMember(orgId: string, userId: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('memberships')
+      .set({ status: 'active' })
+      .where('org_id', '=', orgId)
+      .where('user_id', '=', userId)
+      .where('status', '=', 'invited')
+      .returning('user_id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async setMemberRole(orgId: string, userId: string, role: MemberRole): Promise<void> {
@@ -64,9 +85,16 @@ export class OrganizationRepository {
     await this.db.deleteFrom('memberships').where('org_id', '=', orgId).where('user_id', '=', userId).execute();
   }
 
-  /** Whether an admin other than `userId` remains (memberships_pk prefix). */
+  /** Whether an active admin other than `userId` remains; an invited admin is none yet (memberships_pk prefix). */
   async hasOtherAdmin(orgId: string, userId: string): Promise<boolean> {
-    const other = await this.db.selectFrom('memberships').select('user_id').where('org_id', '=', orgId).where('role', '=', 'admin').where('user_id', '!=', userId).executeTakeFirst();
+    const other = await this.db
+      .selectFrom('memberships')
+      .select('user_id')
+      .where('org_id', '=', orgId)
+      .where('role', '=', 'admin')
+      .where('status', '=', 'active')
+      .where('user_id', '!=', userId)
+      .executeTakeFirst();
     return other !== undefined;
   }
 
@@ -74,7 +102,20 @@ export class OrganizationRepository {
     return this.db
       .selectFrom('memberships')
       .innerJoin('users', 'users.id', 'memberships.user_id')
-      .select(['users.id as user_id', 'users.email', 'users.name', 'memberships.role', 'memberships.created_at'])
+      .select(['users.id as user_id', 'users.email', 'users.name', 'users.email_verified', 'memberships.role', 'memberships.status', 'memberships.created_at'])
       .where('memberships.org_id', '=', orgId);
   }
+}
+
+/** An invited member's name stays the account's own until they accept: adding an email must not tell who holds it. */
+function toMember(row: Omit<Member, 'name'> & { name: string }): Member {
+  return {
+    user_id: row.user_id,
+    email: row.email,
+    name: row.status === 'active' ? row.name : '',
+    role: row.role,
+    status: row.status,
+    email_verified: row.email_verified,
+    created_at: row.created_at,
+  };
 }

@@ -46,8 +46,24 @@ export class UserRepository {
     return this.db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
   }
 
-  async update(id: string, patch: Partial<Pick<UserRow, 'email' | 'name' | 'platform_admin' | 'password_hash'>> & { updated_at: Date }): Promise<void> {
+  async update(id: string, patch: Partial<Pick<UserRow, 'email' | 'name' | 'platform_admin' | 'password_hash' | 'email_verified'>> & { updated_at: Date }): Promise<void> {
     await this.db.updateTable('users').set(patch).where('id', '=', id).execute();
+  }
+
+  /**
+   * Sets the password of an account that has none; false when it has one (by now). One UPDATE
+   * by primary key: of two links to the same new account used at once, one sets the password.
+   */
+  async setFirstPassword(id: string, patch: Pick<UserRow, 'password_hash' | 'email_verified'> & { name?: string | undefined; updated_at: Date }): Promise<boolean> {
+    const { name, ...rest } = patch;
+    const row = await this.db
+      .updateTable('users')
+      .set({ ...rest, ...(name !== undefined ? { name } : {}) })
+      .where('id', '=', id)
+      .where('password_hash', 'is', null)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Deletes the user; memberships and sessions go with it (foreign keys cascade). */
@@ -55,13 +71,14 @@ export class UserRepository {
     await this.db.deleteFrom('users').where('id', '=', id).execute();
   }
 
-  /** The user's organizations by name (memberships_user_idx). */
+  /** The organizations where the user is an active member, by name (memberships_user_idx); invitations are not among them. */
   async organizationsOf(userId: string): Promise<{ id: string; name: string; role: MemberRole }[]> {
     return this.db
       .selectFrom('memberships')
       .innerJoin('organizations', 'organizations.id', 'memberships.org_id')
       .select(['organizations.id', 'organizations.name', 'memberships.role'])
       .where('memberships.user_id', '=', userId)
+      .where('memberships.status', '=', 'active')
       .orderBy('organizations.name')
       .execute();
   }
@@ -87,16 +104,32 @@ export class UserRepository {
     await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
   }
 
-  async insertOneTimeToken(token: { hash: Buffer; kind: OneTimeKind; userId: string | null; expiresAt: Date }): Promise<void> {
-    await this.db.insertInto('one_time_tokens').values({ token_hash: token.hash, kind: token.kind, user_id: token.userId, expires_at: token.expiresAt }).execute();
+  async insertOneTimeToken(token: { hash: Buffer; kind: OneTimeKind; userId: string | null; orgId?: string | null; mailed?: boolean; expiresAt: Date }): Promise<void> {
+    await this.db
+      .insertInto('one_time_tokens')
+      .values({ token_hash: token.hash, kind: token.kind, user_id: token.userId, org_id: token.orgId ?? null, mailed: token.mailed ?? false, expires_at: token.expiresAt })
+      .execute();
+  }
+
+  /** A token that is of that kind, unused and not expired, without using it (primary key). */
+  async liveOneTimeToken(hash: Buffer, kind: OneTimeKind, now: Date): Promise<OneTimeUse | undefined> {
+    const row = await this.db
+      .selectFrom('one_time_tokens')
+      .select(['user_id', 'org_id', 'mailed'])
+      .where('token_hash', '=', hash)
+      .where('kind', '=', kind)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row ? { userId: row.user_id, orgId: row.org_id, mailed: row.mailed } : undefined;
   }
 
   /**
-   * Marks the token used and returns its user id (null for a setup token), or undefined when it
-   * is unknown, of another kind, used or expired. One UPDATE by primary key: two concurrent uses
-   * cannot both succeed.
+   * Marks the token used and returns what it is for, or undefined when it is unknown, of
+   * another kind, used or expired. One UPDATE by primary key: two concurrent uses cannot both
+   * succeed.
    */
-  async consumeOneTimeToken(hash: Buffer, kind: OneTimeKind, now: Date): Promise<{ userId: string | null } | undefined> {
+  async consumeOneTimeToken(hash: Buffer, kind: OneTimeKind, now: Date): Promise<OneTimeUse | undefined> {
     const row = await this.db
       .updateTable('one_time_tokens')
       .set({ used_at: now })
@@ -104,8 +137,20 @@ export class UserRepository {
       .where('kind', '=', kind)
       .where('used_at', 'is', null)
       .where('expires_at', '>', now)
-      .returning('user_id')
+      .returning(['user_id', 'org_id', 'mailed'])
       .executeTakeFirst();
-    return row ? { userId: row.user_id } : undefined;
+    return row ? { userId: row.user_id, orgId: row.org_id, mailed: row.mailed } : undefined;
   }
+
+  /** Forgets the user's invitations to the organization, used or not (one_time_tokens_user_idx). */
+  async deleteInvitations(orgId: string, userId: string): Promise<void> {
+    await this.db.deleteFrom('one_time_tokens').where('user_id', '=', userId).where('org_id', '=', orgId).execute();
+  }
+}
+
+/** What a one-time token is for: its user (null for a setup token), its organization (invitations), and whether it was mailed. */
+export interface OneTimeUse {
+  userId: string | null;
+  orgId: string | null;
+  mailed: boolean;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../../src/audit/actor.js';
 import { testDatabases } from '../../helpers/databases.js';
-import { call, createUser, PASSWORD, signIn, type Caller } from '../../helpers/management.js';
+import { call, createUser, PASSWORD, signIn, tokenOf, type Caller } from '../../helpers/management.js';
 import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
 import { tempDataDir } from '../../helpers/server.js';
 
@@ -84,14 +84,15 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       const res = await call(p.app, root, 'POST', '/users', { email: 'Invited@Example.com', name: 'Invited' });
       expect(res.statusCode).toBe(201);
       const body = res.json();
-      expect(body).toMatchObject({ email: 'invited@example.com', name: 'Invited', platform_admin: false, has_password: false });
+      expect(body).toMatchObject({ email: 'invited@example.com', name: 'Invited', platform_admin: false, has_password: false, email_verified: false });
       expect(body.invite_url).toMatch(/^http:\/\/localhost:8080\/invite\?token=[0-9A-Za-z]{43}$/);
       const token = new URL(body.invite_url).searchParams.get('token');
       const short = await p.app.inject({ method: 'POST', url: '/api/v1/invites/accept', payload: { token, password: 'short' } });
       expect(short.statusCode).toBe(400);
       const ok = await p.app.inject({ method: 'POST', url: '/api/v1/invites/accept', payload: { token, password: 'a long enough password' } });
       expect(ok.statusCode).toBe(200);
-      expect(ok.json().has_password).toBe(true);
+      // The platform admin received the link: nothing shows the owner of the address chose the password.
+      expect(ok.json()).toMatchObject({ has_password: true, email_verified: false });
       const again = await p.app.inject({ method: 'POST', url: '/api/v1/invites/accept', payload: { token, password: 'another long password' } });
       expect(again.statusCode).toBe(400);
       await signIn(p.app, 'invited@example.com', 'a long enough password');
@@ -100,6 +101,7 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
     it('lists, reads, changes and deletes users; duplicate emails are 409; no password hash ever leaves', async () => {
       const created = (await call(p.app, root, 'POST', '/users', { email: 'bob@example.com', password: PASSWORD })).json();
       expect(created.invite_url).toBeUndefined();
+      expect(created.email_verified).toBe(true);
       expect((await call(p.app, root, 'POST', '/users', { email: 'BOB@example.com' })).statusCode).toBe(409);
       const list = await call(p.app, root, 'GET', '/users?limit=200');
       expect(list.statusCode).toBe(200);
@@ -113,25 +115,40 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
   });
 
   describe('organizations and members', () => {
-    it('creates an organization, adds members by email (inviting new ones), and keeps one admin', async () => {
+    it('creates an organization, invites members by email, and keeps one active admin', async () => {
       const org = (await call(p.app, root, 'POST', '/organizations', { name: 'Globex' })).json();
       expect(org).toMatchObject({ name: 'Globex' });
       const adminAdd = await call(p.app, root, 'POST', `/organizations/${org.id}/members`, { email: 'boss@globex.example.com', role: 'admin' });
       expect(adminAdd.statusCode).toBe(201);
-      expect(adminAdd.json()).toMatchObject({ email: 'boss@globex.example.com', role: 'admin' });
+      expect(adminAdd.json()).toMatchObject({ email: 'boss@globex.example.com', role: 'admin', status: 'invited', email_verified: false });
       expect(adminAdd.json().invite_url).toMatch(/\/invite\?token=/);
-      expect((await call(p.app, root, 'POST', `/organizations/${org.id}/members`, { email: 'boss@globex.example.com', role: 'member' })).statusCode).toBe(409);
+      const again = await call(p.app, root, 'POST', `/organizations/${org.id}/members`, { email: 'boss@globex.example.com', role: 'member' });
+      expect(again.statusCode).toBe(409);
+      expect(again.json().message).toBe('boss@globex.example.com has been invited already.');
 
+      // An existing account is invited too, and its name stays hidden until it accepts.
       const existing = await call(p.app, root, 'POST', `/organizations/${org.id}/members`, { email: 'root@example.com', role: 'member' });
       expect(existing.statusCode).toBe(201);
-      expect(existing.json().invite_url).toBeUndefined();
+      expect(existing.json()).toMatchObject({ email: 'root@example.com', name: '', status: 'invited', email_verified: true });
+      expect(existing.json().invite_url).toMatch(/\/invite\?token=/);
 
-      const members = await call(p.app, root, 'GET', `/organizations/${org.id}/members`);
-      expect(members.json().data.map((m: { email: string; role: string }) => [m.email, m.role])).toEqual([
-        ['boss@globex.example.com', 'admin'],
-        ['root@example.com', 'member'],
+      const list = async () =>
+        (await call(p.app, root, 'GET', `/organizations/${org.id}/members`)).json().data.map((m: { email: string; role: string; status: string }) => [m.email, m.role, m.status]);
+      expect(await list()).toEqual([
+        ['boss@globex.example.com', 'admin', 'invited'],
+        ['root@example.com', 'member', 'invited'],
       ]);
       const bossId = adminAdd.json().user_id;
+      const accepted = await p.app.inject({ method: 'POST', url: '/api/v1/invites/accept', payload: { token: tokenOf(adminAdd.json().invite_url), name: 'Boss', password: PASSWORD } });
+      expect(accepted.statusCode, accepted.body).toBe(200);
+      expect(accepted.json()).toMatchObject({ email: 'boss@globex.example.com', name: 'Boss', has_password: true, email_verified: false });
+      const rootAccepts = await call(p.app, root, 'POST', '/invites/accept', { token: tokenOf(existing.json().invite_url) });
+      expect(rootAccepts.statusCode, rootAccepts.body).toBe(200);
+      expect(await list()).toEqual([
+        ['boss@globex.example.com', 'admin', 'active'],
+        ['root@example.com', 'member', 'active'],
+      ]);
+
       const demote = await call(p.app, root, 'PATCH', `/organizations/${org.id}/members/${bossId}`, { role: 'member' });
       expect(demote.statusCode).toBe(409);
       expect((await call(p.app, root, 'DELETE', `/organizations/${org.id}/members/${bossId}`)).statusCode).toBe(409);

@@ -89,8 +89,8 @@ export function ConfirmDeleteDialog({
   );
 }
 
-/** Shows a one-time invitation link after creating an account for someone. */
-export function InvitationLinkDialog({ url, onClose, children }: { url: string; onClose(): void; children: ReactNode }) {
+/** Shows a one-time invitation link (the server has no SMTP_URL): the person who asked for it passes it on. */
+export function InvitationLinkDialog({ url, onClose, children, warning }: { url: string; onClose(): void; children: ReactNode; warning?: ReactNode }) {
   return (
     <Dialog
       title="Invitation link"
@@ -103,7 +103,26 @@ export function InvitationLinkDialog({ url, onClose, children }: { url: string; 
     >
       <p>{children}</p>
       <CopyValue value={url} what="invitation link" className="block" />
-      <Callout tone="warning">Anyone with this link can set the password of this account; send it only to them.</Callout>
+      <Callout tone="warning">Anyone with this link can accept it, and set the password of an account that has none; send it only to the owner of the address.</Callout>
+      {warning}
+    </Dialog>
+  );
+}
+
+/** Says that the invitation went to the address by mail (SMTP_URL): nobody else sees its link. */
+export function InvitationSentDialog({ onClose, children, warning }: { onClose(): void; children: ReactNode; warning?: ReactNode }) {
+  return (
+    <Dialog
+      title="Invitation sent"
+      onClose={onClose}
+      footer={
+        <Button tone="primary" onClick={onClose} data-autofocus>
+          Done
+        </Button>
+      }
+    >
+      <p>{children}</p>
+      {warning}
     </Dialog>
   );
 }

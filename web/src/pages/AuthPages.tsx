@@ -1,8 +1,8 @@
 import { Castle } from 'lucide-react';
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { api, type User } from '../api';
-import { Button, Callout, ErrorText, Field } from '../components/ui';
-import { useAction } from '../hooks';
+import { api, type InviteLookup, type User } from '../api';
+import { Button, Callout, ErrorText, Field, Loading } from '../components/ui';
+import { useAction, useResource } from '../hooks';
 import { navigate, useLocation } from '../router';
 import { useSession } from '../session';
 
@@ -122,24 +122,65 @@ export function SetupPage() {
   );
 }
 
-/** `/invite?token=…`: an invited user chooses their password. */
+/** Where an accepted invitation leads: the organization it was for. */
+function afterInvite(invite: InviteLookup): string {
+  return invite.organization ? `/organizations/${encodeURIComponent(invite.organization.id)}/api` : '/';
+}
+
+function inviteIntro(invite: InviteLookup): string {
+  return invite.organization ? `You are invited to join ${invite.organization.name} as ${invite.role === 'admin' ? 'an admin' : 'a member'}.` : 'An account has been created for you.';
+}
+
+/**
+ * `/invite?token=…`: an invitation, or a link to choose the password of a new account. A new
+ * account chooses its password; an account that has one accepts signed in as itself, or with
+ * its password: the link alone never lets anyone into an account that has a password.
+ */
 export function InvitePage() {
-  const { signIn } = useSession();
   const token = useLocation().search.get('token');
+  const { loading } = useSession();
+  const invite = useResource(() => (token ? api.post<InviteLookup>('/invites/lookup', { token }) : Promise.reject(new Error('no token'))), token ?? '');
+  if (!token) return <MissingToken what="invitation" />;
+  if (invite.loading || loading) return <Loading what="the invitation" />;
+  if (!invite.data) {
+    return (
+      <main className="auth-page">
+        <div className="auth-card">
+          <h1>This invitation cannot be used</h1>
+          <p>{invite.error}</p>
+          <p>Ask the person who invited you for a new invitation.</p>
+        </div>
+      </main>
+    );
+  }
+  return invite.data.has_password ? <JoinWithAccount token={token} invite={invite.data} /> : <ChoosePassword token={token} invite={invite.data} />;
+}
+
+/** A new account: its owner chooses the password. */
+function ChoosePassword({ token, invite }: { token: string; invite: InviteLookup }) {
+  const { signIn } = useSession();
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
   const action = useAction();
-  if (!token) return <MissingToken what="invitation" />;
   const submit = () =>
     action.run(async () => {
       checkPassword(password, confirm);
       const user = await api.post<User>('/invites/accept', { token, password, ...(name.trim() ? { name: name.trim() } : {}) });
       await signIn(user.email, password);
-      navigate('/', { replace: true });
+      navigate(afterInvite(invite), { replace: true });
     });
   return (
-    <AuthCard title="Accept your invitation" intro={<p>Choose a password to finish creating your Portcullis account.</p>} onSubmit={submit} onEdit={() => action.setError(undefined)}>
+    <AuthCard
+      title="Accept your invitation"
+      intro={
+        <p>
+          {inviteIntro(invite)} Choose a password to finish creating your Portcullis account, <strong>{invite.email}</strong>.
+        </p>
+      }
+      onSubmit={submit}
+      onEdit={() => action.setError(undefined)}
+    >
       <Field label="Your name" hint="Optional; shown to the other members of your organization.">
         {(id, hintId) => <input id={id} autoComplete="name" autoFocus aria-describedby={hintId} value={name} onChange={(e) => setName(e.target.value)} />}
       </Field>
@@ -147,6 +188,55 @@ export function InvitePage() {
       <ErrorText message={action.error} />
       <Button tone="primary" type="submit" busy={action.busy} className="btn-block">
         Set password and sign in
+      </Button>
+    </AuthCard>
+  );
+}
+
+/** An account that has a password: signed in as it, one click; otherwise its password proves it is yours. */
+function JoinWithAccount({ token, invite }: { token: string; invite: InviteLookup }) {
+  const { me, signIn, refresh } = useSession();
+  const [password, setPassword] = useState('');
+  const action = useAction();
+  const signedInAsInvitee = me?.email === invite.email;
+  const submit = () =>
+    action.run(async () => {
+      if (signedInAsInvitee) {
+        await api.post<User>('/invites/accept', { token });
+        await refresh();
+      } else {
+        if (!password) throw new Error(`Enter the password of ${invite.email}.`);
+        await api.post<User>('/invites/accept', { token, current_password: password });
+        await signIn(invite.email, password);
+      }
+      navigate(afterInvite(invite), { replace: true });
+    });
+  return (
+    <AuthCard
+      title="Accept your invitation"
+      intro={
+        <>
+          <p>
+            {inviteIntro(invite)} The invitation is for your account <strong>{invite.email}</strong>.
+          </p>
+          {me && !signedInAsInvitee && (
+            <Callout tone="info">
+              You are signed in as {me.email}. To accept for {invite.email}, enter its password.
+            </Callout>
+          )}
+        </>
+      }
+      onSubmit={submit}
+      onEdit={() => action.setError(undefined)}
+    >
+      {!signedInAsInvitee && (
+        <Field label="Password" hint={`The password of ${invite.email}.`}>
+          {(id, hintId) => <input id={id} type="password" autoComplete="current-password" autoFocus aria-describedby={hintId} value={password} onChange={(e) => setPassword(e.target.value)} />}
+        </Field>
+      )}
+      <ErrorText message={action.error} />
+      <Button tone="primary" type="submit" busy={action.busy} className="btn-block">
+        Accept invitation
       </Button>
     </AuthCard>
   );

@@ -1,7 +1,7 @@
 import { Trash2, UserPlus, UsersRound } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Page, type User } from '../../api';
-import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog } from '../../components/ActionDialog';
+import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog, InvitationSentDialog } from '../../components/ActionDialog';
 import { DataTable, ListView } from '../../components/ListView';
 import { Badge, Button, Callout, EmptyState, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
@@ -41,6 +41,7 @@ export function UsersPage() {
                   <div className="chips">
                     {u.platform_admin && <Badge tone="amber">Platform admin</Badge>}
                     {u.has_password ? <Badge tone="green">Active</Badge> : <Badge>Invited</Badge>}
+                    {u.has_password && !u.email_verified && <Badge tone="amber">Email not verified</Badge>}
                   </div>
                 </td>
                 <td className="muted">{formatDate(u.created_at)}</td>
@@ -91,6 +92,13 @@ function CreateUserDialog({ onCreated, onClose }: { onCreated(): void; onClose()
       </InvitationLinkDialog>
     );
   }
+  if (created?.invite_sent) {
+    return (
+      <InvitationSentDialog onClose={onClose}>
+        <strong>{created.email}</strong> gets a mail with a link to choose a password. It works once, for 7 days.
+      </InvitationSentDialog>
+    );
+  }
   return (
     <FormDialog title="Create user" action={action} onSubmit={save} onClose={onClose} submitLabel="Create user">
       <Field label="Email">{(id) => <input id={id} type="email" data-autofocus value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" />}</Field>
@@ -99,7 +107,7 @@ function CreateUserDialog({ onCreated, onClose }: { onCreated(): void; onClose()
         <input type="checkbox" checked={platformAdmin} onChange={(e) => setPlatformAdmin(e.target.checked)} />
         <span>Platform administrator (manages APIs, roles, organizations and users)</span>
       </label>
-      <p className="field-hint">The user gets an invitation link to choose their own password.</p>
+      <p className="field-hint">The user gets a link to choose their own password: by mail when the server can send mail, otherwise you pass it on.</p>
     </FormDialog>
   );
 }

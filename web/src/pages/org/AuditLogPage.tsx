@@ -12,6 +12,8 @@ const ACTIONS: Record<string, string> = {
   'client.secret_rotated': 'Rotated client secret',
   'client.deleted': 'Deleted client',
   'member.added': 'Added member',
+  'member.invited': 'Invited member',
+  'member.joined': 'Accepted invitation',
   'member.removed': 'Removed member',
   'member.role_changed': 'Changed member role',
   'organization.created': 'Created organization',

@@ -1,9 +1,9 @@
 import { Trash2, UserPlus, Users } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Member, type Page } from '../../api';
-import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog } from '../../components/ActionDialog';
+import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog, InvitationSentDialog } from '../../components/ActionDialog';
 import { DataTable, ListView } from '../../components/ListView';
-import { Badge, Button, EmptyState, ErrorText, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
+import { Badge, Button, Callout, EmptyState, ErrorText, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
 import { useMe, useSession, type OrgChoice } from '../../session';
 
@@ -45,7 +45,7 @@ export function MembersPage({ org }: { org: OrgChoice }) {
         {(items) => (
           <DataTable
             label="Members"
-            columns={['Name', 'Email', 'Role', 'Added']}
+            columns={['Name', 'Email', 'Role', 'Status', 'Added']}
             actions
             items={items}
             rowKey={(m) => m.user_id}
@@ -62,9 +62,24 @@ export function MembersPage({ org }: { org: OrgChoice }) {
                   </select>
                   {rowError?.userId === m.user_id && <ErrorText message={rowError.message} />}
                 </td>
+                <td>
+                  <div className="chips">
+                    {m.status === 'invited' ? <Badge tone="blue">Invitation pending</Badge> : <Badge tone="green">Active</Badge>}
+                    {!m.email_verified && (
+                      <span title="Nothing shows that the owner of this address chose the account's password: it was set through a link an administrator received.">
+                        <Badge tone="amber">Email not verified</Badge>
+                      </span>
+                    )}
+                  </div>
+                </td>
                 <td className="muted nowrap">{formatDate(m.created_at)}</td>
                 <td className="cell-actions">
-                  <IconButton label={`Remove ${m.email}`} tone="danger" icon={<Trash2 size={16} aria-hidden="true" />} onClick={() => setRemoving(m)} />
+                  <IconButton
+                    label={m.status === 'invited' ? `Withdraw the invitation of ${m.email}` : `Remove ${m.email}`}
+                    tone="danger"
+                    icon={<Trash2 size={16} aria-hidden="true" />}
+                    onClick={() => setRemoving(m)}
+                  />
                 </td>
               </>
             )}
@@ -74,8 +89,8 @@ export function MembersPage({ org }: { org: OrgChoice }) {
       {adding && <AddMemberDialog orgId={org.id} onClose={() => setAdding(false)} onAdded={(m) => members.update((list) => [...list.filter((x) => x.user_id !== m.user_id), m])} />}
       {removing && (
         <ConfirmDeleteDialog
-          title={`Remove ${removing.email}?`}
-          confirmLabel="Remove member"
+          title={removing.status === 'invited' ? `Withdraw the invitation of ${removing.email}?` : `Remove ${removing.email}?`}
+          confirmLabel={removing.status === 'invited' ? 'Withdraw invitation' : 'Remove member'}
           onClose={() => setRemoving(undefined)}
           onConfirm={async () => {
             await api.delete(`/organizations/${enc(org.id)}/members/${enc(removing.user_id)}`);
@@ -84,36 +99,57 @@ export function MembersPage({ org }: { org: OrgChoice }) {
             changedSelf(removing.user_id);
           }}
         >
-          <p>They will no longer see or manage this organization. Their account stays.</p>
+          {removing.status === 'invited' ? (
+            <p>The invitation link stops working. You can invite them again later.</p>
+          ) : (
+            <p>They will no longer see or manage this organization. Their account stays.</p>
+          )}
         </ConfirmDeleteDialog>
       )}
     </>
   );
 }
 
+/** What the adding admin must know when nothing shows that the owner of the address holds the account. */
+function UnverifiedWarning({ email }: { email: string }) {
+  return (
+    <Callout tone="warning" title="Email not verified">
+      The password of the account for {email} was, or will be, chosen through a link that an administrator received, not one mailed to the address. Make sure the person who accepts is the one you
+      mean.
+    </Callout>
+  );
+}
+
 function AddMemberDialog({ orgId, onAdded, onClose }: { orgId: string; onAdded(m: Member): void; onClose(): void }) {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Member['role']>('member');
-  const [invite, setInvite] = useState<Member>();
+  const [invited, setInvited] = useState<Member>();
   const action = useAction();
   const add = () =>
     action.run(async () => {
       if (!email.trim()) throw new Error('Enter the email address of the person to add.');
       const member = await api.post<Member>(`/organizations/${enc(orgId)}/members`, { email: email.trim(), role });
       onAdded(member);
-      if (member.invite_url) setInvite(member);
-      else onClose();
+      setInvited(member);
     });
-  if (invite?.invite_url) {
+  if (invited) {
+    const warning = invited.email_verified ? undefined : <UnverifiedWarning email={invited.email} />;
+    if (invited.invite_url) {
+      return (
+        <InvitationLinkDialog url={invited.invite_url} onClose={onClose} warning={warning}>
+          <strong>{invited.email}</strong> is invited. Send them this link: they become a member once they accept. It works once, for 7 days.
+        </InvitationLinkDialog>
+      );
+    }
     return (
-      <InvitationLinkDialog url={invite.invite_url} onClose={onClose}>
-        <strong>{invite.email}</strong> has no account yet. They are a member now; send them this link to choose a password. It works once.
-      </InvitationLinkDialog>
+      <InvitationSentDialog onClose={onClose} warning={warning}>
+        <strong>{invited.email}</strong> gets an invitation by mail. They become a member once they accept it.
+      </InvitationSentDialog>
     );
   }
   return (
     <FormDialog title="Add member" action={action} onSubmit={add} onClose={onClose} submitLabel="Add member">
-      <Field label="Email" hint="Someone without an account gets an invitation link.">
+      <Field label="Email" hint="They get an invitation, and become a member once they accept it.">
         {(id, hintId) => <input id={id} type="email" aria-describedby={hintId} data-autofocus required value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" />}
       </Field>
       <Field label="Role">
