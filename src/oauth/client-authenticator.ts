@@ -26,15 +26,17 @@ export class ClientAuthenticator {
 
   async authenticate(credentials: PresentedCredentials | undefined, ip: string): Promise<AuthenticatedClient> {
     if (!credentials) {
-      await this.throttle.check(undefined, ip);
+      this.throttle.check(undefined, ip);
       throw new InvalidClientError('no client authentication');
     }
-    await this.throttle.check(credentials.clientId, ip);
+    // Before anything is looked at: a refusal tells nothing about the secret.
+    this.throttle.check(credentials.clientId, ip);
     const result = await this.verify(credentials.clientId, credentials.clientSecret);
     if (typeof result === 'string') {
-      await this.throttle.failed(credentials.clientId, ip);
+      this.throttle.failed(credentials.clientId, ip);
       throw new InvalidClientError(result);
     }
+    this.throttle.succeeded(credentials.clientId, ip);
     return { client: result, method: credentials.method };
   }
 

@@ -1,89 +1,108 @@
-import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { nowMs, systemClock, type Clock } from '../clock.js';
 import { ThrottledError } from '../errors/domain-errors.js';
+import { throttledAddress } from './address.js';
+import { keep, Tallies } from './tallies.js';
 
 export interface ThrottleSettings {
-  /** Failures allowed per key (a client_id, an account's email) within the window. */
-  failuresPerKey: number;
-  failuresPerIp: number;
+  /** Failures of one key (a client_id, an account's email) from one address within the window, after which that address is refused for that key. */
+  failuresPerKeyFromAddress: number;
+  /** Failures from one address, whatever the key, within the window, after which that address is refused for everything. */
+  failuresPerAddress: number;
+  /**
+   * Failures of one key from all addresses together within the window, after which every
+   * address that has failed for that key within its window is refused for it (an address
+   * that has not is still let in). Undefined: no such guard.
+   */
+  guardKeyAfter?: number;
   windowSeconds: number;
-  /** Names the counters, so two throttles never share one. */
-  name: string;
+  /** Entries kept per counter at most (default 65,536); past it the oldest are forgotten. */
+  maxEntries?: number;
 }
+
+/** Longer keys (no client_id or email is this long) are counted by their address only, so a key cannot be a way to fill memory. */
+const MAX_KEY_LENGTH = 320;
+const DEFAULT_MAX_ENTRIES = 65_536;
 
 /**
- * Throttles failed authentication, per key (a client_id; an account's email) and per
- * source IP, so a secret or password cannot be guessed online: after too many failures
- * within the window, every attempt for that key (or from that IP) answers 429 with
- * Retry-After until the window ends, whether its secret is right or not. Successful
- * attempts count nothing, and while neither the key nor the IP has failed within the
- * window, checking costs one synchronous map lookup each: the token path checks on
- * every request.
+ * Throttles failed authentication so that a secret or password cannot be guessed online,
+ * without giving whoever lacks it a way to lock out whoever has it (OWASP ASVS V2.2.1):
+ * every lock applies only to addresses that have failed themselves.
  *
- * Per-key lockout lets whoever knows a client_id slow that client down; the limit is
- * high enough that a misconfigured deployment notices before its peers do, and
- * operators can raise it (AUTH_FAILURES_PER_CLIENT).
+ * - per (key, address): after `failuresPerKeyFromAddress` failures for one key from one
+ *   address, that address is refused for that key;
+ * - per address: after `failuresPerAddress` failures from one address, it is refused for
+ *   every key (and for requests without one);
+ * - per key (`guardKeyAfter`, optional): after that many failures for one key from all
+ *   addresses together (many addresses, each under its own limits), every address that has
+ *   failed for the key is refused for it. A distributed guesser gets one more guess per new
+ *   address; the owner from an address that has not failed gets in.
+ *
+ * A refusal is a ThrottledError (429 with Retry-After at the edge) and comes before the secret
+ * is looked at, so it tells nothing about it. Each lock lasts `windowSeconds` from the failure
+ * that reached the limit. A success forgets the failures of its key from its address (not its
+ * address's failures). All in memory, per process, on the injected clock. Checking costs one
+ * synchronous map lookup while the address has not failed: the token path checks on every
+ * request.
  */
 export class FailureThrottle {
-  private readonly perKey: RateLimiterAbstract;
-  private readonly perIp: RateLimiterAbstract;
-  /**
-   * Keys and IPs with a failure in the last window → until when (ms) the counters may still
-   * hold it. Nothing here means nothing to look up; an entry only says "ask the counters",
-   * so keeping one too long is harmless.
-   */
-  private readonly keysFailed = new Map<string, number>();
-  private readonly ipsFailed = new Map<string, number>();
-  /** Sweep expired entries when the maps grow past this (amortized, no timer). */
-  private sweepAt = 1024;
+  private readonly addresses: Tallies;
+  private readonly pairs: Tallies;
+  private readonly keys: Tallies | undefined;
 
   constructor(
-    private readonly settings: ThrottleSettings,
+    settings: ThrottleSettings,
     private readonly clock: Clock = systemClock,
   ) {
-    this.perKey = new RateLimiterMemory({ keyPrefix: `${settings.name}:key`, points: settings.failuresPerKey, duration: settings.windowSeconds });
-    this.perIp = new RateLimiterMemory({ keyPrefix: `${settings.name}:ip`, points: settings.failuresPerIp, duration: settings.windowSeconds });
+    const windowMs = settings.windowSeconds * 1000;
+    const max = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.addresses = new Tallies(settings.failuresPerAddress, windowMs, max);
+    this.pairs = new Tallies(settings.failuresPerKeyFromAddress, windowMs, max);
+    this.keys = settings.guardKeyAfter === undefined ? undefined : new Tallies(settings.guardKeyAfter, windowMs, max);
   }
 
-  /** Throws (or rejects with) ThrottledError while the key or the IP is locked out. */
-  check(key: string | undefined, ip: string): Promise<void> | undefined {
+  /** Throws ThrottledError while `ip` is refused, for `key` or for everything. */
+  check(key: string | undefined, ip: string): void {
     const now = nowMs(this.clock);
-    const keyFailed = key !== undefined && failedRecently(this.keysFailed, key, now);
-    const ipFailed = failedRecently(this.ipsFailed, ip, now);
-    if (!keyFailed && !ipFailed) return undefined;
-    return this.lookup(keyFailed ? key : undefined, ipFailed ? ip : undefined);
+    const address = throttledAddress(ip);
+    const byAddress = this.addresses.live(address, now);
+    if (byAddress === undefined) return; // the hot path: an address without recent failures
+    refuseFor(this.addresses.blockedFor(byAddress, now));
+    if (key === undefined || key.length > MAX_KEY_LENGTH) return;
+    const pair = this.pairs.live(pairKey(key, address), now);
+    if (pair === undefined) return;
+    refuseFor(this.pairs.blockedFor(pair, now));
+    // The guard refuses only addresses that have failed for the key within their window.
+    if (this.keys !== undefined && pair.count > 0) {
+      const byKey = this.keys.live(key, now);
+      const guarded = this.keys.blockedFor(byKey, now);
+      if (guarded > 0) refuseFor(Math.min(guarded, pair.resetAt - now));
+    }
   }
 
-  async failed(key: string | undefined, ip: string): Promise<void> {
-    const until = nowMs(this.clock) + this.settings.windowSeconds * 1000;
-    if (key !== undefined) this.keysFailed.set(key, until);
-    this.ipsFailed.set(ip, until);
-    if (this.keysFailed.size + this.ipsFailed.size > this.sweepAt) this.sweep();
-    await Promise.all([key === undefined ? undefined : this.perKey.penalty(key, 1), this.perIp.penalty(ip, 1)]);
-  }
-
-  private sweep(): void {
+  /** Counts a failed attempt for `key` (undefined: none could be told) from `ip`. */
+  failed(key: string | undefined, ip: string): void {
     const now = nowMs(this.clock);
-    for (const failed of [this.keysFailed, this.ipsFailed]) for (const [entry, until] of failed) if (until <= now) failed.delete(entry);
-    this.sweepAt = Math.max(1024, (this.keysFailed.size + this.ipsFailed.size) * 2);
+    const address = throttledAddress(ip);
+    const byAddress = this.addresses.add(address, now);
+    if (key === undefined || key.length > MAX_KEY_LENGTH) return;
+    const pair = this.pairs.add(pairKey(key, address), now);
+    // The address's entry must outlive the tallies that are only consulted through it.
+    keep(byAddress, pair.keepUntil);
+    this.keys?.add(key, now);
   }
 
-  private async lookup(key: string | undefined, ip: string | undefined): Promise<void> {
-    const [byKey, byIp] = await Promise.all([key === undefined ? null : this.perKey.get(key), ip === undefined ? null : this.perIp.get(ip)]);
-    const blocked = [exhausted(byKey, this.settings.failuresPerKey), exhausted(byIp, this.settings.failuresPerIp)].filter((ms): ms is number => ms !== undefined);
-    if (blocked.length > 0) throw new ThrottledError(Math.max(...blocked) / 1000);
+  /** A successful attempt: forgets the failures of `key` from `ip` (not those of the address). */
+  succeeded(key: string, ip: string): void {
+    const address = throttledAddress(ip);
+    if (this.addresses.live(address, nowMs(this.clock)) === undefined) return;
+    this.pairs.delete(pairKey(key, address));
   }
 }
 
-/** Whether `entry` failed within the window; forgets it once the window has passed. */
-function failedRecently(failed: Map<string, number>, entry: string, now: number): boolean {
-  const until = failed.get(entry);
-  if (until === undefined) return false;
-  if (until > now) return true;
-  failed.delete(entry);
-  return false;
+function pairKey(key: string, address: string): string {
+  return `${address} ${key}`;
 }
 
-function exhausted(res: RateLimiterRes | null, limit: number): number | undefined {
-  return res && res.consumedPoints >= limit ? res.msBeforeNext : undefined;
+function refuseFor(ms: number): void {
+  if (ms > 0) throw new ThrottledError(ms / 1000);
 }
