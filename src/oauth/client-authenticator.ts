@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fromEpochMs, type Clock } from '../clock.js';
 import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
 import type { ClientSnapshot, ClientSnapshotCache } from '../clients/client-snapshots.js';
@@ -10,6 +11,12 @@ export interface AuthenticatedClient {
   client: ClientSnapshot;
   method: PresentedCredentials['method'];
 }
+
+/**
+ * What the secret presented for an unknown client is compared with: one hash, as for a known
+ * client with one secret, so that both refusals do the same work (an HMAC and a comparison).
+ */
+const UNKNOWN_CLIENT_HASHES: readonly Buffer[] = [randomBytes(32)];
 
 /**
  * Authenticates a client by its secret (RFC 6749 §2.3.1). Every way of failing gives
@@ -44,8 +51,12 @@ export class ClientAuthenticator {
   private async verify(clientId: string, clientSecret: string): Promise<ClientSnapshot | string> {
     if (clientId.length === 0 || clientId.length > 128) return 'malformed client_id';
     if (!isWellFormedSecret(clientSecret)) return 'malformed secret (format or checksum)';
+    // Unknown ids are cached too (client-snapshots.ts): neither path reads the database when hot.
     const client = await this.clients.get(clientId);
-    if (!client) return 'unknown client';
+    if (!client) {
+      this.hasher.match(clientSecret, UNKNOWN_CLIENT_HASHES);
+      return 'unknown client';
+    }
     const now = this.clock.now().getTime();
     const index = this.hasher.match(clientSecret, client.secretHashes);
     const secret = client.secrets[index];
