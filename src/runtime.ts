@@ -88,6 +88,7 @@ export class Runtime {
     this.memberships = new MembershipService(data, this.users, clock);
     const loginThrottle = new FailureThrottle(
       {
+        name: 'sign-in',
         failuresPerKeyFromAddress: SIGN_IN_FAILURES_PER_ACCOUNT,
         failuresPerAddress: config.authFailuresPerIp,
         guardKeyAfter: SIGN_IN_FAILURES_PER_ACCOUNT,
@@ -104,7 +105,7 @@ export class Runtime {
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.signingKeys.ring, clock, data.read);
     const clientThrottle = new FailureThrottle(
       // No per-client_id guard: a secret has 256 random bits, and the client's own stray failures must not lock it out while someone else fails for it.
-      { failuresPerKeyFromAddress: config.authFailuresPerClient, failuresPerAddress: config.authFailuresPerIp, windowSeconds: config.authFailureWindow },
+      { name: 'client-auth', failuresPerKeyFromAddress: config.authFailuresPerClient, failuresPerAddress: config.authFailuresPerIp, windowSeconds: config.authFailureWindow },
       clock,
     );
     this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock);

@@ -33,17 +33,21 @@ export class ClientAuthenticator {
 
   async authenticate(credentials: PresentedCredentials | undefined, ip: string): Promise<AuthenticatedClient> {
     if (!credentials) {
-      this.throttle.check(undefined, ip);
+      const refusing = this.throttle.check(undefined, ip);
+      if (refusing) await refusing;
       throw new InvalidClientError('no client authentication');
     }
-    // Before anything is looked at: a refusal tells nothing about the secret.
-    this.throttle.check(credentials.clientId, ip);
+    // Before anything is looked at: a refusal tells nothing about the secret. No promise (and
+    // no await) unless the address has failed recently: the token path pays one map lookup.
+    const refusing = this.throttle.check(credentials.clientId, ip);
+    if (refusing) await refusing;
     const result = await this.verify(credentials.clientId, credentials.clientSecret);
     if (typeof result === 'string') {
-      this.throttle.failed(credentials.clientId, ip);
+      await this.throttle.failed(credentials.clientId, ip);
       throw new InvalidClientError(result);
     }
-    this.throttle.succeeded(credentials.clientId, ip);
+    const forgetting = this.throttle.succeeded(credentials.clientId, ip);
+    if (forgetting) await forgetting;
     return { client: result, method: credentials.method };
   }
 

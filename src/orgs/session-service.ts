@@ -42,13 +42,13 @@ export class SessionService {
 
   async login(email: string, password: string, ip: string): Promise<{ cookie: string; session: Session }> {
     const key = email.toLowerCase();
-    this.throttle.check(key, ip);
+    await this.throttle.check(key, ip);
     const user = await this.users.findByEmail(key);
     if (!(await verifyPassword(user?.password_hash ?? null, password)) || !user) {
-      this.throttle.failed(key, ip);
+      await this.throttle.failed(key, ip);
       throw new AuthenticationFailedError('Email or password is wrong.');
     }
-    this.throttle.succeeded(key, ip);
+    await this.throttle.succeeded(key, ip);
     const cookie = randomBytes(32).toString('base64url');
     const now = this.clock.now();
     const expiresAt = addSeconds(now, SESSION_TTL_SECONDS);

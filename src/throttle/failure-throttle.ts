@@ -1,9 +1,14 @@
 import { nowMs, systemClock, type Clock } from '../clock.js';
 import { ThrottledError } from '../errors/domain-errors.js';
 import { throttledAddress } from './address.js';
-import { keep, Tallies } from './tallies.js';
+import { type FailureCount, type FailureCounter, memoryFailureCounter } from './failure-counter.js';
+
+/** Makes the counter for one of a throttle's limits; `keyPrefix` is unique to it, across throttles too. */
+export type FailureCounterFactory = (keyPrefix: string, limit: number, windowSeconds: number) => FailureCounter;
 
 export interface ThrottleSettings {
+  /** Names the throttle's counters (their key prefix), so that two throttles never share one, also in a shared store. */
+  name: string;
   /** Failures of one key (a client_id, an account's email) from one address within the window, after which that address is refused for that key. */
   failuresPerKeyFromAddress: number;
   /** Failures from one address, whatever the key, within the window, after which that address is refused for everything. */
@@ -15,13 +20,18 @@ export interface ThrottleSettings {
    */
   guardKeyAfter?: number;
   windowSeconds: number;
-  /** Entries kept per counter at most (default 65,536); past it the oldest are forgotten. */
+  /** Addresses remembered as having failed recently, at most (default 65,536); past it the oldest are forgotten. */
   maxEntries?: number;
+  /** Where the failures are counted; default: in this process's memory (rate-limiter-flexible's RateLimiterMemory). */
+  counter?: FailureCounterFactory;
 }
 
 /** Longer keys (no client_id or email is this long) are counted by their address only, so a key cannot be a way to fill memory. */
 const MAX_KEY_LENGTH = 320;
 const DEFAULT_MAX_ENTRIES = 65_536;
+
+/** Sweep expired addresses when the map grows past this (amortized, no timer). */
+const SWEEP_MIN = 1024;
 
 /**
  * Throttles failed authentication so that a secret or password cannot be guessed online,
@@ -40,67 +50,128 @@ const DEFAULT_MAX_ENTRIES = 65_536;
  * A refusal is a ThrottledError (429 with Retry-After at the edge) and comes before the secret
  * is looked at, so it tells nothing about it. Each lock lasts `windowSeconds` from the failure
  * that reached the limit. A success forgets the failures of its key from its address (not its
- * address's failures). All in memory, per process, on the injected clock. Checking costs one
- * synchronous map lookup while the address has not failed: the token path checks on every
- * request.
+ * address's failures).
+ *
+ * The counting is rate-limiter-flexible's (FailureCounter; in memory, per process, by default).
+ * In front of it, a map of the addresses that failed within the last window, on the injected
+ * clock: checking an address that has not failed costs one synchronous map lookup and no
+ * promise (the token path checks on every request); only for an address in it are the
+ * counters asked. Every lock lasts at most a window from the address's last failure, so an
+ * address the map has forgotten has nothing to be refused for.
  */
 export class FailureThrottle {
-  private readonly addresses: Tallies;
-  private readonly pairs: Tallies;
-  private readonly keys: Tallies | undefined;
+  private readonly addresses: FailureCounter;
+  private readonly pairs: FailureCounter;
+  private readonly keys: FailureCounter | undefined;
+  /** Addresses with a failure in the last window → until when (ms on the clock) the counters may hold something for them. */
+  private readonly recent = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly maxEntries: number;
+  private sweepAt = SWEEP_MIN;
 
   constructor(
     settings: ThrottleSettings,
     private readonly clock: Clock = systemClock,
   ) {
-    const windowMs = settings.windowSeconds * 1000;
-    const max = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    this.addresses = new Tallies(settings.failuresPerAddress, windowMs, max);
-    this.pairs = new Tallies(settings.failuresPerKeyFromAddress, windowMs, max);
-    this.keys = settings.guardKeyAfter === undefined ? undefined : new Tallies(settings.guardKeyAfter, windowMs, max);
+    const counter = settings.counter ?? memoryFailureCounter;
+    const { name, windowSeconds } = settings;
+    this.windowMs = windowSeconds * 1000;
+    this.maxEntries = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.addresses = counter(`${name}:address`, settings.failuresPerAddress, windowSeconds);
+    this.pairs = counter(`${name}:address-key`, settings.failuresPerKeyFromAddress, windowSeconds);
+    this.keys = settings.guardKeyAfter === undefined ? undefined : counter(`${name}:key`, settings.guardKeyAfter, windowSeconds);
   }
 
-  /** Throws ThrottledError while `ip` is refused, for `key` or for everything. */
-  check(key: string | undefined, ip: string): void {
-    const now = nowMs(this.clock);
+  /**
+   * Throws, or rejects with, ThrottledError while `ip` is refused, for `key` or for everything.
+   * Undefined (synchronously) when the address has not failed within the window.
+   */
+  check(key: string | undefined, ip: string): Promise<void> | undefined {
     const address = throttledAddress(ip);
-    const byAddress = this.addresses.live(address, now);
-    if (byAddress === undefined) return; // the hot path: an address without recent failures
-    refuseFor(this.addresses.blockedFor(byAddress, now));
-    if (key === undefined || key.length > MAX_KEY_LENGTH) return;
-    const pair = this.pairs.live(pairKey(key, address), now);
-    if (pair === undefined) return;
-    refuseFor(this.pairs.blockedFor(pair, now));
-    // The guard refuses only addresses that have failed for the key within their window.
-    if (this.keys !== undefined && pair.count > 0) {
-      const byKey = this.keys.live(key, now);
-      const guarded = this.keys.blockedFor(byKey, now);
-      if (guarded > 0) refuseFor(Math.min(guarded, pair.resetAt - now));
-    }
+    if (!this.failedRecently(address)) return undefined; // the hot path
+    return this.lookup(usable(key), address);
   }
 
   /** Counts a failed attempt for `key` (undefined: none could be told) from `ip`. */
-  failed(key: string | undefined, ip: string): void {
-    const now = nowMs(this.clock);
+  async failed(key: string | undefined, ip: string): Promise<void> {
     const address = throttledAddress(ip);
-    const byAddress = this.addresses.add(address, now);
-    if (key === undefined || key.length > MAX_KEY_LENGTH) return;
-    const pair = this.pairs.add(pairKey(key, address), now);
-    // The address's entry must outlive the tallies that are only consulted through it.
-    keep(byAddress, pair.keepUntil);
-    this.keys?.add(key, now);
+    this.remember(address);
+    const counted = usable(key);
+    await Promise.all([
+      this.addresses.consume(address),
+      counted === undefined ? undefined : this.pairs.consume(pairKey(counted, address)),
+      counted === undefined ? undefined : this.keys?.consume(counted),
+    ]);
   }
 
-  /** A successful attempt: forgets the failures of `key` from `ip` (not those of the address). */
-  succeeded(key: string, ip: string): void {
+  /** A successful attempt: forgets the failures of `key` from `ip` (not those of the address). Undefined when there are none. */
+  succeeded(key: string, ip: string): Promise<void> | undefined {
     const address = throttledAddress(ip);
-    if (this.addresses.live(address, nowMs(this.clock)) === undefined) return;
-    this.pairs.delete(pairKey(key, address));
+    const counted = usable(key);
+    if (counted === undefined || !this.failedRecently(address)) return undefined;
+    return this.pairs.delete(pairKey(counted, address));
   }
+
+  private async lookup(key: string | undefined, address: string): Promise<void> {
+    const [byAddress, pair, byKey] = await Promise.all([
+      this.addresses.get(address),
+      key === undefined ? null : this.pairs.get(pairKey(key, address)),
+      key === undefined || this.keys === undefined ? null : this.keys.get(key),
+    ]);
+    refuseFor(refusedFor(byAddress, this.addresses.limit));
+    if (pair === null) return;
+    refuseFor(refusedFor(pair, this.pairs.limit));
+    // The guard refuses only addresses that have failed for the key within their window.
+    if (this.keys !== undefined && pair.failures > 0) {
+      const guarded = refusedFor(byKey, this.keys.limit);
+      if (guarded > 0) refuseFor(Math.min(guarded, pair.msLeft));
+    }
+  }
+
+  private failedRecently(address: string): boolean {
+    const until = this.recent.get(address);
+    if (until === undefined) return false;
+    if (until > nowMs(this.clock)) return true;
+    this.recent.delete(address);
+    return false;
+  }
+
+  /** Every counter's entry for the address lasts at most a window from now. */
+  private remember(address: string): void {
+    const now = nowMs(this.clock);
+    this.recent.delete(address); // re-inserted last: the map stays in order of last failure
+    this.recent.set(address, now + this.windowMs);
+    if (this.recent.size > this.sweepAt) this.sweep(now);
+  }
+
+  private sweep(now: number): void {
+    for (const [address, until] of this.recent) if (until <= now) this.recent.delete(address);
+    // Still too many (failures from very many addresses within one window): forget the oldest,
+    // down to three quarters of the bound so that the next sweep is some way off. Forgetting
+    // can only let an address fail afresh, never refuse one.
+    if (this.recent.size > this.maxEntries) {
+      let excess = this.recent.size - Math.floor(this.maxEntries * 0.75);
+      for (const address of this.recent.keys()) {
+        if (excess-- <= 0) break;
+        this.recent.delete(address);
+      }
+    }
+    this.sweepAt = Math.min(this.maxEntries, Math.max(SWEEP_MIN, this.recent.size * 2));
+  }
+}
+
+/** The key to count, or undefined for none (or one too long to be a client_id or an email). */
+function usable(key: string | undefined): string | undefined {
+  return key === undefined || key.length > MAX_KEY_LENGTH ? undefined : key;
 }
 
 function pairKey(key: string, address: string): string {
   return `${address} ${key}`;
+}
+
+/** Milliseconds until `count` is under `limit` again; 0 when it is. */
+function refusedFor(count: FailureCount | null, limit: number): number {
+  return count !== null && count.failures >= limit ? Math.max(1, count.msLeft) : 0;
 }
 
 function refuseFor(ms: number): void {

@@ -21,7 +21,7 @@ function setup() {
   };
   const clients = { get: async (id: string) => (id === 'known' ? known : undefined) } as unknown as ClientSnapshotCache;
   const usage = { record: vi.fn() } as unknown as UsageRecorder;
-  const throttle = new FailureThrottle({ failuresPerKeyFromAddress: 1000, failuresPerAddress: 1000, windowSeconds: 60 }, new TestClock());
+  const throttle = new FailureThrottle({ name: 'test', failuresPerKeyFromAddress: 1000, failuresPerAddress: 1000, windowSeconds: 60 }, new TestClock());
   const match = vi.spyOn(hasher, 'match');
   return { authenticator: new ClientAuthenticator(clients, hasher, throttle, usage, new TestClock()), secret, match };
 }
