@@ -63,7 +63,7 @@ export interface Config {
   logLevel: string;
   trustProxy: boolean;
   bodyLimit: number;
-  /** Token requests per client_id (or per IP before authentication) per minute; 0 turns the limit off. */
+  /** Token requests per client_id and address (per address for a request naming no client) per minute; 0 turns the limit off. */
   tokenRateLimit: number;
   /** Management API requests per client address per minute; 0 turns the limit off. */
   managementRateLimit: number;

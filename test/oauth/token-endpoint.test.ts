@@ -458,7 +458,7 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
     }
   });
 
-  it('limits token requests per client with TOKEN_RATE_LIMIT (429, Retry-After, OAuth error shape)', async () => {
+  it('limits token requests per client and address with TOKEN_RATE_LIMIT (429, Retry-After, OAuth error shape)', async () => {
     const p = await startPortcullis(await db.open(), { env: { TOKEN_RATE_LIMIT: '2' } });
     try {
       const c = await seedClient(p.runtime);
@@ -472,6 +472,31 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       const other = await seedClient(p.runtime);
       expect((await tokenRequest(p.app, other, { audience: other.apiIdentifier })).statusCode).toBe(200);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('TOKEN_RATE_LIMIT cannot be spent by naming a client: an address without its secret uses up its own allowance, the client from elsewhere gets its tokens', async () => {
+    const limit = 3; // under AUTH_FAILURES_PER_CLIENT (20): the 429s below are the rate limit's
+    const p = await startPortcullis(await db.open(), { env: { TOKEN_RATE_LIMIT: String(limit) } });
+    try {
+      const c = await seedClient(p.runtime);
+      const attacker = '203.0.113.66';
+      const owner = '198.51.100.7';
+      const guess = () => tokenRequest(p.app, { clientId: c.clientId, secret: generateSecret() }, { audience: c.apiIdentifier }, { remoteAddress: attacker });
+      for (let i = 0; i < limit; i++) expect((await guess()).statusCode).toBe(401);
+      const limited = await guess();
+      expectOAuthError(limited, 429, 'too_many_requests');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // The attacker's address has used up its allowance for that client, with the right secret too…
+      expectOAuthError(await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: attacker }), 429, 'too_many_requests');
+      // …while the client, from its own address, has its whole allowance, and no more.
+      for (let i = 0; i < limit; i++) expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: owner })).statusCode, `request ${i + 1}`).toBe(200);
+      expectOAuthError(await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: owner }), 429, 'too_many_requests');
+      // The limit is per client and address: another client from the attacker's address is not affected.
+      const other = await seedClient(p.runtime);
+      expect((await tokenRequest(p.app, other, { audience: other.apiIdentifier }, { remoteAddress: attacker })).statusCode).toBe(200);
     } finally {
       await p.close();
     }
