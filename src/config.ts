@@ -66,13 +66,15 @@ export interface Config {
   logLevel: string;
   trustProxy: boolean;
   bodyLimit: number;
-  /** Token requests per client_id (or per IP before authentication) per minute; 0 turns the limit off. */
+  /** Token requests per client_id and address (per address for a request naming no client) per minute; 0 turns the limit off. */
   tokenRateLimit: number;
   /** Management API requests per client address per minute; 0 turns the limit off. */
   managementRateLimit: number;
+  /** Failed authentications of one client_id from one address within the window after which that address is refused for that client (429). */
   authFailuresPerClient: number;
+  /** Failed authentications (clients, and separately sign-ins) from one address within the window after which that address is refused for everything (429). */
   authFailuresPerIp: number;
-  /** Seconds over which failed client authentications are counted, and how long a lockout lasts. */
+  /** Seconds over which failed authentications are counted, and how long a refusal lasts. */
   authFailureWindow: number;
   grantCacheSize: number;
   /** Seconds between `keys rotate` publishing a new key and that key starting to sign. */

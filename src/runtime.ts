@@ -23,7 +23,7 @@ import { InvitationLinks } from './orgs/invitation-links.js';
 import { type Mailer, smtpMailer } from './orgs/mailer.js';
 import { MembershipService } from './orgs/membership-service.js';
 import { OrganizationService } from './orgs/organization-service.js';
-import { SessionService } from './orgs/session-service.js';
+import { SessionService, SIGN_IN_FAILURES_PER_ACCOUNT } from './orgs/session-service.js';
 import { UserService } from './orgs/user-service.js';
 import { ChangeFeed } from './store/change-feed.js';
 import { openStore, type Store } from './store/connect.js';
@@ -91,7 +91,16 @@ export class Runtime {
     this.mailer = config.smtpUrl ? smtpMailer(config.smtpUrl, config.smtpFrom) : undefined;
     const links = new InvitationLinks(config.issuer, clock, this.mailer);
     // One throttle for sign-in and for the password that proves an account accepting an invitation.
-    const loginThrottle = new FailureThrottle({ name: 'login', failuresPerKey: 10, failuresPerIp: config.authFailuresPerIp, windowSeconds: config.authFailureWindow }, clock);
+    const loginThrottle = new FailureThrottle(
+      {
+        name: 'sign-in',
+        failuresPerKeyFromAddress: SIGN_IN_FAILURES_PER_ACCOUNT,
+        failuresPerAddress: config.authFailuresPerIp,
+        guardKeyAfter: SIGN_IN_FAILURES_PER_ACCOUNT,
+        windowSeconds: config.authFailureWindow,
+      },
+      clock,
+    );
     this.users = new UserService(data, clock, config.issuer, links, loginThrottle);
     this.memberships = new MembershipService(data, this.users, links, clock);
     this.sessions = new SessionService(data, this.users, loginThrottle, clock);
@@ -102,7 +111,8 @@ export class Runtime {
     this.refreshTokens = new RefreshTokenService(data, clock, { absoluteTtlSeconds: config.refreshTokenTtl, idleTtlSeconds: config.refreshTokenIdleTtl });
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.signingKeys.ring, clock, data.read);
     const clientThrottle = new FailureThrottle(
-      { name: 'client-auth', failuresPerKey: config.authFailuresPerClient, failuresPerIp: config.authFailuresPerIp, windowSeconds: config.authFailureWindow },
+      // No per-client_id guard: a secret has 256 random bits, and the client's own stray failures must not lock it out while someone else fails for it.
+      { name: 'client-auth', failuresPerKeyFromAddress: config.authFailuresPerClient, failuresPerAddress: config.authFailuresPerIp, windowSeconds: config.authFailureWindow },
       clock,
     );
     this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock);

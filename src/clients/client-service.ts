@@ -44,6 +44,8 @@ export class ClientService {
       await tx.clients.setRoles(orgId, clientId, roles);
       await this.insertSecret(tx, orgId, clientId, secret, now);
       await tx.audit.record(orgId, actor, { action: 'client.created', target: { type: 'client', id: clientId }, details: { name: input.name, roles, refresh_tokens: refreshTokens } });
+      // Caches remember unknown client ids (clients/client-snapshots.ts): the new id must not stay one.
+      await this.feed.publish(tx, { kind: 'client', clientId });
       return found(await tx.clients.find(orgId, clientId));
     });
     return { client, client_secret: secret };

@@ -24,12 +24,24 @@ const ENTRY_TTL_MS = 15 * 60_000;
 const WARM_CHUNK = 1000;
 
 /**
+ * Unknown client ids remembered, at most, and for how long. A change to a client (its
+ * creation included) evicts its id at once, so the time limit is a safety net; the bound
+ * keeps made-up ids from filling memory (past it the least recently asked are forgotten,
+ * and cost a read again).
+ */
+const UNKNOWN_ENTRIES = 10_000;
+const UNKNOWN_TTL_MS = 60_000;
+
+/**
  * A bounded in-process cache of client snapshots, following the change feed: a change to a
- * client evicts its entry in every process (store/change-feed.ts). An unknown client is not
- * cached: failed authentications are throttled instead (throttle/failure-throttle.ts).
+ * client evicts its entry in every process (store/change-feed.ts). Unknown client ids are
+ * remembered too, briefly, so that refusing a request that names one costs what refusing a
+ * known client's wrong secret costs (no read), and its time does not tell whether the client
+ * exists. ClientService publishes a change when it creates a client, which evicts the id.
  */
 export class ClientSnapshotCache implements ChangeSubscriber {
   private readonly cache: LRUCache<string, ClientSnapshot> | undefined;
+  private readonly unknown: LRUCache<string, true> | undefined;
   private readonly loading = new Map<string, Promise<ClientSnapshot | undefined>>();
   /** Bumped by every eviction, so a read that raced a change does not cache stale data. */
   private generation = 0;
@@ -43,11 +55,14 @@ export class ClientSnapshotCache implements ChangeSubscriber {
     // which a platform with fewer clients never fills); with maxSize they grow with the entries.
     // A lookup costs about the same either way (well under a microsecond).
     this.cache = maxEntries > 0 ? new LRUCache({ maxSize: maxEntries, sizeCalculation: () => 1, ttl: ENTRY_TTL_MS }) : undefined;
+    // Without a cache every request reads (known clients too), so there is nothing to even out.
+    this.unknown = maxEntries > 0 ? new LRUCache({ maxSize: UNKNOWN_ENTRIES, sizeCalculation: () => 1, ttl: UNKNOWN_TTL_MS }) : undefined;
   }
 
   async get(clientId: string): Promise<ClientSnapshot | undefined> {
     const hit = this.cache?.get(clientId);
     if (hit) return hit;
+    if (this.unknown?.get(clientId)) return undefined;
     // Concurrent requests for one client share one query.
     let pending = this.loading.get(clientId);
     if (!pending) {
@@ -57,7 +72,10 @@ export class ClientSnapshotCache implements ChangeSubscriber {
         .then(
           (snapshot) => {
             this.settle(clientId, load);
-            if (snapshot && generation === this.generation) this.cache?.set(clientId, snapshot);
+            if (generation === this.generation) {
+              if (snapshot) this.cache?.set(clientId, snapshot);
+              else this.unknown?.set(clientId, true);
+            }
             return snapshot;
           },
           (err: unknown) => {
@@ -124,12 +142,14 @@ export class ClientSnapshotCache implements ChangeSubscriber {
     this.generation++;
     this.loading.delete(clientId);
     this.cache?.delete(clientId);
+    this.unknown?.delete(clientId);
   }
 
   clear(): void {
     this.generation++;
     this.loading.clear();
     this.cache?.clear();
+    this.unknown?.clear();
   }
 
   private async load(clientIds: readonly string[]): Promise<ClientSnapshot[]> {

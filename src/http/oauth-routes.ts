@@ -8,6 +8,7 @@ import { parseClientCredentials, type PresentedCredentials } from '../oauth/clie
 import type { Introspection } from '../oauth/introspection.js';
 import type { Revocation } from '../oauth/revocation.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
+import { throttledAddress } from '../throttle/address.js';
 
 export interface OAuthRouteDeps {
   tokenEndpoint: TokenEndpoint;
@@ -16,7 +17,7 @@ export interface OAuthRouteDeps {
   revocation: Revocation;
   /** ALLOW_QUERY_CREDENTIALS. */
   allowQueryCredentials: boolean;
-  /** TOKEN_RATE_LIMIT: token requests per client per minute; 0: no limit. */
+  /** TOKEN_RATE_LIMIT: token requests per client and address per minute; 0: no limit. */
   tokenRateLimit: number;
 }
 
@@ -89,10 +90,17 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
     if ('error' in result) throw result.error;
     return result.credentials;
   };
-  // Before authentication a request is limited per client_id it names; a malformed one per address.
+  /**
+   * TOKEN_RATE_LIMIT counts before authentication, so per client_id *and* address: a request
+   * naming a client counts against that client from its own address only, and whoever names a
+   * client_id without its secret spends the allowance of their address, never the client's
+   * elsewhere. A request without credentials counts per address. "Address" is the failure
+   * throttles' (an IPv6 /64 counts as one).
+   */
   const clientKey = (request: FastifyRequest): string => {
     const result = parse(request);
-    return 'credentials' in result && result.credentials ? `client:${result.credentials.clientId}` : `ip:${request.ip}`;
+    const address = throttledAddress(request.ip);
+    return 'credentials' in result && result.credentials ? `client:${result.credentials.clientId}@${address}` : `ip:${address}`;
   };
 
   for (const url of ['/oauth/token', '/oauth2/token']) {

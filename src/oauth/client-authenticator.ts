@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fromEpochMs, type Clock } from '../clock.js';
 import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
 import type { ClientSnapshot, ClientSnapshotCache } from '../clients/client-snapshots.js';
@@ -11,6 +12,12 @@ export interface AuthenticatedClient {
   client: ClientSnapshot;
   method: PresentedCredentials['method'];
 }
+
+/**
+ * What the secret presented for an unknown client is compared with: one hash, as for a known
+ * client with one secret, so that both refusals do the same work (an HMAC and a comparison).
+ */
+const UNKNOWN_CLIENT_HASHES: readonly Buffer[] = [randomBytes(32)];
 
 /**
  * Authenticates a client by its secret (RFC 6749 §2.3.1). Every way of failing gives
@@ -27,15 +34,21 @@ export class ClientAuthenticator {
 
   async authenticate(credentials: PresentedCredentials | undefined, ip: string): Promise<AuthenticatedClient> {
     if (!credentials) {
-      await this.throttle.check(undefined, ip);
+      const refusing = this.throttle.check(undefined, ip);
+      if (refusing) await refusing;
       throw new InvalidClientError('no client authentication');
     }
-    await this.throttle.check(credentials.clientId, ip);
+    // Before anything is looked at: a refusal tells nothing about the secret. No promise (and
+    // no await) unless the address has failed recently: the token path pays one map lookup.
+    const refusing = this.throttle.check(credentials.clientId, ip);
+    if (refusing) await refusing;
     const result = await this.verify(credentials.clientId, credentials.clientSecret);
     if (typeof result === 'string') {
       await this.throttle.failed(credentials.clientId, ip);
       throw new InvalidClientError(result);
     }
+    const forgetting = this.throttle.succeeded(credentials.clientId, ip);
+    if (forgetting) await forgetting;
     return { client: result, method: credentials.method };
   }
 
@@ -43,8 +56,12 @@ export class ClientAuthenticator {
   private async verify(clientId: string, clientSecret: string): Promise<ClientSnapshot | string> {
     if (clientId.length === 0 || clientId.length > 128 || !isStorable(clientId)) return 'malformed client_id';
     if (!isWellFormedSecret(clientSecret)) return 'malformed secret (format or checksum)';
+    // Unknown ids are cached too (client-snapshots.ts): neither path reads the database when hot.
     const client = await this.clients.get(clientId);
-    if (!client) return 'unknown client';
+    if (!client) {
+      this.hasher.match(clientSecret, UNKNOWN_CLIENT_HASHES);
+      return 'unknown client';
+    }
     const now = this.clock.now().getTime();
     const index = this.hasher.match(clientSecret, client.secretHashes);
     const secret = client.secrets[index];

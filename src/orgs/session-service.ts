@@ -18,9 +18,19 @@ export interface Session {
 }
 
 /**
+ * How sign-in is throttled (throttle/failure-throttle.ts; the address limit is
+ * AUTH_FAILURES_PER_IP): 10 failures for one account from one address refuse that address
+ * for that account; 10 failures for one account from all addresses together refuse, for
+ * that account, every address that has failed for it, while an address that has not (the
+ * owner's, usually) still signs in.
+ */
+export const SIGN_IN_FAILURES_PER_ACCOUNT = 10;
+
+/**
  * Browser sessions: a random cookie value whose SHA-256 is the row key, with a CSRF
- * token of its own. Sign-in is throttled per account and per address
- * (FailureThrottle), and a wrong password costs the same time as an unknown email.
+ * token of its own. Sign-in is throttled per (account, address), per address, and per
+ * account only for addresses that have failed for it (FailureThrottle), so nobody without
+ * the password can lock its owner out; a wrong password costs the same time as an unknown email.
  */
 export class SessionService {
   constructor(
@@ -38,6 +48,7 @@ export class SessionService {
       await this.throttle.failed(key, ip);
       throw new AuthenticationFailedError('Email or password is wrong.');
     }
+    await this.throttle.succeeded(key, ip);
     const cookie = randomBytes(32).toString('base64url');
     const now = this.clock.now();
     const expiresAt = addSeconds(now, SESSION_TTL_SECONDS);

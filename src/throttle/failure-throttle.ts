@@ -1,89 +1,179 @@
-import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 import { nowMs, systemClock, type Clock } from '../clock.js';
 import { ThrottledError } from '../errors/domain-errors.js';
+import { throttledAddress } from './address.js';
+import { type FailureCount, type FailureCounter, memoryFailureCounter } from './failure-counter.js';
+
+/** Makes the counter for one of a throttle's limits; `keyPrefix` is unique to it, across throttles too. */
+export type FailureCounterFactory = (keyPrefix: string, limit: number, windowSeconds: number) => FailureCounter;
 
 export interface ThrottleSettings {
-  /** Failures allowed per key (a client_id, an account's email) within the window. */
-  failuresPerKey: number;
-  failuresPerIp: number;
-  windowSeconds: number;
-  /** Names the counters, so two throttles never share one. */
+  /** Names the throttle's counters (their key prefix), so that two throttles never share one, also in a shared store. */
   name: string;
+  /** Failures of one key (a client_id, an account's email) from one address within the window, after which that address is refused for that key. */
+  failuresPerKeyFromAddress: number;
+  /** Failures from one address, whatever the key, within the window, after which that address is refused for everything. */
+  failuresPerAddress: number;
+  /**
+   * Failures of one key from all addresses together within the window, after which every
+   * address that has failed for that key within its window is refused for it (an address
+   * that has not is still let in). Undefined: no such guard.
+   */
+  guardKeyAfter?: number;
+  windowSeconds: number;
+  /** Addresses remembered as having failed recently, at most (default 65,536); past it the oldest are forgotten. */
+  maxEntries?: number;
+  /** Where the failures are counted; default: in this process's memory (rate-limiter-flexible's RateLimiterMemory). */
+  counter?: FailureCounterFactory;
 }
+
+/** Longer keys (no client_id or email is this long) are counted by their address only, so a key cannot be a way to fill memory. */
+const MAX_KEY_LENGTH = 320;
+const DEFAULT_MAX_ENTRIES = 65_536;
+
+/** Sweep expired addresses when the map grows past this (amortized, no timer). */
+const SWEEP_MIN = 1024;
 
 /**
- * Throttles failed authentication, per key (a client_id; an account's email) and per
- * source IP, so a secret or password cannot be guessed online: after too many failures
- * within the window, every attempt for that key (or from that IP) answers 429 with
- * Retry-After until the window ends, whether its secret is right or not. Successful
- * attempts count nothing, and while neither the key nor the IP has failed within the
- * window, checking costs one synchronous map lookup each: the token path checks on
- * every request.
+ * Throttles failed authentication so that a secret or password cannot be guessed online,
+ * without giving whoever lacks it a way to lock out whoever has it (OWASP ASVS V2.2.1):
+ * every lock applies only to addresses that have failed themselves.
  *
- * Per-key lockout lets whoever knows a client_id slow that client down; the limit is
- * high enough that a misconfigured deployment notices before its peers do, and
- * operators can raise it (AUTH_FAILURES_PER_CLIENT).
+ * - per (key, address): after `failuresPerKeyFromAddress` failures for one key from one
+ *   address, that address is refused for that key;
+ * - per address: after `failuresPerAddress` failures from one address, it is refused for
+ *   every key (and for requests without one);
+ * - per key (`guardKeyAfter`, optional): after that many failures for one key from all
+ *   addresses together (many addresses, each under its own limits), every address that has
+ *   failed for the key is refused for it. A distributed guesser gets one more guess per new
+ *   address; the owner from an address that has not failed gets in.
+ *
+ * A refusal is a ThrottledError (429 with Retry-After at the edge) and comes before the secret
+ * is looked at, so it tells nothing about it. Each lock lasts `windowSeconds` from the failure
+ * that reached the limit. A success forgets the failures of its key from its address (not its
+ * address's failures).
+ *
+ * The counting is rate-limiter-flexible's (FailureCounter; in memory, per process, by default).
+ * In front of it, a map of the addresses that failed within the last window, on the injected
+ * clock: checking an address that has not failed costs one synchronous map lookup and no
+ * promise (the token path checks on every request); only for an address in it are the
+ * counters asked. Every lock lasts at most a window from the address's last failure, so an
+ * address the map has forgotten has nothing to be refused for.
  */
 export class FailureThrottle {
-  private readonly perKey: RateLimiterAbstract;
-  private readonly perIp: RateLimiterAbstract;
-  /**
-   * Keys and IPs with a failure in the last window → until when (ms) the counters may still
-   * hold it. Nothing here means nothing to look up; an entry only says "ask the counters",
-   * so keeping one too long is harmless.
-   */
-  private readonly keysFailed = new Map<string, number>();
-  private readonly ipsFailed = new Map<string, number>();
-  /** Sweep expired entries when the maps grow past this (amortized, no timer). */
-  private sweepAt = 1024;
+  private readonly addresses: FailureCounter;
+  private readonly pairs: FailureCounter;
+  private readonly keys: FailureCounter | undefined;
+  /** Addresses with a failure in the last window → until when (ms on the clock) the counters may hold something for them. */
+  private readonly recent = new Map<string, number>();
+  private readonly windowMs: number;
+  private readonly maxEntries: number;
+  private sweepAt = SWEEP_MIN;
 
   constructor(
-    private readonly settings: ThrottleSettings,
+    settings: ThrottleSettings,
     private readonly clock: Clock = systemClock,
   ) {
-    this.perKey = new RateLimiterMemory({ keyPrefix: `${settings.name}:key`, points: settings.failuresPerKey, duration: settings.windowSeconds });
-    this.perIp = new RateLimiterMemory({ keyPrefix: `${settings.name}:ip`, points: settings.failuresPerIp, duration: settings.windowSeconds });
+    const counter = settings.counter ?? memoryFailureCounter;
+    const { name, windowSeconds } = settings;
+    this.windowMs = windowSeconds * 1000;
+    this.maxEntries = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.addresses = counter(`${name}:address`, settings.failuresPerAddress, windowSeconds);
+    this.pairs = counter(`${name}:address-key`, settings.failuresPerKeyFromAddress, windowSeconds);
+    this.keys = settings.guardKeyAfter === undefined ? undefined : counter(`${name}:key`, settings.guardKeyAfter, windowSeconds);
   }
 
-  /** Throws (or rejects with) ThrottledError while the key or the IP is locked out. */
+  /**
+   * Throws, or rejects with, ThrottledError while `ip` is refused, for `key` or for everything.
+   * Undefined (synchronously) when the address has not failed within the window.
+   */
   check(key: string | undefined, ip: string): Promise<void> | undefined {
-    const now = nowMs(this.clock);
-    const keyFailed = key !== undefined && failedRecently(this.keysFailed, key, now);
-    const ipFailed = failedRecently(this.ipsFailed, ip, now);
-    if (!keyFailed && !ipFailed) return undefined;
-    return this.lookup(keyFailed ? key : undefined, ipFailed ? ip : undefined);
+    const address = throttledAddress(ip);
+    if (!this.failedRecently(address)) return undefined; // the hot path
+    return this.lookup(usable(key), address);
   }
 
+  /** Counts a failed attempt for `key` (undefined: none could be told) from `ip`. */
   async failed(key: string | undefined, ip: string): Promise<void> {
-    const until = nowMs(this.clock) + this.settings.windowSeconds * 1000;
-    if (key !== undefined) this.keysFailed.set(key, until);
-    this.ipsFailed.set(ip, until);
-    if (this.keysFailed.size + this.ipsFailed.size > this.sweepAt) this.sweep();
-    await Promise.all([key === undefined ? undefined : this.perKey.penalty(key, 1), this.perIp.penalty(ip, 1)]);
+    const address = throttledAddress(ip);
+    this.remember(address);
+    const counted = usable(key);
+    await Promise.all([
+      this.addresses.consume(address),
+      counted === undefined ? undefined : this.pairs.consume(pairKey(counted, address)),
+      counted === undefined ? undefined : this.keys?.consume(counted),
+    ]);
   }
 
-  private sweep(): void {
+  /** A successful attempt: forgets the failures of `key` from `ip` (not those of the address). Undefined when there are none. */
+  succeeded(key: string, ip: string): Promise<void> | undefined {
+    const address = throttledAddress(ip);
+    const counted = usable(key);
+    if (counted === undefined || !this.failedRecently(address)) return undefined;
+    return this.pairs.delete(pairKey(counted, address));
+  }
+
+  private async lookup(key: string | undefined, address: string): Promise<void> {
+    const [byAddress, pair, byKey] = await Promise.all([
+      this.addresses.get(address),
+      key === undefined ? null : this.pairs.get(pairKey(key, address)),
+      key === undefined || this.keys === undefined ? null : this.keys.get(key),
+    ]);
+    refuseFor(refusedFor(byAddress, this.addresses.limit));
+    if (pair === null) return;
+    refuseFor(refusedFor(pair, this.pairs.limit));
+    // The guard refuses only addresses that have failed for the key within their window.
+    if (this.keys !== undefined && pair.failures > 0) {
+      const guarded = refusedFor(byKey, this.keys.limit);
+      if (guarded > 0) refuseFor(Math.min(guarded, pair.msLeft));
+    }
+  }
+
+  private failedRecently(address: string): boolean {
+    const until = this.recent.get(address);
+    if (until === undefined) return false;
+    if (until > nowMs(this.clock)) return true;
+    this.recent.delete(address);
+    return false;
+  }
+
+  /** Every counter's entry for the address lasts at most a window from now. */
+  private remember(address: string): void {
     const now = nowMs(this.clock);
-    for (const failed of [this.keysFailed, this.ipsFailed]) for (const [entry, until] of failed) if (until <= now) failed.delete(entry);
-    this.sweepAt = Math.max(1024, (this.keysFailed.size + this.ipsFailed.size) * 2);
+    this.recent.delete(address); // re-inserted last: the map stays in order of last failure
+    this.recent.set(address, now + this.windowMs);
+    if (this.recent.size > this.sweepAt) this.sweep(now);
   }
 
-  private async lookup(key: string | undefined, ip: string | undefined): Promise<void> {
-    const [byKey, byIp] = await Promise.all([key === undefined ? null : this.perKey.get(key), ip === undefined ? null : this.perIp.get(ip)]);
-    const blocked = [exhausted(byKey, this.settings.failuresPerKey), exhausted(byIp, this.settings.failuresPerIp)].filter((ms): ms is number => ms !== undefined);
-    if (blocked.length > 0) throw new ThrottledError(Math.max(...blocked) / 1000);
+  private sweep(now: number): void {
+    for (const [address, until] of this.recent) if (until <= now) this.recent.delete(address);
+    // Still too many (failures from very many addresses within one window): forget the oldest,
+    // down to three quarters of the bound so that the next sweep is some way off. Forgetting
+    // can only let an address fail afresh, never refuse one.
+    if (this.recent.size > this.maxEntries) {
+      let excess = this.recent.size - Math.floor(this.maxEntries * 0.75);
+      for (const address of this.recent.keys()) {
+        if (excess-- <= 0) break;
+        this.recent.delete(address);
+      }
+    }
+    this.sweepAt = Math.min(this.maxEntries, Math.max(SWEEP_MIN, this.recent.size * 2));
   }
 }
 
-/** Whether `entry` failed within the window; forgets it once the window has passed. */
-function failedRecently(failed: Map<string, number>, entry: string, now: number): boolean {
-  const until = failed.get(entry);
-  if (until === undefined) return false;
-  if (until > now) return true;
-  failed.delete(entry);
-  return false;
+/** The key to count, or undefined for none (or one too long to be a client_id or an email). */
+function usable(key: string | undefined): string | undefined {
+  return key === undefined || key.length > MAX_KEY_LENGTH ? undefined : key;
 }
 
-function exhausted(res: RateLimiterRes | null, limit: number): number | undefined {
-  return res && res.consumedPoints >= limit ? res.msBeforeNext : undefined;
+function pairKey(key: string, address: string): string {
+  return `${address} ${key}`;
+}
+
+/** Milliseconds until `count` is under `limit` again; 0 when it is. */
+function refusedFor(count: FailureCount | null, limit: number): number {
+  return count !== null && count.failures >= limit ? Math.max(1, count.msLeft) : 0;
+}
+
+function refuseFor(ms: number): void {
+  if (ms > 0) throw new ThrottledError(ms / 1000);
 }

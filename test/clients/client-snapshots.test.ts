@@ -5,6 +5,7 @@ import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { ClientSnapshotCache } from '../../src/clients/client-snapshots.js';
 import { UsageRecorder } from '../../src/clients/usage-recorder.js';
 import { deriveKey } from '../../src/keys/master-key.js';
+import type { Change } from '../../src/store/change-feed.js';
 import { dataOf, Repositories } from '../../src/store/repositories/index.js';
 import { testDatabases } from '../helpers/databases.js';
 import { seedClient, startPortcullis, type SeededClient, type TestPortcullis } from '../helpers/portcullis.js';
@@ -164,11 +165,43 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
       });
     });
 
-    it('an unknown client is undefined and not cached', async () => {
+    it('an unknown client is undefined, and remembered as unknown until a change names it or the feed resets', async () => {
       const { cache, counter } = countingCache();
       expect(await cache.get('no-such-client')).toBeUndefined();
       expect(await cache.get('no-such-client')).toBeUndefined();
+      expect(counter.count).toBe(1);
+      cache.apply({ kind: 'catalog' });
+      await cache.get('no-such-client');
+      expect(counter.count).toBe(1);
+      cache.apply({ kind: 'client', clientId: 'no-such-client' });
+      await cache.get('no-such-client');
       expect(counter.count).toBe(2);
+      cache.reset();
+      await cache.get('no-such-client');
+      expect(counter.count).toBe(3);
+    });
+
+    it('a read of an unknown id under way when a change arrives is not remembered', async () => {
+      const { cache, counter } = countingCache();
+      const pending = cache.get('not-yet-a-client');
+      cache.apply({ kind: 'client', clientId: 'not-yet-a-client' });
+      expect(await pending).toBeUndefined();
+      await cache.get('not-yet-a-client');
+      expect(counter.count).toBe(2);
+    });
+
+    it('with size 0 it remembers no unknown client either', async () => {
+      const { cache, counter } = countingCache(0);
+      await cache.get('no-such-client');
+      await cache.get('no-such-client');
+      expect(counter.count).toBe(2);
+    });
+
+    it('creating a client announces it on the feed, so no cache keeps its id as unknown', async () => {
+      const seen: Change[] = [];
+      p.runtime.feed.subscribe({ apply: (change) => void seen.push(change), reset: () => {} });
+      const c = await seedClient(p.runtime);
+      expect(seen).toContainEqual({ kind: 'client', clientId: c.clientId });
     });
 
     it('with size 0 it reads every time', async () => {

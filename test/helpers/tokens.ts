@@ -4,10 +4,11 @@ import { expect } from 'vitest';
 import { TEST_ISSUER, basic, form } from './portcullis.js';
 
 /** POST /oauth/token with Basic auth and a form body (the common case). */
-export function tokenRequest(app: FastifyInstance, client: { clientId: string; secret: string }, params: Record<string, string>, opts: { url?: string } = {}) {
+export function tokenRequest(app: FastifyInstance, client: { clientId: string; secret: string }, params: Record<string, string>, opts: { url?: string; remoteAddress?: string } = {}) {
   return app.inject({
     method: 'POST',
     url: opts.url ?? '/oauth/token',
+    ...(opts.remoteAddress ? { remoteAddress: opts.remoteAddress } : {}),
     headers: { authorization: basic(client.clientId, client.secret), 'content-type': 'application/x-www-form-urlencoded' },
     payload: form({ grant_type: 'client_credentials', ...params }),
   });

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
+import { generateSecret } from '../../src/clients/secret.js';
 import { testDatabases } from '../helpers/databases.js';
 import { basic, form, seedClient, startPortcullis, TEST_ISSUER, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest, verifyAccessToken } from '../helpers/tokens.js';
@@ -375,7 +376,7 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
     }
   });
 
-  it('throttles failed authentication per client_id with 429 and Retry-After, even for the right secret', async () => {
+  it('refuses an address for a client_id after AUTH_FAILURES_PER_CLIENT failures from it, even with the right secret, and nobody else', async () => {
     const p = await startPortcullis(await db.open(), { env: { AUTH_FAILURES_PER_CLIENT: '3', AUTH_FAILURE_WINDOW: '60' } });
     try {
       const c = await seedClient(p.runtime);
@@ -386,9 +387,13 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
       const retryAfter = Number(res.headers['retry-after']);
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
-      // Another client from the same address is not affected.
+      // The same client from another address, and another client from this one, are not affected.
+      expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: '10.9.8.7' })).statusCode).toBe(200);
       const other = await seedClient(p.runtime);
       expect((await tokenRequest(p.app, other, { audience: other.apiIdentifier })).statusCode).toBe(200);
+      // The refusal lasts AUTH_FAILURE_WINDOW seconds.
+      p.clock.advance(61);
+      expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier })).statusCode).toBe(200);
     } finally {
       await p.close();
     }
@@ -402,6 +407,11 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
       const res = await tokenRequest(p.app, c, { audience: c.apiIdentifier });
       expectOAuthError(res, 429, 'too_many_requests');
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // Also requests without credentials, and introspection, from that address.
+      const bare = await p.app.inject({ method: 'POST', url: '/oauth/token', headers: FORM, payload: form({ grant_type: 'client_credentials', audience: c.apiIdentifier }) });
+      expectOAuthError(bare, 429, 'too_many_requests');
+      const introspect = await p.app.inject({ method: 'POST', url: '/oauth/introspect', headers: { ...FORM, authorization: basic(c.clientId, c.secret) }, payload: form({ token: 'x' }) });
+      expectOAuthError(introspect, 429, 'too_many_requests');
       const elsewhere = await p.app.inject({
         method: 'POST',
         url: '/oauth/token',
@@ -415,7 +425,40 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
     }
   });
 
-  it('limits token requests per client with TOKEN_RATE_LIMIT (429, Retry-After, OAuth error shape)', async () => {
+  it('cannot be used to lock a client out: 1,000 failures naming it from one address leave it its tokens from another, and throttle that address', async () => {
+    const p = await startPortcullis(await db.open()); // the default limits
+    try {
+      const c = await seedClient(p.runtime);
+      const attacker = '203.0.113.66';
+      const owner = '198.51.100.7';
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 1000; i++) {
+        // A well-formed secret (format and checksum), so that each failure reaches the hash comparison.
+        const res = await tokenRequest(p.app, { clientId: c.clientId, secret: generateSecret() }, { audience: c.apiIdentifier }, { remoteAddress: attacker });
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        if (i % 50 === 49) {
+          const real = await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: owner });
+          expect(real.statusCode, `the client's own request after ${i + 1} failures`).toBe(200);
+        }
+      }
+      expect([...statuses.keys()].sort()).toEqual([401, 429]);
+      expect(statuses.get(401)).toBeLessThanOrEqual(p.config.authFailuresPerClient); // then the pair was refused before any comparison
+      // The attacker's address is refused, with the right secret too, and for every client.
+      const right = await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: attacker });
+      expectOAuthError(right, 429, 'too_many_requests');
+      expect(Number(right.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // 20 failures (the pair's limit) are not the address's limit; guess other ids until it is.
+      for (let i = 0; i < p.config.authFailuresPerIp; i++) await tokenRequest(p.app, { clientId: `guess-${i}`, secret: generateSecret() }, { audience: 'a' }, { remoteAddress: attacker });
+      const other = await seedClient(p.runtime);
+      expectOAuthError(await tokenRequest(p.app, other, { audience: other.apiIdentifier }, { remoteAddress: attacker }), 429, 'too_many_requests');
+      expect((await tokenRequest(p.app, other, { audience: other.apiIdentifier }, { remoteAddress: owner })).statusCode).toBe(200);
+      expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: owner })).statusCode).toBe(200);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('limits token requests per client and address with TOKEN_RATE_LIMIT (429, Retry-After, OAuth error shape)', async () => {
     const p = await startPortcullis(await db.open(), { env: { TOKEN_RATE_LIMIT: '2' } });
     try {
       const c = await seedClient(p.runtime);
@@ -429,6 +472,31 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
       expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       const other = await seedClient(p.runtime);
       expect((await tokenRequest(p.app, other, { audience: other.apiIdentifier })).statusCode).toBe(200);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('TOKEN_RATE_LIMIT cannot be spent by naming a client: an address without its secret uses up its own allowance, the client from elsewhere gets its tokens', async () => {
+    const limit = 3; // under AUTH_FAILURES_PER_CLIENT (20): the 429s below are the rate limit's
+    const p = await startPortcullis(await db.open(), { env: { TOKEN_RATE_LIMIT: String(limit) } });
+    try {
+      const c = await seedClient(p.runtime);
+      const attacker = '203.0.113.66';
+      const owner = '198.51.100.7';
+      const guess = () => tokenRequest(p.app, { clientId: c.clientId, secret: generateSecret() }, { audience: c.apiIdentifier }, { remoteAddress: attacker });
+      for (let i = 0; i < limit; i++) expect((await guess()).statusCode).toBe(401);
+      const limited = await guess();
+      expectOAuthError(limited, 429, 'too_many_requests');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // The attacker's address has used up its allowance for that client, with the right secret too…
+      expectOAuthError(await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: attacker }), 429, 'too_many_requests');
+      // …while the client, from its own address, has its whole allowance, and no more.
+      for (let i = 0; i < limit; i++) expect((await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: owner })).statusCode, `request ${i + 1}`).toBe(200);
+      expectOAuthError(await tokenRequest(p.app, c, { audience: c.apiIdentifier }, { remoteAddress: owner }), 429, 'too_many_requests');
+      // The limit is per client and address: another client from the attacker's address is not affected.
+      const other = await seedClient(p.runtime);
+      expect((await tokenRequest(p.app, other, { audience: other.apiIdentifier }, { remoteAddress: attacker })).statusCode).toBe(200);
     } finally {
       await p.close();
     }

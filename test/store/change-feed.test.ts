@@ -27,10 +27,13 @@ async function until(check: () => boolean, what: string, ms = 15_000): Promise<v
 describe.each(postgres)('the change feed across a lost LISTEN connection on $name', (db) => {
   let here: TestPortcullis;
   let there: TestPortcullis;
+  /** Clients whose changes `here` has applied (after its caches: it subscribes last). */
+  const heardHere = new Set<string>();
 
   beforeAll(async () => {
     there = await startPortcullis(await db.open(), { masterKey: MASTER_KEY });
     here = await startPortcullis(await openStore({ databaseUrl: db.url, poolSize: 4, listenRetryMs: LISTEN_RETRY_MS }), { masterKey: MASTER_KEY });
+    here.runtime.feed.subscribe({ apply: (change) => void (change.kind === 'client' && heardHere.add(change.clientId)), reset: () => {} });
   });
   afterAll(async () => {
     await here?.close();
@@ -53,6 +56,8 @@ describe.each(postgres)('the change feed across a lost LISTEN connection on $nam
   it('replays a rotation and a catalog change made while it was down, and keeps the rest of its caches', async () => {
     const rotated = await seedClient(there.runtime);
     const bystander = await seedClient(there.runtime);
+    // Their creation is announced too: once here has heard it, no notice in flight evicts what it caches next.
+    await until(() => heardHere.has(rotated.clientId) && heardHere.has(bystander.clientId), 'the creations to be announced here');
     const kept = await here.runtime.clientSnapshots.get(bystander.clientId);
     const before = await here.runtime.clientSnapshots.get(rotated.clientId);
     expect(before?.secrets).toHaveLength(1);
@@ -109,7 +114,7 @@ describe.each(testDatabases())('the changes table on $name', (db) => {
   it('numbers each published change, replays from a number with a margin, prunes old ones but never the latest', async () => {
     const changes = p.runtime.store.data.read.changes;
     const start = await changes.latest();
-    // A new API and role change the catalog; a new client changes nothing cached, its rotation does.
+    // A new API and role change the catalog; a new client is announced (a cache may remember its id as unknown), and so is its rotation.
     const client = await seedClient(p.runtime);
     await p.runtime.clients.rotateSecret(client.orgId, client.clientId, { gracePeriodSeconds: 0 }, SYSTEM_ACTOR);
     const latest = await changes.latest();

@@ -41,7 +41,7 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       expect(unknown.json()).toEqual(wrong.json());
     });
 
-    it('throttles sign-in per account: 429 rate_limited with Retry-After', async () => {
+    it('throttles sign-in per account from one address: 429 rate_limited with Retry-After, even for the right password', async () => {
       await createUser(p.runtime, 'target@example.com');
       for (let i = 0; i < 10; i++) {
         expect((await p.app.inject({ method: 'POST', url: '/api/v1/session', payload: { email: 'target@example.com', password: 'guess' } })).statusCode).toBe(401);
@@ -50,6 +50,9 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       expect(res.statusCode).toBe(429);
       expect(res.json()).toMatchObject({ error: 'rate_limited' });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      // From another address, the owner signs in.
+      const elsewhere = await p.app.inject({ method: 'POST', url: '/api/v1/session', remoteAddress: '10.7.7.7', payload: { email: 'target@example.com', password: PASSWORD } });
+      expect(elsewhere.statusCode).toBe(200);
     });
 
     it('GET /session returns the same csrf token; unsafe requests without it are 403', async () => {
@@ -287,5 +290,60 @@ describe('CATALOG_FILE', () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe.each(testDatabases())('sign-in cannot be used to lock an account out, on $name', (db) => {
+  let p: TestPortcullis;
+  beforeAll(async () => {
+    p = await startPortcullis(await db.open()); // the default limits
+  });
+  afterAll(async () => {
+    await p?.close();
+    await db.dispose();
+  });
+
+  const signInFrom = (remoteAddress: string, email: string, password: string) => p.app.inject({ method: 'POST', url: '/api/v1/session', remoteAddress, payload: { email, password } });
+
+  it('1,000 wrong passwords from one address: the owner signs in from another every time, and that address is throttled', async () => {
+    await createUser(p.runtime, 'owner@example.com');
+    const attacker = '203.0.113.66';
+    const owner = '198.51.100.7';
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1000; i++) {
+      const res = await signInFrom(attacker, 'owner@example.com', `guess ${i}`);
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      if (i % 50 === 49) expect((await signInFrom(owner, 'owner@example.com', PASSWORD)).statusCode, `the owner after ${i + 1} failures`).toBe(200);
+    }
+    expect([...statuses.keys()].sort()).toEqual([401, 429]);
+    expect(statuses.get(401)).toBeLessThanOrEqual(10);
+    const right = await signInFrom(attacker, 'owner@example.com', PASSWORD);
+    expect(right.statusCode).toBe(429);
+    expect(right.json()).toMatchObject({ error: 'rate_limited' });
+    expect(Number(right.headers['retry-after'])).toBeGreaterThan(0);
+    // Guessing on at other accounts, the address reaches AUTH_FAILURES_PER_IP and is refused for every account.
+    await createUser(p.runtime, 'bystander@example.com');
+    for (let i = 0; i < p.config.authFailuresPerIp; i++) await signInFrom(attacker, `someone-${i}@example.com`, 'guess');
+    expect((await signInFrom(attacker, 'bystander@example.com', PASSWORD)).statusCode).toBe(429);
+    expect((await signInFrom(owner, 'bystander@example.com', PASSWORD)).statusCode).toBe(200);
+    expect((await signInFrom(owner, 'owner@example.com', PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('guessing from many addresses: each address that failed for the account is refused for it, the owner from a clean address is not', async () => {
+    await createUser(p.runtime, 'victim@example.com');
+    const bots = Array.from({ length: 10 }, (_, i) => `192.0.2.${i + 1}`);
+    for (const bot of bots) expect((await signInFrom(bot, 'victim@example.com', 'guess')).statusCode).toBe(401);
+    // 10 failures for the account in all: each of those addresses is refused for it, even with the password…
+    for (const bot of bots) expect((await signInFrom(bot, 'victim@example.com', PASSWORD)).statusCode, bot).toBe(429);
+    // …a new address gets one guess, then is refused too…
+    expect((await signInFrom('192.0.2.200', 'victim@example.com', 'guess')).statusCode).toBe(401);
+    expect((await signInFrom('192.0.2.200', 'victim@example.com', PASSWORD)).statusCode).toBe(429);
+    // …and the owner, from an address that has not failed, signs in; so do the bots to their own accounts.
+    expect((await signInFrom('198.51.100.8', 'victim@example.com', PASSWORD)).statusCode).toBe(200);
+    await createUser(p.runtime, 'bot@example.com');
+    expect((await signInFrom(bots[0] as string, 'bot@example.com', PASSWORD)).statusCode).toBe(200);
+    // Once the window has passed, the addresses are let in again.
+    p.clock.advance(p.config.authFailureWindow + 1);
+    expect((await signInFrom(bots[1] as string, 'victim@example.com', PASSWORD)).statusCode).toBe(200);
   });
 });
