@@ -76,6 +76,8 @@ export async function buildServer(
     trustProxy: config.trustProxy,
     logController: new AccessLog(),
     frameworkErrors: frameworkError,
+    // Longer than any parameter the schemas allow (ids are at most 128), so that a long one is the schema's 400.
+    maxParamLength: 1024,
   });
   app.setValidatorCompiler(validatorCompiler());
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);

@@ -40,9 +40,15 @@ export function installErrorHandler(app: FastifyInstance): void {
  * an encoded lone surrogate), before any route is chosen: the family follows the path.
  */
 export function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const message = 'The URL is malformed (percent-encoding or UTF-8).';
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is malformed (percent-encoding or UTF-8).';
   if (/^\/oauth2?\//.test(request.url)) void sendOAuth(request, reply, new InvalidRequestError(message, err.code));
-  else void sendApi(reply, new ApiError('invalid_request', message, 400, [{ field: '/url', message: 'is not valid percent-encoded UTF-8' }]));
+  else
+    void sendApi(
+      reply,
+      new ApiError('invalid_request', message, 400, [
+        { field: '/url', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'has a path parameter that is too long' : 'is not valid percent-encoded UTF-8' },
+      ]),
+    );
 }
 
 /** The management answer for `err`, or undefined for an unexpected error (a 500). */

@@ -22,8 +22,8 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
 }
 
-/** What `encodeCursor` writes for a time: `Date.toISOString()` of a year 0000–9999. */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** What `encodeCursor` writes for a time: `Date.toISOString()` of a year 0001–9999 (PostgreSQL has no year 0). */
+const ISO_INSTANT = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * Undefined for anything that is not a cursor we made: the time must be exactly what

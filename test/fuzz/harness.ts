@@ -10,7 +10,7 @@ import type { Access } from '../../src/http/management/access.js';
 import { buildServer } from '../../src/server.js';
 import { encodeCursor } from '../../src/store/pagination.js';
 import type { TestDatabase } from '../helpers/databases.js';
-import { PASSWORD } from '../helpers/management.js';
+import { joinOrganization, PASSWORD } from '../helpers/management.js';
 import { basic, form, startPortcullis, TEST_ISSUER, type TestPortcullis } from '../helpers/portcullis.js';
 import { render, type FuzzRequest, type JsonSchema, type RouteInfo, type Wire } from './requests.js';
 import type { Ref, RefName } from './values.js';
@@ -158,7 +158,7 @@ export async function startFuzzTarget(db: TestDatabase): Promise<FuzzTarget> {
   const newMember = async () => {
     const email = `${uniq('member').replace(/ /g, '-')}@example.com`;
     const { user } = await rt.users.create({ email, password: PASSWORD, name: 'Fuzz member' }, SYSTEM_ACTOR);
-    await rt.memberships.add(f.orgA, { email, role: 'member' }, SYSTEM_ACTOR);
+    await joinOrganization(rt, f.orgA, email, 'member');
     const s = await signIn(email);
     Object.assign(f, { memberId: user.id, memberEmail: email, memberCookie: s.cookie, memberCsrf: s.csrf });
   };
@@ -166,7 +166,12 @@ export async function startFuzzTarget(db: TestDatabase): Promise<FuzzTarget> {
     f.orgA = (await rt.organizations.create({ name: uniq('Org A') }, SYSTEM_ACTOR)).id;
     await newClientV();
     await newMgmt();
-    if (f.memberId && !(await missing(() => rt.users.get(f.memberId)))) await rt.memberships.add(f.orgA, { email: f.memberEmail, role: 'member' }, SYSTEM_ACTOR);
+    if (f.memberId && !(await missing(() => rt.users.get(f.memberId)))) await rejoin();
+  };
+  /** The member back in organization A, active: a pending invitation (left by a fuzzed request) is withdrawn first. */
+  const rejoin = async () => {
+    await rt.memberships.remove(f.orgA, f.memberId, SYSTEM_ACTOR).catch(() => {});
+    await joinOrganization(rt, f.orgA, f.memberEmail, 'member');
   };
   /** A live access token and refresh token of clientV (which must allow refresh tokens). */
   const newClientTokens = async () => {
@@ -185,8 +190,9 @@ export async function startFuzzTarget(db: TestDatabase): Promise<FuzzTarget> {
     f.refreshToken = t?.refresh_token ?? 'no-token';
   };
   const newInvite = async () => {
-    const { invite_url } = await rt.users.create({ email: `${uniq('invitee').replace(/ /g, '-')}@example.com` }, SYSTEM_ACTOR);
-    f.inviteToken = new URL(invite_url ?? 'http://x/?token=none').searchParams.get('token') ?? 'none';
+    const created = await rt.users.create({ email: `${uniq('invitee').replace(/ /g, '-')}@example.com` }, SYSTEM_ACTOR);
+    const inviteUrl = 'invite_url' in created ? created.invite_url : undefined;
+    f.inviteToken = new URL(inviteUrl ?? 'http://x/?token=none').searchParams.get('token') ?? 'none';
   };
 
   // The fixtures.
@@ -235,7 +241,7 @@ export async function startFuzzTarget(db: TestDatabase): Promise<FuzzTarget> {
     if (!member || !(await rt.memberships.roleOf(f.orgA, f.memberId))) {
       if (await missing(() => rt.users.get(f.memberId))) await newMember();
       else {
-        if (!(await rt.memberships.roleOf(f.orgA, f.memberId))) await rt.memberships.add(f.orgA, { email: f.memberEmail, role: 'member' }, SYSTEM_ACTOR);
+        if (!(await rt.memberships.roleOf(f.orgA, f.memberId))) await rejoin();
         // A changed password (or email) leaves no way to sign in as this member: a new one.
         await signIn(f.memberEmail).then((s) => Object.assign(f, { memberCookie: s.cookie, memberCsrf: s.csrf }), newMember);
       }

@@ -100,8 +100,8 @@ describe.each(testDatabases())('known failure classes on $name', (db) => {
       apiId = apis.find((a) => a.identifier === c.apiIdentifier)?.id ?? '';
       await createUser(p.runtime, 'admin@example.com', { platformAdmin: true });
       memberId = (await createUser(p.runtime, 'member@example.com', { orgId: c.orgId })).id;
-      const { invite_url } = await p.runtime.users.create({ email: 'invitee@example.com' }, SYSTEM_ACTOR);
-      inviteToken = new URL(invite_url ?? 'http://x/').searchParams.get('token') ?? '';
+      const created = await p.runtime.users.create({ email: 'invitee@example.com' }, SYSTEM_ACTOR);
+      inviteToken = new URL(('invite_url' in created ? created.invite_url : undefined) ?? 'http://x/').searchParams.get('token') ?? '';
       const session = await signIn(p.app, 'admin@example.com');
       admin = (method) => session.headers(method);
     });
