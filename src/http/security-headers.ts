@@ -3,7 +3,7 @@ import type { FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 
 /**
- * Security headers (docs/security-headers.md). Two layers:
+ * Security headers (docs/security.md). Two layers:
  *
  * - every answer — token, OAuth error, management API, 404, static file, HTML — gets the
  *   baseline (`X-Content-Type-Options: nosniff`, and HSTS when the issuer is https) from one

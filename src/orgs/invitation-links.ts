@@ -19,7 +19,7 @@ export interface InvitationTo {
  * (SMTP_URL) the link goes to the user's address and never into an answer, and the token
  * records that it was mailed: whoever uses it has shown they read that mailbox. Without one,
  * the answer carries the link for the administrator to pass on, and an account whose password
- * is set through it stays `email_verified: false` (docs/security-invitations.md).
+ * is set through it stays `email_verified: false` (docs/security.md).
  */
 export class InvitationLinks {
   constructor(

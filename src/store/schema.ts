@@ -103,7 +103,7 @@ export interface UserTable {
   /** argon2id; null until the user sets a password through an invitation. */
   password_hash: string | null;
   platform_admin: ColumnType<boolean, boolean | undefined, boolean>;
-  /** False while nothing shows that the owner of the address chose the password (docs/security-invitations.md). */
+  /** False while nothing shows that the owner of the address chose the password (docs/security.md). */
   email_verified: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -177,7 +177,7 @@ export const AuditEvent = Type.Object({
 export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
 const OneTimeToken = Type.String({ minLength: 1, maxLength: 200 });
 /**
- * Accepting an invitation (docs/security-invitations.md): `password` chooses the password of an
+ * Accepting an invitation (docs/security.md): `password` chooses the password of an
  * account that has none; an account that has one proves it is its owner's by the session
  * (signed in as that user) or by `current_password`.
  */
