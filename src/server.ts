@@ -77,7 +77,7 @@ export async function buildServer(
     logController: new AccessLog(),
     frameworkErrors: frameworkError,
     // Longer than any parameter the schemas allow (ids are at most 128), so that a long one is the schema's 400.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   });
   app.setValidatorCompiler(validatorCompiler());
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
