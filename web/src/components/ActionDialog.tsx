@@ -89,11 +89,14 @@ export function ConfirmDeleteDialog({
   );
 }
 
-/** Shows a one-time invitation link (the server has no SMTP_URL): the person who asked for it passes it on. */
-export function InvitationLinkDialog({ url, onClose, children, warning }: { url: string; onClose(): void; children: ReactNode; warning?: ReactNode }) {
+/**
+ * The answer to an invitation: without SMTP_URL its one-time link, which the person who asked
+ * for it passes on; with it, word that the link went to the address by mail (nobody else sees it).
+ */
+export function InvitationDialog({ url, onClose, children, warning }: { url?: string | undefined; onClose(): void; children: ReactNode; warning?: ReactNode }) {
   return (
     <Dialog
-      title="Invitation link"
+      title={url ? 'Invitation link' : 'Invitation sent'}
       onClose={onClose}
       footer={
         <Button tone="primary" onClick={onClose} data-autofocus>
@@ -102,26 +105,12 @@ export function InvitationLinkDialog({ url, onClose, children, warning }: { url:
       }
     >
       <p>{children}</p>
-      <CopyValue value={url} what="invitation link" className="block" />
-      <Callout tone="warning">Anyone with this link can accept it, and set the password of an account that has none; send it only to the owner of the address.</Callout>
-      {warning}
-    </Dialog>
-  );
-}
-
-/** Says that the invitation went to the address by mail (SMTP_URL): nobody else sees its link. */
-export function InvitationSentDialog({ onClose, children, warning }: { onClose(): void; children: ReactNode; warning?: ReactNode }) {
-  return (
-    <Dialog
-      title="Invitation sent"
-      onClose={onClose}
-      footer={
-        <Button tone="primary" onClick={onClose} data-autofocus>
-          Done
-        </Button>
-      }
-    >
-      <p>{children}</p>
+      {url && (
+        <>
+          <CopyValue value={url} what="invitation link" className="block" />
+          <Callout tone="warning">Anyone with this link can accept it, and set the password of an account that has none; send it only to the owner of the address.</Callout>
+        </>
+      )}
       {warning}
     </Dialog>
   );

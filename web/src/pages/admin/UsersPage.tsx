@@ -1,7 +1,7 @@
 import { Trash2, UserPlus, UsersRound } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Page, type User } from '../../api';
-import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog, InvitationSentDialog } from '../../components/ActionDialog';
+import { ConfirmDeleteDialog, FormDialog, InvitationDialog } from '../../components/ActionDialog';
 import { DataTable, ListView } from '../../components/ListView';
 import { Badge, Button, Callout, EmptyState, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
@@ -87,16 +87,16 @@ function CreateUserDialog({ onCreated, onClose }: { onCreated(): void; onClose()
     });
   if (created?.invite_url) {
     return (
-      <InvitationLinkDialog url={created.invite_url} onClose={onClose}>
+      <InvitationDialog url={created.invite_url} onClose={onClose}>
         Send this link to <strong>{created.email}</strong> to choose a password. It works once.
-      </InvitationLinkDialog>
+      </InvitationDialog>
     );
   }
   if (created?.invite_sent) {
     return (
-      <InvitationSentDialog onClose={onClose}>
+      <InvitationDialog onClose={onClose}>
         <strong>{created.email}</strong> gets a mail with a link to choose a password. It works once, for 7 days.
-      </InvitationSentDialog>
+      </InvitationDialog>
     );
   }
   return (

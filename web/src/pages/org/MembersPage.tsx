@@ -1,7 +1,7 @@
 import { Trash2, UserPlus, Users } from 'lucide-react';
 import { useState } from 'react';
 import { api, enc, type Member, type Page } from '../../api';
-import { ConfirmDeleteDialog, FormDialog, InvitationLinkDialog, InvitationSentDialog } from '../../components/ActionDialog';
+import { ConfirmDeleteDialog, FormDialog, InvitationDialog } from '../../components/ActionDialog';
 import { DataTable, ListView } from '../../components/ListView';
 import { Badge, Button, Callout, EmptyState, ErrorText, Field, IconButton, PageHeader, formatDate } from '../../components/ui';
 import { useAction, useResource } from '../../hooks';
@@ -136,15 +136,15 @@ function AddMemberDialog({ orgId, onAdded, onClose }: { orgId: string; onAdded(m
     const warning = invited.email_verified ? undefined : <UnverifiedWarning email={invited.email} />;
     if (invited.invite_url) {
       return (
-        <InvitationLinkDialog url={invited.invite_url} onClose={onClose} warning={warning}>
+        <InvitationDialog url={invited.invite_url} onClose={onClose} warning={warning}>
           <strong>{invited.email}</strong> is invited. Send them this link: they become a member once they accept. It works once, for 7 days.
-        </InvitationLinkDialog>
+        </InvitationDialog>
       );
     }
     return (
-      <InvitationSentDialog onClose={onClose} warning={warning}>
+      <InvitationDialog onClose={onClose} warning={warning}>
         <strong>{invited.email}</strong> gets an invitation by mail. They become a member once they accept it.
-      </InvitationSentDialog>
+      </InvitationDialog>
     );
   }
   return (
