@@ -187,12 +187,14 @@ const heldLocks = new Set<string>();
 
 /**
  * PGlite is one process's database: a second process opening the same folder would corrupt it.
- * A lock file with our pid keeps a second server (or `portcullis keys rotate`) out while one runs.
+ * A lock file with our pid (and, where /proc exists, the process's start time) keeps a second
+ * server (or `portcullis keys rotate`) out while one runs.
  */
 function takeLock(file: string): () => void {
+  const mine = lockHolder(process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      fs.writeFileSync(file, mine, { flag: 'wx', mode: 0o600 });
       heldLocks.add(file);
       return () => {
         heldLocks.delete(file);
@@ -200,16 +202,53 @@ function takeLock(file: string): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8'));
+      const [pidText = '', startTime] = fs.readFileSync(file, 'utf8').trim().split(' ');
+      const pid = Number(pidText);
       // Our own pid is a live holder only if this process took the lock; otherwise it was left by an
       // earlier process that had the same pid (PID 1 in every container start).
-      if (pid && (pid === process.pid ? heldLocks.has(file) : isAlive(pid))) {
+      if (Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid ? heldLocks.has(file) : holdsLock(pid, startTime))) {
         throw new Error(`The embedded database in ${path.dirname(file)} is in use by process ${pid}. Stop that server first (the embedded database serves one process), or use DATABASE_URL.`);
       }
       fs.rmSync(file, { force: true }); // left by a process that died
     }
   }
   throw new Error(`Could not lock ${file}`);
+}
+
+/** What a lock file says of its holder: `<pid>`, and ` <start time>` where /proc tells it. */
+function lockHolder(pid: number): string {
+  const started = procStat(pid)?.startTime;
+  return started === undefined ? String(pid) : `${pid} ${started}`;
+}
+
+/**
+ * Whether process `pid` is the live process that wrote the lock: it exists, is not a zombie
+ * (a server killed with -9 whose parent has not reaped it yet), and, when the file recorded a
+ * start time, started then (not another process that was given the same pid since).
+ */
+function holdsLock(pid: number, startTime: string | undefined): boolean {
+  const stat = procStat(pid);
+  if (stat === undefined) return isAlive(pid);
+  if (stat === null || stat.state === 'Z' || stat.state === 'X') return false;
+  return startTime === undefined || startTime === stat.startTime;
+}
+
+/**
+ * `/proc/<pid>/stat`'s state and start time (clock ticks after boot); `null` when the process
+ * does not exist, `undefined` where there is no /proc (then only `kill(pid, 0)` can tell).
+ */
+function procStat(pid: number): { state: string; startTime: string } | null | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fs.existsSync('/proc/self/stat') ? null : undefined;
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may contain spaces: fields are counted after its last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const [state, startTime] = [fields[0], fields[19]];
+  return state !== undefined && startTime !== undefined ? { state, startTime } : undefined;
 }
 
 function isAlive(pid: number): boolean {

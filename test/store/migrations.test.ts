@@ -129,6 +129,9 @@ describe('PGlite DATA_DIR lock (embedded mode only)', () => {
     for (const store of open.splice(0)) await store.close();
   });
 
+  /** The pid a lock file names (it may add the holder's start time). */
+  const lockPid = (file: string) => Number(fs.readFileSync(file, 'utf8').split(' ')[0]);
+
   async function deadPid(): Promise<number> {
     const child = spawn(process.execPath, ['-e', '']);
     const pid = child.pid!;
@@ -141,14 +144,14 @@ describe('PGlite DATA_DIR lock (embedded mode only)', () => {
     const lockFile = path.join(dataDir, 'portcullis.lock');
     const first = await openStore({ dataDir });
     open.push(first);
-    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+    expect(lockPid(lockFile)).toBe(process.pid);
 
     await expect(openStore({ dataDir })).rejects.toThrow(`The embedded database in ${dataDir} is in use by process ${process.pid}.`);
     // The same folder by another spelling is the same lock.
     await expect(openStore({ dataDir: path.relative(process.cwd(), dataDir) + path.sep })).rejects.toThrow(`in use by process ${process.pid}`);
 
     // The refused attempts took nothing from the first store.
-    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+    expect(lockPid(lockFile)).toBe(process.pid);
     await first.ping();
 
     open.splice(0);
@@ -180,13 +183,39 @@ describe('PGlite DATA_DIR lock (embedded mode only)', () => {
 
     fs.writeFileSync(lockFile, String(await deadPid()));
     const first = await openStore({ dataDir });
-    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+    expect(lockPid(lockFile)).toBe(process.pid);
     await first.close();
 
     // A container restarts with the same pid (PID 1): the file names us, but we do not hold it.
     fs.writeFileSync(lockFile, String(process.pid));
     const second = await openStore({ dataDir });
     open.push(second);
-    expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(process.pid));
+    expect(lockPid(lockFile)).toBe(process.pid);
+  });
+
+  it('takes over a lock whose pid now belongs to another process, or to a zombie', async () => {
+    const dataDir = tempDir();
+    const lockFile = path.join(dataDir, 'portcullis.lock');
+    fs.mkdirSync(dataDir, { recursive: true });
+    // A live process, but not the one that wrote the lock: its start time differs (the pid was reused).
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    // A zombie: `sleep 0` exits, and the shell it belonged to becomes `sleep 5`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      fs.writeFileSync(lockFile, `${other.pid} 1`);
+      const first = await openStore({ dataDir });
+      expect(lockPid(lockFile)).toBe(process.pid);
+      await first.close();
+
+      const zombie = Number(String((await once(parent.stdout!, 'data'))[0]).trim());
+      for (let i = 0; i < 100 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+      fs.writeFileSync(lockFile, String(zombie));
+      open.push(await openStore({ dataDir }));
+      expect(lockPid(lockFile)).toBe(process.pid);
+    } finally {
+      other.kill();
+      parent.kill();
+    }
   });
 });
