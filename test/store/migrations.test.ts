@@ -170,6 +170,10 @@ describe('PGlite DATA_DIR lock (embedded mode only)', () => {
         `The embedded database in ${dataDir} is in use by process ${holder.pid}. Stop that server first (the embedded database serves one process), or use DATABASE_URL.`,
       );
       expect(fs.readFileSync(lockFile, 'utf8')).toBe(String(holder.pid));
+      // Written as a server writes it, with the holder's start time: still refused.
+      const stat = fs.readFileSync(`/proc/${holder.pid}/stat`, 'utf8');
+      fs.writeFileSync(lockFile, `${holder.pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`);
+      await expect(openStore({ dataDir })).rejects.toThrow(`in use by process ${holder.pid}`);
     } finally {
       holder.kill();
       await once(holder, 'exit').catch(() => {});
