@@ -12,6 +12,7 @@ export const MANAGEMENT_ERROR_CODES = {
   payload_too_large: [413],
   rate_limited: [429],
   server_error: [500],
+  unavailable: [503],
 } as const;
 
 export type ManagementErrorCode = keyof typeof MANAGEMENT_ERROR_CODES;

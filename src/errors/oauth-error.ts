@@ -13,6 +13,7 @@ export const OAUTH_ERROR_CODES = {
   invalid_target: [400],
   too_many_requests: [429],
   server_error: [500],
+  temporarily_unavailable: [503],
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERROR_CODES;
@@ -94,6 +95,16 @@ export class InvalidScopeError extends OAuthError {
 export class InvalidTargetError extends OAuthError {
   constructor(description: string, detail?: string) {
     super('invalid_target', description, 400, detail);
+  }
+}
+
+/** RFC 6749 §4.1.2.1's `temporarily_unavailable`: the database cannot be reached; retry after `Retry-After`. */
+export class TemporarilyUnavailableError extends OAuthError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('temporarily_unavailable', 'The server cannot reach its database; retry later.', 503);
+  }
+  override headers(): Record<string, string> {
+    return { 'retry-after': String(Math.max(1, Math.ceil(this.retryAfterSeconds))) };
   }
 }
 

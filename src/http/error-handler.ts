@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, type ErrorDetail, Unauthenticated } from '../errors/api-error.js';
 import { AuthenticationFailedError, ConflictError, DomainError, InvalidCursorError, InvalidInputError, NotFoundError, ThrottledError, type InputIssue } from '../errors/domain-errors.js';
-import { InvalidRequestError, OAuthError, TooManyRequestsError } from '../errors/oauth-error.js';
+import { InvalidRequestError, OAuthError, TemporarilyUnavailableError, TooManyRequestsError } from '../errors/oauth-error.js';
+import { isDatabaseUnavailable } from '../store/faults.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,6 +12,8 @@ declare module 'fastify' {
 }
 
 const SERVER_ERROR = 'The server could not handle this request.';
+/** Seconds a client is asked to wait when the database cannot be reached. */
+const UNAVAILABLE_RETRY_AFTER = 5;
 
 /**
  * The one place errors become HTTP answers. The family follows the route, not the error:
@@ -20,12 +23,15 @@ const SERVER_ERROR = 'The server could not handle this request.';
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    const unavailable = isDatabaseUnavailable(err);
+    // Expected in an outage, and the operator learns it from /readyz and the metrics: a warning, not an error.
+    if (unavailable) request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
     if (request.routeOptions.config?.oauth === true) {
-      const oauth = asOAuthError(err);
+      const oauth = unavailable ? new TemporarilyUnavailableError(UNAVAILABLE_RETRY_AFTER) : asOAuthError(err);
       if (!oauth) request.log.error({ err }, 'unexpected error');
       return sendOAuth(request, reply, oauth ?? new OAuthError('server_error', SERVER_ERROR, 500));
     }
-    const api = asApiError(err);
+    const api = unavailable ? new ApiError('unavailable', 'The database cannot be reached; retry later.', 503, undefined, UNAVAILABLE_RETRY_AFTER) : asApiError(err);
     if (!api) request.log.error({ err }, 'unexpected error');
     return sendApi(reply, api ?? new ApiError('server_error', SERVER_ERROR, 500));
   });

@@ -62,12 +62,24 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return store;
 }
 
+/**
+ * How long a request waits for the database: a connection (3 s), a statement on the server and
+ * an answer on the wire (10 s each). Housekeeping and migrations fit well inside.
+ */
+const DATABASE_DEADLINES = { connectionTimeoutMillis: 3000, statement_timeout: 10_000, query_timeout: 10_000 } as const;
+
 async function openPostgres(url: string, poolSize: number, listenRetryMs: number): Promise<Store> {
   // Imported only here: a server on the embedded database never loads the driver.
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Deadlines, so a database that is down or frozen answers 503 in seconds instead of hanging requests.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...DATABASE_DEADLINES });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on next use.
+  });
+  // A client checked out when the server goes away emits 'error' too; its query fails (and is
+  // answered 503), but an 'error' event nobody listens to would end the process.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listeners: Client[] = [];
@@ -76,7 +88,7 @@ async function openPostgres(url: string, poolSize: number, listenRetryMs: number
   const listen: Store['listen'] = async (channel, handlers) => {
     const connect = async (): Promise<void> => {
       // Named, so that operators see it in pg_stat_activity (and tests can cut it).
-      const client = new pg.Client({ connectionString: url, application_name: 'portcullis-listener' });
+      const client = new pg.Client({ connectionString: url, application_name: 'portcullis-listener', connectionTimeoutMillis: DATABASE_DEADLINES.connectionTimeoutMillis });
       client.on('notification', (msg) => {
         if (msg.channel === channel) handlers.onMessage(msg.payload ?? '');
       });
