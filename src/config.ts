@@ -37,6 +37,8 @@ const EnvSchema = Type.Object({
   EMBEDDED_SHARED_BUFFERS_MB: Type.Optional(IntString({ minimum: 1, maximum: 1024 })),
   REFRESH_TOKEN_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
   REFRESH_TOKEN_IDLE_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
+  DATABASE_CONNECT_TIMEOUT: Type.Optional(IntString({ minimum: 1, maximum: 300 })),
+  DATABASE_STATEMENT_TIMEOUT: Type.Optional(IntString({ minimum: 1, maximum: 3600 })),
   // It may carry the SMTP password: a bad value is never echoed (`x-secret`).
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$', description: 'an smtp:// or smtps:// URL', 'x-secret': true })),
   SMTP_FROM: Type.Optional(Type.String({ pattern: '^([^\\r\\n<>@]*<[^@\\s<>]+@[^@\\s<>]+>|[^@\\s<>]+@[^@\\s<>]+)$', description: 'an address, or a name and an <address>' })),
@@ -91,6 +93,9 @@ export interface Config {
   refreshTokenTtl: number;
   /** Seconds an unused refresh token lives. */
   refreshTokenIdleTtl: number;
+  /** PostgreSQL: seconds to wait for a connection, and for a statement (server and wire), before answering 503. */
+  databaseConnectTimeout: number;
+  databaseStatementTimeout: number;
   /** Set: invitations and password links are mailed through this SMTP server, never handed to an administrator. */
   smtpUrl: string | undefined;
   /** The mails' From; defaults to `Portcullis <no-reply@<ISSUER's host>>`. */
@@ -161,6 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedSharedBuffersMb: int(e.EMBEDDED_SHARED_BUFFERS_MB, DEFAULT_EMBEDDED_SHARED_BUFFERS_MB),
     refreshTokenTtl: int(e.REFRESH_TOKEN_TTL, 30 * 86400),
     refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
+    databaseConnectTimeout: int(e.DATABASE_CONNECT_TIMEOUT, 3),
+    databaseStatementTimeout: int(e.DATABASE_STATEMENT_TIMEOUT, 10),
     smtpUrl: e.SMTP_URL,
     smtpFrom: e.SMTP_FROM ?? `Portcullis <no-reply@${hostOf(issuer)}>`,
   };

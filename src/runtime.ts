@@ -146,7 +146,15 @@ export class Runtime {
   static async start(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
     const master = resolveMasterKey(config);
     if (master.generated) opts.logger?.warn(`generated a master key in ${config.dataDir}/master.key: back it up; without it the signing keys cannot be read`);
-    const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sharedBuffersMb: config.embeddedSharedBuffersMb }));
+    const store =
+      opts.store ??
+      (await openStore({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        sharedBuffersMb: config.embeddedSharedBuffersMb,
+        connectTimeoutMs: config.databaseConnectTimeout * 1000,
+        statementTimeoutMs: config.databaseStatementTimeout * 1000,
+      }));
     try {
       const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger);
       // Listening before anything is loaded: a change made while the caches load is announced.

@@ -103,6 +103,11 @@ describe('loadConfig', () => {
     expect(configError({ ALLOW_QUERY_CREDENTIALS: 'yes' }).message).toContain('ALLOW_QUERY_CREDENTIALS:');
   });
 
+  it('has database deadlines of a few seconds, and takes others', () => {
+    expect(loadConfig({})).toMatchObject({ databaseConnectTimeout: 3, databaseStatementTimeout: 10 });
+    expect(loadConfig({ DATABASE_CONNECT_TIMEOUT: '1', DATABASE_STATEMENT_TIMEOUT: '30' })).toMatchObject({ databaseConnectTimeout: 1, databaseStatementTimeout: 30 });
+  });
+
   it.each([
     ['PORT', { PORT: 'abc' }],
     ['PORT', { PORT: '70000' }],
@@ -121,6 +126,8 @@ describe('loadConfig', () => {
     ['SMTP_URL', { SMTP_URL: 'smtp://[bad' }],
     ['SMTP_FROM', { SMTP_FROM: 'not an address' }],
     ['SMTP_FROM', { SMTP_FROM: 'Ops <ops@example.com>\r\nBcc: x@example.com' }],
+    ['DATABASE_CONNECT_TIMEOUT', { DATABASE_CONNECT_TIMEOUT: '0' }],
+    ['DATABASE_STATEMENT_TIMEOUT', { DATABASE_STATEMENT_TIMEOUT: '1.5' }],
   ])('%s is named when bad: %j', (variable, env) => {
     const error = configError(env);
     expect(error.name).toBe('ConfigError');

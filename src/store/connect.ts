@@ -47,11 +47,18 @@ export interface StoreOptions {
   sharedBuffersMb?: number;
   /** Milliseconds between attempts to restore a lost LISTEN connection (default 1000). */
   listenRetryMs?: number;
+  /** PostgreSQL deadlines in milliseconds (defaults 3 s and 10 s): a connection, and a statement on the server and on the wire. */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const store = options.databaseUrl
-    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.listenRetryMs ?? 1000)
+    ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, options.listenRetryMs ?? 1000, {
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+        statement_timeout: options.statementTimeoutMs ?? 10_000,
+        query_timeout: options.statementTimeoutMs ?? 10_000,
+      })
     : await openPGlite(options.dataDir ?? './data', options.sharedBuffersMb ?? DEFAULT_EMBEDDED_SHARED_BUFFERS_MB);
   try {
     if (options.migrate !== false) await migrateToLatest(store.db as Kysely<unknown>);
@@ -63,16 +70,21 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 /**
- * How long a request waits for the database: a connection (3 s), a statement on the server and
- * an answer on the wire (10 s each). Housekeeping and migrations fit well inside.
+ * How long a request waits for the database: a connection, a statement on the server and an
+ * answer on the wire (DATABASE_CONNECT_TIMEOUT, DATABASE_STATEMENT_TIMEOUT). Housekeeping and
+ * migrations fit well inside the defaults.
  */
-const DATABASE_DEADLINES = { connectionTimeoutMillis: 3000, statement_timeout: 10_000, query_timeout: 10_000 } as const;
+interface Deadlines {
+  connectionTimeoutMillis: number;
+  statement_timeout: number;
+  query_timeout: number;
+}
 
-async function openPostgres(url: string, poolSize: number, listenRetryMs: number): Promise<Store> {
+async function openPostgres(url: string, poolSize: number, listenRetryMs: number, deadlines: Deadlines): Promise<Store> {
   // Imported only here: a server on the embedded database never loads the driver.
   const { default: pg } = await import('pg');
   // Deadlines, so a database that is down or frozen answers 503 in seconds instead of hanging requests.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...DATABASE_DEADLINES });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...deadlines });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });
@@ -88,7 +100,7 @@ async function openPostgres(url: string, poolSize: number, listenRetryMs: number
   const listen: Store['listen'] = async (channel, handlers) => {
     const connect = async (): Promise<void> => {
       // Named, so that operators see it in pg_stat_activity (and tests can cut it).
-      const client = new pg.Client({ connectionString: url, application_name: 'portcullis-listener', connectionTimeoutMillis: DATABASE_DEADLINES.connectionTimeoutMillis });
+      const client = new pg.Client({ connectionString: url, application_name: 'portcullis-listener', connectionTimeoutMillis: deadlines.connectionTimeoutMillis });
       client.on('notification', (msg) => {
         if (msg.channel === channel) handlers.onMessage(msg.payload ?? '');
       });
