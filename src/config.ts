@@ -38,6 +38,7 @@ const EnvSchema = Type.Object({
   REFRESH_TOKEN_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
   REFRESH_TOKEN_IDLE_TTL: Type.Optional(IntString({ minimum: 300, maximum: 31536000 })),
   DATABASE_CONNECT_TIMEOUT: Type.Optional(IntString({ minimum: 1, maximum: 300 })),
+  SHUTDOWN_DRAIN_SECONDS: Type.Optional(IntString({ minimum: 0, maximum: 600 })),
   DATABASE_STATEMENT_TIMEOUT: Type.Optional(IntString({ minimum: 1, maximum: 3600 })),
   // It may carry the SMTP password: a bad value is never echoed (`x-secret`).
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$', description: 'an smtp:// or smtps:// URL', 'x-secret': true })),
@@ -96,6 +97,8 @@ export interface Config {
   /** PostgreSQL: seconds to wait for a connection, and for a statement (server and wire), before answering 503. */
   databaseConnectTimeout: number;
   databaseStatementTimeout: number;
+  /** Seconds a stopping server drains (/readyz 503, Connection: close) before it closes its port. */
+  shutdownDrainSeconds: number;
   /** Set: invitations and password links are mailed through this SMTP server, never handed to an administrator. */
   smtpUrl: string | undefined;
   /** The mails' From; defaults to `Portcullis <no-reply@<ISSUER's host>>`. */
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshTokenIdleTtl: int(e.REFRESH_TOKEN_IDLE_TTL, 14 * 86400),
     databaseConnectTimeout: int(e.DATABASE_CONNECT_TIMEOUT, 3),
     databaseStatementTimeout: int(e.DATABASE_STATEMENT_TIMEOUT, 10),
+    shutdownDrainSeconds: int(e.SHUTDOWN_DRAIN_SECONDS, 5),
     smtpUrl: e.SMTP_URL,
     smtpFrom: e.SMTP_FROM ?? `Portcullis <no-reply@${hostOf(issuer)}>`,
   };

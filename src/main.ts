@@ -2,13 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
+import { Lifecycle } from './http/lifecycle.js';
 import { buildServer, loggerOptions } from './server.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   runtime: Runtime;
   url: string;
-  close(): Promise<void>;
+  /**
+   * Drains for `drainSeconds` (default SHUTDOWN_DRAIN_SECONDS): `/readyz` answers 503 and every
+   * answer carries `Connection: close`, while requests are still served; then the port closes,
+   * idle connections end, in-flight requests finish, and the runtime closes.
+   */
+  close(drainSeconds?: number): Promise<void>;
 }
 
 /** Starts Portcullis: settings → store and caches → HTTP → listening. */
@@ -18,13 +24,14 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
     logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
   }
   const runtime = await Runtime.start(config, { logger });
+  const lifecycle = new Lifecycle();
   let app: FastifyInstance;
   try {
     // Before listening: ready means the token path will not start by reading every client from the database.
     const warmStart = performance.now();
     const warmed = await runtime.clientSnapshots.warm();
     if (warmed > 0) logger.info(`loaded ${warmed} client snapshots into the cache in ${Math.round(performance.now() - warmStart)} ms`);
-    app = await buildServer(runtime);
+    app = await buildServer(runtime, { lifecycle });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await runtime.close();
@@ -43,8 +50,10 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
     app,
     runtime,
     url,
-    close: () =>
+    close: (drainSeconds = config.shutdownDrainSeconds) =>
       (closing ??= (async () => {
+        lifecycle.draining = true;
+        if (drainSeconds > 0) await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
         await app.close();
         await runtime.close();
       })()),

@@ -7,6 +7,7 @@ import { levels } from 'pino';
 import { frameworkError, installErrorHandler } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { healthRoutes } from './http/health-routes.js';
+import { installDrainHeaders, Lifecycle } from './http/lifecycle.js';
 import { managementRoutes } from './http/management/index.js';
 import { metricsRoutes } from './http/metrics-routes.js';
 import { oauthRoutes } from './http/oauth-routes.js';
@@ -66,6 +67,8 @@ export async function buildServer(
     onRoute?: (route: RouteOptions) => void;
     /** The built web app's folder; default dist/web (tests serve a small one of their own). */
     webRoot?: string;
+    /** Shared with whoever stops the server (main.ts): draining turns /readyz 503 and closes kept-alive connections. */
+    lifecycle?: Lifecycle;
   } = {},
 ): Promise<FastifyInstance> {
   const { config } = runtime;
@@ -78,7 +81,11 @@ export async function buildServer(
     frameworkErrors: frameworkError,
     // Longer than any parameter the schemas allow (ids are at most 128), so that a long one is the schema's 400.
     routerOptions: { maxParamLength: 1024 },
+    // While closing, a request that still arrives on an open connection is served, not refused with 503.
+    return503OnClosing: false,
   });
+  const lifecycle = opts.lifecycle ?? new Lifecycle();
+  installDrainHeaders(app, lifecycle);
   app.setValidatorCompiler(validatorCompiler());
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   // First of all hooks: nosniff (and HSTS over https) on every answer, errors and 404s included.
@@ -115,7 +122,7 @@ export async function buildServer(
     tokenRateLimit: config.tokenRateLimit,
   });
   await app.register(wellKnownRoutes, { issuer: config.issuer, grantTypes: runtime.tokenEndpoint.grantTypes, signingKeys: runtime.signingKeys, clock: runtime.clock });
-  await app.register(healthRoutes, { store: runtime.store });
+  await app.register(healthRoutes, { store: runtime.store, lifecycle });
   await app.register(managementRoutes, {
     prefix: '/api/v1',
     issuer: config.issuer,

@@ -45,7 +45,17 @@ describe.each(postgres)('changes reach every process on $name', (db) => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/server-process.ts'], {
-      env: { ...process.env, DATABASE_URL: db.url, MASTER_KEY: masterKey, PORT: String(port), ISSUER: here.config.issuer, WORKERS: '2', LOG_LEVEL: 'warn', TOKEN_RATE_LIMIT: '0' },
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        MASTER_KEY: masterKey,
+        PORT: String(port),
+        ISSUER: here.config.issuer,
+        WORKERS: '2',
+        LOG_LEVEL: 'warn',
+        TOKEN_RATE_LIMIT: '0',
+        SHUTDOWN_DRAIN_SECONDS: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,10 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/connect.js';
+import type { Lifecycle } from './lifecycle.js';
 
-/** `/healthz`: the process answers. `/readyz`: and its database does too (load balancers route on this one). */
-export async function healthRoutes(app: FastifyInstance, { store }: { store: Pick<Store, 'ping' | 'kind'> }): Promise<void> {
+/**
+ * `/healthz`: the process answers. `/readyz`: and its database does too, and it is not
+ * draining (load balancers route on this one).
+ */
+export async function healthRoutes(app: FastifyInstance, { store, lifecycle }: { store: Pick<Store, 'ping' | 'kind'>; lifecycle: Lifecycle }): Promise<void> {
   app.get('/healthz', { schema: { tags: ['health'] } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['health'] } }, async (request, reply) => {
+    if (lifecycle.draining) return reply.code(503).send({ status: 'draining', database: store.kind });
     try {
       await store.ping();
       return { status: 'ok', database: store.kind };

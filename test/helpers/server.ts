@@ -35,6 +35,7 @@ export async function startRealServer(opts: { dataDir: string; databaseUrl?: str
     ISSUER: issuer,
     DATA_DIR: opts.dataDir,
     LOG_LEVEL: 'silent',
+    SHUTDOWN_DRAIN_SECONDS: '0',
     ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl, MASTER_KEY: opts.masterKey ?? randomBytes(32).toString('base64') } : {}),
     ...(opts.masterKey ? { MASTER_KEY: opts.masterKey } : {}),
     ...opts.env,

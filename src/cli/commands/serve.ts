@@ -17,7 +17,7 @@ export function registerServeCommand(program: Command): void {
       const stop = (signal: string) => {
         if (stopping) return;
         stopping = true;
-        server.app.log.info(`${signal}: shutting down`);
+        server.app.log.info(`${signal}: draining for ${settings.shutdownDrainSeconds} s, then shutting down`);
         server.close().then(
           () => process.exit(0),
           (err: unknown) => {

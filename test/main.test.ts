@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, tempDataDir } from './helpers/server.js';
+
+/**
+ * SIGTERM drains: `/readyz` turns 503 and answers say `Connection: close` while requests are
+ * still served, then the port closes. A client that, like a load balancer, stops sending to a
+ * node once it says it is going away meets no reset connection and no 503.
+ */
+describe('stopping a server under load', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('drains for SHUTDOWN_DRAIN_SECONDS: no request is refused or reset, and the process exits 0', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    let output = '';
+    child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/server-process.ts'], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        ISSUER: url,
+        DATA_DIR: tempDataDir(),
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_DRAIN_SECONDS: '2',
+        ADMIN_EMAIL: 'a@example.com',
+        ADMIN_PASSWORD: 'correct horse battery staple',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const end = performance.now() + 60_000;
+    while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
+      if (performance.now() > end) throw new Error(`the server did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const failures: string[] = [];
+    let answered = 0;
+    let toldToClose = 0;
+    let goingAway = false;
+    // Ten kept-alive connections, each sending until the server says it is going away (bounded: 20,000 requests at most).
+    const load = Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < 2000 && !goingAway; i++) {
+        try {
+          const res = await fetch(`${url}/.well-known/jwks.json`);
+          await res.arrayBuffer();
+          if (res.status !== 200) failures.push(`status ${res.status}`);
+          answered++;
+          if (res.headers.get('connection') === 'close') {
+            toldToClose++;
+            goingAway = true;
+          }
+        } catch (err) {
+          failures.push(String((err as Error).cause ?? err));
+        }
+      }
+    });
+    const readiness: number[] = [];
+    const watch = (async () => {
+      while (!goingAway) {
+        const res = await fetch(`${url}/readyz`).catch(() => undefined);
+        if (res) readiness.push(res.status);
+        if (res?.status === 503) goingAway = true;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await Promise.all([...load, watch]);
+    const [code] = (await exited) as [number | null];
+
+    expect(failures, output).toEqual([]);
+    expect(answered).toBeGreaterThan(10);
+    expect(toldToClose + readiness.filter((s) => s === 503).length).toBeGreaterThan(0);
+    expect(code).toBe(0);
+  }, 90_000);
+});
