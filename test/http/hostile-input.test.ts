@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
+import { generateSecret, isWellFormedSecret } from '../../src/clients/secret.js';
 import { encodeCursor } from '../../src/store/pagination.js';
 import { testDatabases } from '../helpers/databases.js';
 import { anonymous, type Caller, call, createUser, PASSWORD, signIn } from '../helpers/management.js';
@@ -7,8 +8,8 @@ import { basic, form, type SeededClient, seedClient, startPortcullis, type TestP
 
 const NUL = '\u0000';
 const LONE = '\ud800';
-/** A well-formed secret (format and checksum) of no client. */
-const WELL_FORMED = 'pcs_0000000000000000000000000000000000000000000000000';
+/** A well-formed secret (format and checksum) of no client: made here, so none is committed. */
+const WELL_FORMED = generateSecret();
 
 /**
  * Input an attacker (or a broken client) sends: none of it may reach a 500 or an error in
@@ -48,6 +49,9 @@ describe.each(testDatabases())('hostile input on $name', (db) => {
   };
 
   describe('OAuth endpoints: a NUL byte in client_id with a well-formed secret is invalid_client', () => {
+    it('uses a secret that passes the format and checksum check (so the lookup would run)', () => {
+      expect(isWellFormedSecret(WELL_FORMED)).toBe(true);
+    });
     for (const url of ['/oauth/token', '/oauth/introspect', '/oauth/revoke']) {
       const params = { grant_type: 'client_credentials', audience: 'https://x.example/', token: 'abc' };
       it(`${url}, in the body`, async () => {
