@@ -49,6 +49,11 @@ export class AuthenticationFailedError extends DomainError {
   override name = 'AuthenticationFailedError';
 }
 
+/** Something the request needs besides the database cannot be reached now (the mail relay): retry later. */
+export class UnavailableError extends DomainError {
+  override name = 'UnavailableError';
+}
+
 /** Too many failed attempts for this key or address: refused until the window has passed. */
 export class ThrottledError extends DomainError {
   override name = 'ThrottledError';

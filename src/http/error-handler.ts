@@ -1,6 +1,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, type ErrorDetail, Unauthenticated } from '../errors/api-error.js';
-import { AuthenticationFailedError, ConflictError, DomainError, InvalidCursorError, InvalidInputError, NotFoundError, ThrottledError, type InputIssue } from '../errors/domain-errors.js';
+import {
+  AuthenticationFailedError,
+  ConflictError,
+  DomainError,
+  InvalidCursorError,
+  InvalidInputError,
+  NotFoundError,
+  ThrottledError,
+  UnavailableError,
+  type InputIssue,
+} from '../errors/domain-errors.js';
 import { InvalidRequestError, OAuthError, TemporarilyUnavailableError, TooManyRequestsError } from '../errors/oauth-error.js';
 import { isDatabaseUnavailable } from '../store/faults.js';
 
@@ -23,15 +33,17 @@ const UNAVAILABLE_RETRY_AFTER = 5;
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const unavailable = isDatabaseUnavailable(err);
+    const unavailable = err instanceof UnavailableError || isDatabaseUnavailable(err);
     // Expected in an outage, and the operator learns it from /readyz and the metrics: a warning, not an error.
-    if (unavailable) request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
+    if (unavailable) request.log.warn({ err: { message: err.message, code: err.code, cause: err.cause instanceof Error ? err.cause.message : undefined } }, 'a dependency is unavailable');
     if (request.routeOptions.config?.oauth === true) {
       const oauth = unavailable ? new TemporarilyUnavailableError(UNAVAILABLE_RETRY_AFTER) : asOAuthError(err);
       if (!oauth) request.log.error({ err }, 'unexpected error');
       return sendOAuth(request, reply, oauth ?? new OAuthError('server_error', SERVER_ERROR, 500));
     }
-    const api = unavailable ? new ApiError('unavailable', 'The database cannot be reached; retry later.', 503, undefined, UNAVAILABLE_RETRY_AFTER) : asApiError(err);
+    const api = unavailable
+      ? new ApiError('unavailable', err instanceof UnavailableError ? err.message : 'The database cannot be reached; retry later.', 503, undefined, UNAVAILABLE_RETRY_AFTER)
+      : asApiError(err);
     if (!api) request.log.error({ err }, 'unexpected error');
     return sendApi(reply, api ?? new ApiError('server_error', SERVER_ERROR, 500));
   });

@@ -1,5 +1,5 @@
 import { addMs, type Clock } from '../clock.js';
-import { InvalidInputError } from '../errors/domain-errors.js';
+import { InvalidInputError, UnavailableError } from '../errors/domain-errors.js';
 import type { Tx } from '../store/repositories/index.js';
 import type { LinkDelivery, MemberRole } from '../wire/management.js';
 import { MailError, type Mailer } from './mailer.js';
@@ -43,6 +43,8 @@ export class InvitationLinks {
       if (err instanceof MailError && err.recipientRefused) {
         throw new InvalidInputError('The mail server refused this address.', [{ path: ['email'], message: 'refused by the mail server' }]);
       }
+      // The transaction rolls back: nothing was created, and the caller may simply retry.
+      if (err instanceof MailError) throw new UnavailableError('The mail server cannot be reached; retry later.', { cause: err });
       throw err;
     }
     return { invite_sent: true };

@@ -133,9 +133,10 @@ describe.each(testDatabases())('invitations mailed through SMTP_URL on $name', (
   it('when the mail cannot be sent, the invitation is undone and the log names SMTP_URL, not the link', async () => {
     await smtp.close();
     const res = await call(p.app, alice, 'POST', `/organizations/${orgA}/members`, { email: 'unlucky@corp.example', role: 'member' });
-    // Not an input problem: the server's own mail relay is unreachable (no 503 code in the management family yet).
-    expect(res.statusCode).toBe(500);
-    expect(res.json().error).toBe('server_error');
+    // Not an input problem: the server's own mail relay is unreachable; retry later.
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ error: 'unavailable', message: 'The mail server cannot be reached; retry later.' });
+    expect(res.headers['retry-after']).toBe('5');
     expect((await call(p.app, alice, 'GET', `/organizations/${orgA}/members`)).json().data.map((m: { email: string }) => m.email)).not.toContain('unlucky@corp.example');
     const line = logs.find((l) => l.includes('SMTP_URL: the mail could not be sent'));
     expect(line).toBeDefined();
