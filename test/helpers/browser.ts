@@ -4,14 +4,11 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { expect } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import type { Runtime } from '../../src/runtime.js';
+import { CHROMIUM, skipBrowserTests, skipReason } from './chromium.js';
 import { PASSWORD } from './management.js';
 import { basic } from './portcullis.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-
-/** Outside CI, a machine without Debian's Chromium skips the browser tests, saying so; CI never skips them. */
-export const skipBrowserTests = process.env.CI !== 'true' && !fs.existsSync(CHROMIUM);
-export const skipReason = `admin web app e2e tests skipped: ${CHROMIUM} not found (install it with: apt-get install -y chromium)`;
+export { skipBrowserTests, skipReason } from './chromium.js';
 
 let warned = false;
 export function warnIfSkipped(): void {
