@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnServerProcess } from './helpers/spawn-server.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,19 +45,15 @@ describe.each(postgres)('changes reach every process on $name', (db) => {
     here = await startPortcullis(await db.open(), { masterKey });
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/server-process.ts'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        MASTER_KEY: masterKey,
-        PORT: String(port),
-        ISSUER: here.config.issuer,
-        WORKERS: '2',
-        LOG_LEVEL: 'warn',
-        TOKEN_RATE_LIMIT: '0',
-        SHUTDOWN_DRAIN_SECONDS: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    child = spawnServerProcess({
+      DATABASE_URL: db.url,
+      MASTER_KEY: masterKey,
+      PORT: String(port),
+      ISSUER: here.config.issuer,
+      WORKERS: '2',
+      LOG_LEVEL: 'warn',
+      TOKEN_RATE_LIMIT: '0',
+      SHUTDOWN_DRAIN_SECONDS: '0',
     });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnServerProcess } from './helpers/spawn-server.js';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, tempDataDir } from './helpers/server.js';
@@ -18,18 +19,14 @@ describe('stopping a server under load', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     let output = '';
-    child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/server-process.ts'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        ISSUER: url,
-        DATA_DIR: tempDataDir(),
-        LOG_LEVEL: 'warn',
-        SHUTDOWN_DRAIN_SECONDS: '2',
-        ADMIN_EMAIL: 'a@example.com',
-        ADMIN_PASSWORD: 'correct horse battery staple',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    child = spawnServerProcess({
+      PORT: String(port),
+      ISSUER: url,
+      DATA_DIR: tempDataDir(),
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DRAIN_SECONDS: '2',
+      ADMIN_EMAIL: 'a@example.com',
+      ADMIN_PASSWORD: 'correct horse battery staple',
     });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

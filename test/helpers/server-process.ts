@@ -1,4 +1,4 @@
-// Runs `portcullis serve` from the TypeScript sources (spawned with `node --import tsx`),
+// The entry of a real server process started from the TypeScript sources (see spawn-server.ts),
 // so tests can start real server processes without a build.
 import { main } from '../../src/cli/main.js';
 
