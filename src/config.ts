@@ -40,6 +40,11 @@ const EnvSchema = Type.Object({
   DATABASE_CONNECT_TIMEOUT: Type.Optional(IntString({ minimum: 1, maximum: 300 })),
   SHUTDOWN_DRAIN_SECONDS: Type.Optional(IntString({ minimum: 0, maximum: 600 })),
   DATABASE_STATEMENT_TIMEOUT: Type.Optional(IntString({ minimum: 1, maximum: 3600 })),
+  // Either URL may carry a password: a bad value is never echoed (`x-secret`).
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$', description: 'a redis:// or rediss:// URL', 'x-secret': true })),
+  REDIS_KEY_PREFIX: Type.Optional(Type.String({ pattern: '^[!-~]{1,64}$', description: '1 to 64 printable characters without spaces' })),
+  REDIS_COMMAND_TIMEOUT: Type.Optional(IntString({ minimum: 10, maximum: 60000 })),
+  REDIS_CONNECT_TIMEOUT: Type.Optional(IntString({ minimum: 10, maximum: 60000 })),
   // It may carry the SMTP password: a bad value is never echoed (`x-secret`).
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$', description: 'an smtp:// or smtps:// URL', 'x-secret': true })),
   SMTP_FROM: Type.Optional(Type.String({ pattern: '^([^\\r\\n<>@]*<[^@\\s<>]+@[^@\\s<>]+>|[^@\\s<>]+@[^@\\s<>]+)$', description: 'an address, or a name and an <address>' })),
@@ -99,6 +104,16 @@ export interface Config {
   databaseStatementTimeout: number;
   /** Seconds a stopping server drains (/readyz 503, Connection: close) before it closes its port. */
   shutdownDrainSeconds: number;
+  /**
+   * Set: rate limits and failure throttles count in this Redis (or Valkey), shared by every
+   * process and node; unset, or while it does not answer: in each process.
+   */
+  redisUrl: string | undefined;
+  /** Begins every Redis key, so deployments sharing a server do not share counters. */
+  redisKeyPrefix: string;
+  /** Milliseconds a Redis command, and a connection attempt, may take before the process counts on its own. */
+  redisCommandTimeoutMs: number;
+  redisConnectTimeoutMs: number;
   /** Set: invitations and password links are mailed through this SMTP server, never handed to an administrator. */
   smtpUrl: string | undefined;
   /** The mails' From; defaults to `Portcullis <no-reply@<ISSUER's host>>`. */
@@ -172,6 +187,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseConnectTimeout: int(e.DATABASE_CONNECT_TIMEOUT, 3),
     databaseStatementTimeout: int(e.DATABASE_STATEMENT_TIMEOUT, 10),
     shutdownDrainSeconds: int(e.SHUTDOWN_DRAIN_SECONDS, 5),
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'portcullis:',
+    redisCommandTimeoutMs: int(e.REDIS_COMMAND_TIMEOUT, 500),
+    redisConnectTimeoutMs: int(e.REDIS_CONNECT_TIMEOUT, 2000),
     smtpUrl: e.SMTP_URL,
     smtpFrom: e.SMTP_FROM ?? `Portcullis <no-reply@${hostOf(issuer)}>`,
   };

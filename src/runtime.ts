@@ -27,7 +27,9 @@ import { SessionService, SIGN_IN_FAILURES_PER_ACCOUNT } from './orgs/session-ser
 import { UserService } from './orgs/user-service.js';
 import { ChangeFeed } from './store/change-feed.js';
 import { openStore, type Store } from './store/connect.js';
+import { SharedRedis } from './store/redis.js';
 import { FailureThrottle } from './throttle/failure-throttle.js';
+import { type Limiters, memoryLimiters, redisLimiters } from './throttle/limiters.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { JwsSigner } from './tokens/jws-signer.js';
 import { RefreshTokenService } from './tokens/refresh-tokens.js';
@@ -66,6 +68,8 @@ export class Runtime {
   readonly introspection: Introspection;
   readonly revocation: Revocation;
   readonly housekeeping: Housekeeping;
+  /** Where rate limits, throttles and quotas count: Redis with REDIS_URL (shared by every process), else this process. */
+  readonly limiters: Limiters;
   /** With SMTP_URL: sends invitations and password links. */
   private readonly mailer: Mailer | undefined;
 
@@ -75,8 +79,11 @@ export class Runtime {
     readonly clock: Clock,
     masterKey: Buffer,
     logger: RuntimeOptions['logger'],
+    /** With REDIS_URL. */
+    readonly redis: SharedRedis | undefined,
   ) {
     const { data } = store;
+    this.limiters = redis ? redisLimiters(redis) : memoryLimiters;
     const hasher = new SecretHasher(deriveKey(masterKey, 'client-secret-pepper'));
     this.feed = new ChangeFeed(data.read, store, clock, (err, what) => logger?.error({ err }, what));
     this.catalog = new CatalogCache(data.read);
@@ -98,6 +105,7 @@ export class Runtime {
         failuresPerAddress: config.authFailuresPerIp,
         guardKeyAfter: SIGN_IN_FAILURES_PER_ACCOUNT,
         windowSeconds: config.authFailureWindow,
+        limiters: this.limiters,
       },
       clock,
     );
@@ -112,7 +120,13 @@ export class Runtime {
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.signingKeys.ring, clock, data.read);
     const clientThrottle = new FailureThrottle(
       // No per-client_id guard: a secret has 256 random bits, and the client's own stray failures must not lock it out while someone else fails for it.
-      { name: 'client-auth', failuresPerKeyFromAddress: config.authFailuresPerClient, failuresPerAddress: config.authFailuresPerIp, windowSeconds: config.authFailureWindow },
+      {
+        name: 'client-auth',
+        failuresPerKeyFromAddress: config.authFailuresPerClient,
+        failuresPerAddress: config.authFailuresPerIp,
+        windowSeconds: config.authFailureWindow,
+        limiters: this.limiters,
+      },
       clock,
     );
     this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock);
@@ -155,8 +169,13 @@ export class Runtime {
         connectTimeoutMs: config.databaseConnectTimeout * 1000,
         statementTimeoutMs: config.databaseStatementTimeout * 1000,
       }));
+    const redis = config.redisUrl
+      ? new SharedRedis({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, connectTimeoutMs: config.redisConnectTimeoutMs }, opts.logger)
+      : undefined;
     try {
-      const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger);
+      // Waits at most REDIS_CONNECT_TIMEOUT: without Redis the limits count in this process until it answers.
+      await redis?.connect();
+      const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger, redis);
       // Listening before anything is loaded: a change made while the caches load is announced.
       await runtime.feed.start();
       await runtime.catalog.load();
@@ -175,6 +194,7 @@ export class Runtime {
       runtime.housekeeping.start();
       return runtime;
     } catch (err) {
+      await redis?.close();
       if (!opts.store) await store.close();
       throw err;
     }
@@ -185,6 +205,7 @@ export class Runtime {
     await this.usage.stop();
     await this.signer.close();
     this.mailer?.close();
+    await this.redis?.close();
     await this.store.close();
   }
 }

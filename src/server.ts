@@ -120,6 +120,7 @@ export async function buildServer(
     revocation: runtime.revocation,
     allowQueryCredentials: config.allowQueryCredentials,
     tokenRateLimit: config.tokenRateLimit,
+    limiters: runtime.limiters,
   });
   await app.register(wellKnownRoutes, { issuer: config.issuer, grantTypes: runtime.tokenEndpoint.grantTypes, signingKeys: runtime.signingKeys, clock: runtime.clock });
   await app.register(healthRoutes, { store: runtime.store, lifecycle });
@@ -127,6 +128,7 @@ export async function buildServer(
     prefix: '/api/v1',
     issuer: config.issuer,
     rateLimit: config.managementRateLimit,
+    limiters: runtime.limiters,
     sessions: runtime.sessions,
     memberships: runtime.memberships,
     organizations: runtime.organizations,

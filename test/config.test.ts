@@ -128,6 +128,11 @@ describe('loadConfig', () => {
     ['SMTP_FROM', { SMTP_FROM: 'Ops <ops@example.com>\r\nBcc: x@example.com' }],
     ['DATABASE_CONNECT_TIMEOUT', { DATABASE_CONNECT_TIMEOUT: '0' }],
     ['DATABASE_STATEMENT_TIMEOUT', { DATABASE_STATEMENT_TIMEOUT: '1.5' }],
+    ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
+    ['REDIS_URL', { REDIS_URL: '127.0.0.1:6379' }],
+    ['REDIS_KEY_PREFIX', { REDIS_KEY_PREFIX: 'has space' }],
+    ['REDIS_COMMAND_TIMEOUT', { REDIS_COMMAND_TIMEOUT: '0' }],
+    ['REDIS_CONNECT_TIMEOUT', { REDIS_CONNECT_TIMEOUT: '2s' }],
   ])('%s is named when bad: %j', (variable, env) => {
     const error = configError(env);
     expect(error.name).toBe('ConfigError');
@@ -148,6 +153,22 @@ describe('loadConfig', () => {
     });
     expect(loadConfig({ SMTP_FROM: 'Ops <ops@example.com>' }).smtpFrom).toBe('Ops <ops@example.com>');
     expect(loadConfig({ SMTP_FROM: 'ops@example.com' }).smtpFrom).toBe('ops@example.com');
+  });
+
+  it('has no Redis by default; with REDIS_URL, a prefix and deadlines of well under a second', () => {
+    expect(loadConfig({})).toMatchObject({ redisUrl: undefined, redisKeyPrefix: 'portcullis:', redisCommandTimeoutMs: 500, redisConnectTimeoutMs: 2000 });
+    expect(loadConfig({ REDIS_URL: 'rediss://:pw@redis.internal:6380/2', REDIS_KEY_PREFIX: 'auth-eu:', REDIS_COMMAND_TIMEOUT: '200', REDIS_CONNECT_TIMEOUT: '1000' })).toMatchObject({
+      redisUrl: 'rediss://:pw@redis.internal:6380/2',
+      redisKeyPrefix: 'auth-eu:',
+      redisCommandTimeoutMs: 200,
+      redisConnectTimeoutMs: 1000,
+    });
+  });
+
+  it('never repeats a bad REDIS_URL: it may hold the Redis password', () => {
+    const message = configError({ REDIS_URL: 'http://:s3cret-pass@redis.internal' }).message;
+    expect(message).toContain('REDIS_URL: a redis:// or rediss:// URL expected');
+    expect(message).not.toContain('s3cret-pass');
   });
 
   it('never repeats a bad SMTP_URL: it may hold the SMTP password', () => {

@@ -1,14 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClientSnapshotCache } from '../clients/client-snapshots.js';
+import type { SharedRedis } from '../store/redis.js';
 
 /**
  * `GET /metrics` (docs/http-api.md §4) in the Prometheus text format: the process's default metrics,
- * requests by route and status, and the client snapshot cache's size. One registry per app, so
+ * requests by route and status, the client snapshot cache's size and, with REDIS_URL, whether
+ * Redis answers. One registry per app, so
  * several apps in one process (tests) do not collide. Not authenticated: expose it to the
  * scraper's network only.
  */
-export async function metricsRoutes(app: FastifyInstance, { clientSnapshots }: { clientSnapshots: ClientSnapshotCache }): Promise<void> {
+export async function metricsRoutes(app: FastifyInstance, { clientSnapshots, redis }: { clientSnapshots: ClientSnapshotCache; redis: SharedRedis | undefined }): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -25,6 +27,26 @@ export async function metricsRoutes(app: FastifyInstance, { clientSnapshots }: {
       this.set(clientSnapshots.size);
     },
   });
+  if (redis) {
+    new Gauge({
+      name: 'portcullis_redis_up',
+      help: 'Whether Redis (REDIS_URL) answers: 1, limits are shared by every process; 0, each process counts on its own',
+      registers: [registry],
+      collect() {
+        this.set(redis.up ? 1 : 0);
+      },
+    });
+    let reported = 0;
+    new Counter({
+      name: 'portcullis_redis_fallbacks_total',
+      help: 'Rate-limit and throttle operations counted in this process because Redis did not answer (unreachable, failed or timed out)',
+      registers: [registry],
+      collect() {
+        this.inc(redis.fallbackCount - reported);
+        reported = redis.fallbackCount;
+      },
+    });
+  }
   // One child counter per route, method and status, found by a string key: prom-client would
   // otherwise hash the label object on every answer, and this runs on every token request.
   const children = new Map<string, { inc(): void }>();

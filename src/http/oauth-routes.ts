@@ -9,6 +9,8 @@ import type { Introspection } from '../oauth/introspection.js';
 import type { Revocation } from '../oauth/revocation.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { throttledAddress } from '../throttle/address.js';
+import type { Limiters } from '../throttle/limiters.js';
+import { rateLimitStore } from './rate-limit-store.js';
 
 export interface OAuthRouteDeps {
   tokenEndpoint: TokenEndpoint;
@@ -19,6 +21,8 @@ export interface OAuthRouteDeps {
   allowQueryCredentials: boolean;
   /** TOKEN_RATE_LIMIT: token requests per client and address per minute; 0: no limit. */
   tokenRateLimit: number;
+  /** Where TOKEN_RATE_LIMIT counts (Redis with REDIS_URL). */
+  limiters: Limiters;
 }
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -61,6 +65,7 @@ function present(params: object | undefined): Record<string, string | undefined>
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): Promise<void> {
   await app.register(rateLimit, {
     global: false,
+    ...rateLimitStore(deps.limiters, 'token-rate'),
     // docs/http-api.md asks for Retry-After on a 429; x-ratelimit-* on every token answer would be bytes and work on the hot path.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
   });

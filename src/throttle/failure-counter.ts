@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** One key's failures as a counter holds them. */
 export interface FailureCount {
@@ -10,9 +10,9 @@ export interface FailureCount {
 
 /**
  * Failures per key within a window, with a limit: the failure that reaches the limit refuses
- * the key for a full window from then. FailureThrottle counts through this and nothing else, so
- * that a counter shared by all processes (rate-limiter-flexible's RateLimiterRedis) can take the
- * place of the in-memory one.
+ * the key for a full window from then. FailureThrottle counts through this and nothing else;
+ * where the counts live (this process, or Redis for all of them) is the limiter's business
+ * (throttle/limiters.ts).
  */
 export interface FailureCounter {
   readonly limit: number;
@@ -60,12 +60,6 @@ export class RateLimiterCounter implements FailureCounter {
   async delete(key: string): Promise<void> {
     await this.limiter.delete(key);
   }
-}
-
-/** A counter in this process's memory (rate-limiter-flexible's RateLimiterMemory, on Date.now()). */
-export function memoryFailureCounter(keyPrefix: string, limit: number, windowSeconds: number): FailureCounter {
-  const limiter = new RateLimiterMemory({ keyPrefix, points: limit, duration: windowSeconds, blockDuration: windowSeconds });
-  return new RateLimiterCounter(limiter);
 }
 
 function countOf(res: RateLimiterRes): FailureCount {

@@ -1,10 +1,8 @@
 import { nowMs, systemClock, type Clock } from '../clock.js';
 import { ThrottledError } from '../errors/domain-errors.js';
 import { throttledAddress } from './address.js';
-import { type FailureCount, type FailureCounter, memoryFailureCounter } from './failure-counter.js';
-
-/** Makes the counter for one of a throttle's limits; `keyPrefix` is unique to it, across throttles too. */
-export type FailureCounterFactory = (keyPrefix: string, limit: number, windowSeconds: number) => FailureCounter;
+import { type FailureCount, type FailureCounter, RateLimiterCounter } from './failure-counter.js';
+import { type Limiters, memoryLimiters } from './limiters.js';
 
 export interface ThrottleSettings {
   /** Names the throttle's counters (their key prefix), so that two throttles never share one, also in a shared store. */
@@ -22,8 +20,8 @@ export interface ThrottleSettings {
   windowSeconds: number;
   /** Addresses remembered as having failed recently, at most (default 65,536); past it the oldest are forgotten. */
   maxEntries?: number;
-  /** Where the failures are counted; default: in this process's memory (rate-limiter-flexible's RateLimiterMemory). */
-  counter?: FailureCounterFactory;
+  /** Where the failures are counted; default: in this process's memory. */
+  limiters?: Limiters;
 }
 
 /** Longer keys (no client_id or email is this long) are counted by their address only, so a key cannot be a way to fill memory. */
@@ -73,13 +71,16 @@ export class FailureThrottle {
     settings: ThrottleSettings,
     private readonly clock: Clock = systemClock,
   ) {
-    const counter = settings.counter ?? memoryFailureCounter;
+    const limiters = settings.limiters ?? memoryLimiters;
     const { name, windowSeconds } = settings;
+    // The failure that reaches a limit refuses for a full window from then: blockDuration = the window.
+    const counter = (suffix: string, limit: number) =>
+      new RateLimiterCounter(limiters.create({ name: `${name}:${suffix}`, points: limit, durationSeconds: windowSeconds, blockDurationSeconds: windowSeconds }));
     this.windowMs = windowSeconds * 1000;
     this.maxEntries = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    this.addresses = counter(`${name}:address`, settings.failuresPerAddress, windowSeconds);
-    this.pairs = counter(`${name}:address-key`, settings.failuresPerKeyFromAddress, windowSeconds);
-    this.keys = settings.guardKeyAfter === undefined ? undefined : counter(`${name}:key`, settings.guardKeyAfter, windowSeconds);
+    this.addresses = counter('address', settings.failuresPerAddress);
+    this.pairs = counter('address-key', settings.failuresPerKeyFromAddress);
+    this.keys = settings.guardKeyAfter === undefined ? undefined : counter('key', settings.guardKeyAfter);
   }
 
   /**

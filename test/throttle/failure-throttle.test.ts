@@ -4,6 +4,7 @@ import { ThrottledError } from '../../src/errors/domain-errors.js';
 import { throttledAddress } from '../../src/throttle/address.js';
 import type { FailureCounter } from '../../src/throttle/failure-counter.js';
 import { FailureThrottle, type ThrottleSettings } from '../../src/throttle/failure-throttle.js';
+import { type LimiterSpec, type Limiters, memoryLimiters } from '../../src/throttle/limiters.js';
 
 const settings: ThrottleSettings = { name: 'test', failuresPerKeyFromAddress: 3, failuresPerAddress: 5, windowSeconds: 1 };
 
@@ -185,30 +186,26 @@ describe('FailureThrottle', () => {
     expect(await refusal(throttle, 'flood-4999', '10.2.19.135')).toBeDefined(); // …3 of 3
   });
 
-  it('counts through the FailureCounter it is given, under its own key prefixes', async () => {
-    const prefixes: string[] = [];
-    const seen: string[] = [];
-    const counter = (keyPrefix: string, limit: number): FailureCounter => {
-      prefixes.push(keyPrefix);
-      const counts = new Map<string, number>();
-      return {
-        limit,
-        consume: async (key) => {
-          seen.push(`${keyPrefix} ${key}`);
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-          return { failures: counts.get(key) ?? 0, msLeft: 1000 };
-        },
-        get: async (key) => (counts.has(key) ? { failures: counts.get(key) ?? 0, msLeft: 1000 } : null),
-        delete: async (key) => {
-          counts.delete(key);
-        },
-      };
+  it('counts through the Limiters it is given, each limit under its own name', async () => {
+    const specs: LimiterSpec[] = [];
+    const limiters: Limiters = {
+      shared: false,
+      create: (spec) => {
+        specs.push(spec);
+        return memoryLimiters.create(spec);
+      },
     };
-    const throttle = throttleWith({ name: 'sign-in', guardKeyAfter: 4, counter });
-    expect(new Set(prefixes).size).toBe(3);
-    expect(prefixes.every((prefix) => prefix.startsWith('sign-in:'))).toBe(true);
+    const throttle = throttleWith({ name: 'sign-in', guardKeyAfter: 4, limiters });
+    expect(specs.map((s) => s.name).sort()).toEqual(['sign-in:address', 'sign-in:address-key', 'sign-in:key']);
+    // Each limit's points; a refusal lasts a full window from the failure that reached the limit.
+    expect(specs.map((s) => [s.points, s.durationSeconds, s.blockDurationSeconds])).toEqual(
+      expect.arrayContaining([
+        [5, 1, 1],
+        [3, 1, 1],
+        [4, 1, 1],
+      ]),
+    );
     await fail(throttle, 'alice', '10.0.0.1', 3);
-    expect(seen).toHaveLength(9); // address, (key, address) and key, for each failure
     expect(await refusal(throttle, 'alice', '10.0.0.1')).toBeDefined();
     expect(await refusal(throttle, 'alice', '10.0.0.2')).toBeUndefined();
   });

@@ -8,6 +8,8 @@ import type { ClientService } from '../../clients/client-service.js';
 import { ApiError } from '../../errors/api-error.js';
 import { ThrottledError } from '../../errors/domain-errors.js';
 import type { UserService } from '../../orgs/user-service.js';
+import type { Limiters } from '../../throttle/limiters.js';
+import { rateLimitStore } from '../rate-limit-store.js';
 import { installAccess, type AccessDeps } from './access.js';
 import { auditRoutes } from './audit-routes.js';
 import { catalogRoutes } from './catalog-routes.js';
@@ -26,6 +28,8 @@ export interface ManagementDeps extends AccessDeps {
   audit: AuditLog;
   /** Requests per client address per minute; 0: no limit. */
   rateLimit: number;
+  /** Where the rate limit counts (Redis with REDIS_URL). */
+  limiters: Limiters;
 }
 
 /** The management API (docs/http-api.md §3) under /api/v1. Each route declares who may call it (./access.ts). */
@@ -33,6 +37,7 @@ export async function managementRoutes(app: FastifyInstance, deps: ManagementDep
   await app.register(cookie);
   if (deps.rateLimit > 0) {
     await app.register(rateLimit, {
+      ...rateLimitStore(deps.limiters, 'management-rate'),
       max: deps.rateLimit,
       timeWindow: 60_000,
       keyGenerator: (request: FastifyRequest) => request.ip,
