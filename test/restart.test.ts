@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabases } from './helpers/databases.js';
 import { seedClient } from './helpers/portcullis.js';
@@ -58,4 +60,52 @@ describe('embedded database', () => {
       await server.close();
     }
   });
+
+  const running: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  /** `portcullis serve` as its own process on `dataDir`; resolves once /readyz answers 200, or with its exit and output. */
+  async function serve(dataDir: string): Promise<{ child: ChildProcess; url: string; ready: boolean; output: () => string }> {
+    const port = await freePort();
+    let output = '';
+    const child = spawn(process.execPath, ['--conditions=@portcullis/source', '--import', 'tsx', 'test/helpers/server-process.ts'], {
+      env: { ...process.env, PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_SECONDS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.push(child);
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = once(child, 'exit').then(() => false);
+    const ready = (async () => {
+      const end = Date.now() + 60_000;
+      while (child.exitCode === null && Date.now() < end) {
+        if ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    })();
+    return { child, url: `http://127.0.0.1:${port}`, ready: await Promise.race([ready, exited]), output: () => output };
+  }
+
+  it('starts again at once after a kill -9, every time, and still refuses a second live process', async () => {
+    const dataDir = tempDataDir();
+    for (let round = 1; round <= 3; round++) {
+      // The lock of the killed process is left behind; its pid and start time tell it is not alive.
+      const server = await serve(dataDir);
+      expect(server.ready, `round ${round}:\n${server.output()}`).toBe(true);
+      const killed = once(server.child, 'exit');
+      server.child.kill('SIGKILL');
+      await killed;
+    }
+    const first = await serve(dataDir);
+    expect(first.ready, first.output()).toBe(true);
+    const second = await serve(dataDir);
+    expect(second.ready).toBe(false);
+    expect(second.child.exitCode).not.toBe(0);
+    expect(second.output()).toMatch(/in use by process .*Stop that server first/);
+    // The refused start took nothing from the running one.
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
+  }, 240_000);
 });
