@@ -50,12 +50,15 @@ const SWEEP_MIN = 1024;
  * that reached the limit. A success forgets the failures of its key from its address (not its
  * address's failures).
  *
- * The counting is rate-limiter-flexible's (FailureCounter; in memory, per process, by default).
- * In front of it, a map of the addresses that failed within the last window, on the injected
- * clock: checking an address that has not failed costs one synchronous map lookup and no
- * promise (the token path checks on every request); only for an address in it are the
- * counters asked. Every lock lasts at most a window from the address's last failure, so an
- * address the map has forgotten has nothing to be refused for.
+ * The counting is rate-limiter-flexible's, through the Limiters it is given (in memory, per
+ * process, by default; in Redis, shared, with REDIS_URL). In front of it, a map of the
+ * addresses that failed within the last window, on the injected clock: checking an address
+ * that has not failed costs one synchronous map lookup and no promise (the token path checks
+ * on every request); only for an address in it are the counters asked. Every lock lasts at
+ * most a window from the address's last failure, so an address the map has forgotten has
+ * nothing to be refused for. The map stays per process when the counts are shared: a process
+ * that has not seen an address fail lets one attempt of it through to be counted, so N
+ * processes give an address at most N − 1 attempts beyond a limit per window.
  */
 export class FailureThrottle {
   private readonly addresses: FailureCounter;
