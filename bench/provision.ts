@@ -22,7 +22,18 @@ const THROUGH_SERVICE_WHEN_BULK = 100;
 const BULK_BATCH = 1000;
 
 /** Settings an operator may tune that the bench passes on from its own environment (e.g. SIGNING_THREADS=0 npm run bench). */
-const TUNABLE = ['SIGNING_THREADS', 'EMBEDDED_SHARED_BUFFERS_MB', 'GRANT_CACHE_SIZE', 'AUTH_FAILURES_PER_CLIENT', 'AUTH_FAILURES_PER_IP'];
+const TUNABLE = [
+  'SIGNING_THREADS',
+  'EMBEDDED_SHARED_BUFFERS_MB',
+  'GRANT_CACHE_SIZE',
+  'AUTH_FAILURES_PER_CLIENT',
+  'AUTH_FAILURES_PER_IP',
+  // REDIS_URL=redis://127.0.0.1:6379 npm run bench: the rate limit counts in Redis (one round trip per token request).
+  'REDIS_URL',
+  'REDIS_KEY_PREFIX',
+  'REDIS_COMMAND_TIMEOUT',
+  'REDIS_CONNECT_TIMEOUT',
+];
 
 /**
  * dist/ of the checkout. The forked servers run from plain-JS copies outside bench/ (see

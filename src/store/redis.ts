@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -94,10 +95,17 @@ export class SharedRedis {
     }
   }
 
+  /** Drops the connection and stops reconnecting; resolves once it is closed (at most a second: a stop never waits for Redis). */
   async close(): Promise<void> {
     this.closed = true;
-    // QUIT waits for nothing we need (counters are written as they are counted); an unreachable server must not delay the stop.
+    if (this.client.status === 'end') return;
+    const ended = once(this.client, 'end');
+    // No QUIT: nothing is waiting to be written (counters are written as they are counted), and a server that does not answer must not delay the stop.
     this.client.disconnect();
+    this.client.stream?.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+    clearTimeout(timer);
   }
 
   private becameReachable(): void {

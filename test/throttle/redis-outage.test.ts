@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/main.js';
+import { SharedRedis } from '../../src/store/redis.js';
+import { redisLimiters } from '../../src/throttle/limiters.js';
 import { type SeededClient, basic, form, seedClient } from '../helpers/portcullis.js';
 import { type OwnRedis, ownRedisMissing, startOwnRedis } from '../helpers/redis.js';
 import { startRealServer, tempDataDir } from '../helpers/server.js';
@@ -120,5 +122,42 @@ describe.skipIf(missing !== undefined)('a server whose Redis goes away and comes
     const status = await token(c);
     expect(['2', '3']).toContain(await sharedCount(c));
     expect(status).toBe(200);
+  });
+
+  it('closes its Redis connection when it stops', async () => {
+    await server.close(0);
+    expect(server.runtime.redis?.client.status).toBe('end');
+  });
+});
+
+describe.skipIf(missing !== undefined)('the Redis connection through an outage', () => {
+  it('logs an outage once when it begins and once when it ends, whatever the requests in between, and closes for good', async () => {
+    const own = await startOwnRedis();
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(`info ${m}`), warn: (m: string) => lines.push(`warn ${m}`) };
+    const redis = new SharedRedis({ url: own.url, keyPrefix: 'log:', commandTimeoutMs: 300, connectTimeoutMs: 500 }, log);
+    try {
+      expect(await redis.connect()).toBe(true);
+      const limiter = redisLimiters(redis).create({ name: 'n', points: 100, durationSeconds: 60 });
+      expect((await limiter.consume('k')).consumedPoints).toBe(1);
+      await own.kill();
+      for (let i = 0; i < 20; i++) await limiter.consume('k');
+      expect(redis.up).toBe(false);
+      expect(redis.fallbackCount).toBe(20);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^warn Redis is unreachable \(.+\): rate limits and throttles count in each process until it answers again$/);
+      await own.start();
+      const end = Date.now() + 10_000;
+      while (!redis.up && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(redis.up).toBe(true);
+      expect(lines).toEqual([lines[0], 'info Redis answers again: rate limits and throttles are shared again']);
+      // The counts Redis lost with its restart start afresh there.
+      expect((await limiter.consume('k')).consumedPoints).toBe(1);
+    } finally {
+      await redis.close();
+      await own.dispose();
+    }
+    expect(redis.client.status).toBe('end');
+    expect(lines).toHaveLength(2); // closing is not an outage
   });
 });
