@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGN_IN_FAILURES_PER_ACCOUNT } from '../src/orgs/session-service.js';
@@ -7,6 +7,7 @@ import { PASSWORD, createUser } from './helpers/management.js';
 import { basic, form, type SeededClient, seedClient, startPortcullis, type TestPortcullis } from './helpers/portcullis.js';
 import { TEST_REDIS_URL, deleteRedisPrefix, redisAvailable, testRedisPrefix } from './helpers/redis.js';
 import { freePort } from './helpers/server.js';
+import { spawnServerProcess } from './helpers/spawn-server.js';
 
 const TOKEN_RATE_LIMIT = 60;
 const AUTH_FAILURES_PER_CLIENT = 30;
@@ -36,22 +37,17 @@ describe.each(postgres)('three processes on $name with one Redis', (db) => {
     seeder = await startPortcullis(await db.open(), { masterKey });
     const ports = await Promise.all(Array.from({ length: NODES }, () => freePort()));
     for (const port of ports) {
-      // The workspace packages from their sources, as in the tests themselves: no build needed.
-      const child = spawn(process.execPath, ['--conditions=@portcullis/source', '--import', 'tsx', 'test/helpers/server-process.ts'], {
-        env: {
-          ...process.env,
-          DATABASE_URL: db.url,
-          MASTER_KEY: masterKey,
-          PORT: String(port),
-          ISSUER: seeder.config.issuer,
-          LOG_LEVEL: 'warn',
-          SHUTDOWN_DRAIN_SECONDS: '0',
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: prefix,
-          TOKEN_RATE_LIMIT: String(TOKEN_RATE_LIMIT),
-          AUTH_FAILURES_PER_CLIENT: String(AUTH_FAILURES_PER_CLIENT),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const child = spawnServerProcess({
+        DATABASE_URL: db.url,
+        MASTER_KEY: masterKey,
+        PORT: String(port),
+        ISSUER: seeder.config.issuer,
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_DRAIN_SECONDS: '0',
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        TOKEN_RATE_LIMIT: String(TOKEN_RATE_LIMIT),
+        AUTH_FAILURES_PER_CLIENT: String(AUTH_FAILURES_PER_CLIENT),
       });
       child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabases } from './helpers/databases.js';
 import { seedClient } from './helpers/portcullis.js';
 import { databaseUrlFor, freePort, startRealServer, tempDataDir } from './helpers/server.js';
+import { spawnServerProcess } from './helpers/spawn-server.js';
 
 async function token(issuer: string, c: { clientId: string; secret: string; apiIdentifier: string }) {
   return fetch(`${issuer}/oauth/token`, {
@@ -70,10 +71,7 @@ describe('embedded database', () => {
   async function serve(dataDir: string): Promise<{ child: ChildProcess; url: string; ready: boolean; output: () => string }> {
     const port = await freePort();
     let output = '';
-    const child = spawn(process.execPath, ['--conditions=@portcullis/source', '--import', 'tsx', 'test/helpers/server-process.ts'], {
-      env: { ...process.env, PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_SECONDS: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnServerProcess({ PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_SECONDS: '0' });
     running.push(child);
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
