@@ -112,7 +112,7 @@ export async function buildServer(
     await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   });
   // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
-  await metricsRoutes(app, runtime);
+  await metricsRoutes(app, { clientSnapshots: runtime.clientSnapshots, quotas: runtime.quotas, read: runtime.store.data.read, clock: runtime.clock });
   await app.register(oauthRoutes, {
     tokenEndpoint: runtime.tokenEndpoint,
     authenticator: runtime.authenticator,
@@ -136,6 +136,9 @@ export async function buildServer(
     clients: runtime.clients,
     catalog: runtime.catalogService,
     audit: runtime.audit,
+    usageReports: runtime.usageReports,
+    policyService: runtime.policyService,
+    policies: runtime.policies,
   });
   await app.register(async (scope) => webRoutes(scope, { issuer: config.issuer, root: opts.webRoot }));
   return app;

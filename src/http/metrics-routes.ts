@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClientSnapshotCache } from '../clients/client-snapshots.js';
+import { addMs, type Clock } from '../clock.js';
+import type { Repositories } from '../store/repositories/index.js';
+import type { Quotas } from '../usage/quotas.js';
 
 /**
  * `GET /metrics` (docs/http-api.md §4) in the Prometheus text format: the process's default metrics,
@@ -8,7 +11,10 @@ import type { ClientSnapshotCache } from '../clients/client-snapshots.js';
  * several apps in one process (tests) do not collide. Not authenticated: expose it to the
  * scraper's network only.
  */
-export async function metricsRoutes(app: FastifyInstance, { clientSnapshots }: { clientSnapshots: ClientSnapshotCache }): Promise<void> {
+export async function metricsRoutes(
+  app: FastifyInstance,
+  { clientSnapshots, quotas, read, clock }: { clientSnapshots: ClientSnapshotCache; quotas: Quotas; read: Repositories; clock: Clock },
+): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -23,6 +29,22 @@ export async function metricsRoutes(app: FastifyInstance, { clientSnapshots }: {
     registers: [registry],
     collect() {
       this.set(clientSnapshots.size);
+    },
+  });
+  const refusals = new Counter({
+    name: 'portcullis_quota_refusals_total',
+    help: 'Token requests refused with quota_exceeded by this process, by client',
+    labelNames: ['client_id'] as const,
+    registers: [registry],
+  });
+  quotas.onRefusal((clientId) => refusals.inc({ client_id: clientId }));
+  new Gauge({
+    name: 'portcullis_client_secrets_expiring',
+    help: 'Client secrets that stop working within 14 days (secret_max_age_days, or a rotation grace period), counted at scrape time',
+    registers: [registry],
+    async collect() {
+      const now = clock.now();
+      this.set(await read.usage.secretsExpiringBy(now, addMs(now, 14 * 86400_000)));
     },
   });
   // One child counter per route, method and status, found by a string key: prom-client would
