@@ -128,7 +128,7 @@ export class Runtime {
     this.usageReports = new UsageService(data.read, clock);
     this.policyService = new PolicyService(data, this.feed, clock);
     // Embedded: one process, its own counts are all there is. PostgreSQL: any number of nodes.
-    this.quotaSync = config.databaseUrl ? new QuotaSync(data, clock, config.quotaSyncInterval * 1000, (err) => logger?.warn({ err }, 'could not exchange quota counts')) : undefined;
+    this.quotaSync = store.kind === 'postgres' ? new QuotaSync(data, clock, config.quotaSyncInterval * 1000, (err) => logger?.warn({ err }, 'could not exchange quota counts')) : undefined;
     // The seam for a shared store (Redis): anything that implements QuotaStore.
     const quotaStore: QuotaStore = this.quotaSync?.store ?? new LocalQuotaStore();
     this.quotas = new Quotas(quotaStore, this.policies, clock);
