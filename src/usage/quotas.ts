@@ -49,8 +49,11 @@ export class Quotas {
     this.listeners.push(listener);
   }
 
-  /** Counts one token for `client`, or throws QuotaExceededError; the answer is what to give back if no token comes of it. */
-  async admit(client: ClientSnapshot): Promise<readonly QuotaWindow[]> {
+  /**
+   * Counts one token for `client`, or throws QuotaExceededError; the answer is what to give back
+   * if no token comes of it. Synchronous unless the store is (no promise on the token path).
+   */
+  admit(client: ClientSnapshot): readonly QuotaWindow[] | Promise<readonly QuotaWindow[]> {
     const orgQuota = this.policies.of(client.orgId).token_quota;
     if (client.tokenQuota === null && orgQuota === null) return NONE;
     const now = nowMs(this.clock);
@@ -58,11 +61,13 @@ export class Quotas {
     if (client.tokenQuota) windows.push(windowOf(`client:${client.clientId}`, client.tokenQuota, now));
     if (orgQuota) windows.push(windowOf(`org:${client.orgId}`, orgQuota, now));
     const taken = this.store.take(windows);
-    const full = taken instanceof Promise ? await taken : taken;
-    if (!full) return windows;
-    for (const listener of this.listeners) listener(client.clientId);
-    const whose = full.key.startsWith('client:') ? 'client' : 'organization';
-    throw new QuotaExceededError((full.end - now) / 1000, whose, whose === 'client' ? (client.tokenQuota as TokenQuota) : (orgQuota as TokenQuota));
+    const settle = (full: QuotaWindow | undefined): readonly QuotaWindow[] => {
+      if (!full) return windows;
+      for (const listener of this.listeners) listener(client.clientId);
+      const whose = full.key.startsWith('client:') ? 'client' : 'organization';
+      throw new QuotaExceededError((full.end - now) / 1000, whose, whose === 'client' ? (client.tokenQuota as TokenQuota) : (orgQuota as TokenQuota));
+    };
+    return taken instanceof Promise ? taken.then(settle) : settle(taken);
   }
 
   async giveBack(windows: readonly QuotaWindow[]): Promise<void> {

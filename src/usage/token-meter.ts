@@ -23,7 +23,7 @@ export class TokenMeter {
     private readonly catalog: () => CatalogSnapshot,
   ) {}
 
-  admit(client: ClientSnapshot): Promise<readonly QuotaWindow[]> {
+  admit(client: ClientSnapshot): readonly QuotaWindow[] | Promise<readonly QuotaWindow[]> {
     return this.quotas.admit(client);
   }
 

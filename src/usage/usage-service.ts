@@ -99,9 +99,12 @@ export class UsageService {
     return `${out.join('\r\n')}\r\n`;
   }
 
-  /** Forgets usage older than `days` (housekeeping). */
+  /** Forgets usage older than `days`, and the nodes' quota counts of windows that ended (housekeeping). */
   async prune(days: number): Promise<number> {
-    return this.read.usage.prune(addMs(this.clock.now(), -days * BUCKET_MS.day));
+    const now = this.clock.now();
+    // Windows are at most a day long: those that started two days ago have ended everywhere.
+    await this.read.usage.pruneQuotaCounts(addMs(now, -2 * BUCKET_MS.day));
+    return this.read.usage.prune(addMs(now, -days * BUCKET_MS.day));
   }
 
   private rangeOf(query: UsageQuery): Range {

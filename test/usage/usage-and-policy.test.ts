@@ -123,6 +123,23 @@ describe.each(testDatabases())('usage, quotas and organization policy on $name',
     });
   });
 
+  it('housekeeping forgets usage older than USAGE_RETENTION_DAYS (90) and keeps the rest', async () => {
+    const o = await org();
+    expect((await token(o, o.apiIdentifier)).statusCode).toBe(200);
+    await p.runtime.usageCounter.flush();
+    const today = () =>
+      call(p.app, o.member, 'GET', `/organizations/${o.orgId}/clients/${o.clientId}/usage?granularity=day&from=${new Date(start).toISOString()}&to=${new Date(start + 1).toISOString()}`);
+    const start = p.clock.now().getTime();
+    p.clock.advance(89 * 86400);
+    await p.runtime.housekeeping.run();
+    o.member = await signIn(p.app, o.member.label);
+    expect((await today()).json().data[0].tokens).toBe(1);
+    p.clock.advance(2 * 86400);
+    await p.runtime.housekeeping.run();
+    o.member = await signIn(p.app, o.member.label);
+    expect((await today()).json().data[0].tokens).toBe(0);
+  });
+
   describe('quotas', () => {
     it('a client over its quota gets 429 quota_exceeded with Retry-After until the hour ends; refusals are counted in /metrics', async () => {
       const o = await org();
