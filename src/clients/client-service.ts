@@ -90,7 +90,7 @@ export class ClientService {
     const now = this.clock.now();
     const previousExpiresAt = opts.gracePeriodSeconds > 0 ? addSeconds(now, opts.gracePeriodSeconds) : null;
     const retire = previousExpiresAt ? (opts.retireWhenUnusedSeconds ?? null) : null;
-    const details = { grace_period_seconds: opts.gracePeriodSeconds, retire_when_unused_seconds: retire, secret_hint: secretHint(secret) };
+    const details = { grace_period_seconds: opts.gracePeriodSeconds, ...(retire !== null ? { retire_when_unused_seconds: retire } : {}), secret_hint: secretHint(secret) };
     const client = await this.change(orgId, clientId, actor, 'client.secret_rotated', details, async (tx) => {
       await tx.clientSecrets.dropPrevious(orgId, clientId);
       if (previousExpiresAt) await tx.clientSecrets.expireCurrent(orgId, clientId, previousExpiresAt, retire);

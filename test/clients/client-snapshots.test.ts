@@ -58,8 +58,10 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
         orgId: c.orgId,
         refreshTokens: true,
         roles: [extra.id, c.roleId].sort(),
-        secrets: [{ id: secret!.id, hash: hmac(c.secret), expiresAt: null }],
+        secrets: [{ id: secret!.id, hash: hmac(c.secret), createdAt: secret!.created_at.getTime(), expiresAt: null, lastUsedAt: null, retireWhenUnusedSeconds: null }],
         secretHashes: [hmac(c.secret)],
+        tokenClaims: {},
+        tokenQuota: null,
       });
       expect(Buffer.isBuffer(grant!.secrets[0]!.hash)).toBe(true);
 
