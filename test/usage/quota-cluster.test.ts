@@ -99,10 +99,14 @@ describe.each(postgres)('usage and quotas across two processes on $name', (db) =
     expect((await childToken({ ...c, secret: `${c.secret.slice(0, -1)}${c.secret.endsWith('a') ? 'b' : 'a'}` })).status).toBe(401);
     await here.runtime.usageCounter.flush();
     const report = () => here.runtime.usageReports.ofClient(c.orgId, c.clientId, {});
-    const total = async () => (await report()).data.reduce((sum, b) => sum + b.tokens, 0);
-    expect(await eventually(async () => (await total()) === 12), output).toBe(true);
+    // Each process flushes on its own schedule: wait until both have written everything.
+    const totals = async () => {
+      const data = (await report()).data;
+      return { tokens: data.reduce((sum, b) => sum + b.tokens, 0), failed: data.reduce((sum, b) => sum + b.failed, 0) };
+    };
+    expect(await eventually(async () => JSON.stringify(await totals()) === JSON.stringify({ tokens: 12, failed: 1 })), output).toBe(true);
     const usage = await report();
-    expect(usage.data.reduce((sum, b) => sum + b.failed, 0)).toBe(1);
+    expect(await totals()).toEqual({ tokens: 12, failed: 1 });
     expect(usage.failed_by_error).toEqual({ invalid_client: 1 });
     // Each process knows of its own redundant tokens: 6 in the child, 4 here.
     expect(usage.redundant_tokens).toBe(10);
