@@ -45,6 +45,9 @@ const EnvSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.Optional(Type.String({ pattern: '^[!-~]{1,64}$', description: '1 to 64 printable characters without spaces' })),
   REDIS_COMMAND_TIMEOUT: Type.Optional(IntString({ minimum: 10, maximum: 60000 })),
   REDIS_CONNECT_TIMEOUT: Type.Optional(IntString({ minimum: 10, maximum: 60000 })),
+  USAGE_RETENTION_DAYS: Type.Optional(IntString({ minimum: 1, maximum: 3650 })),
+  USAGE_FLUSH_INTERVAL: Type.Optional(IntString({ minimum: 1, maximum: 60 })),
+  QUOTA_SYNC_INTERVAL: Type.Optional(IntString({ minimum: 1, maximum: 60 })),
   // It may carry the SMTP password: a bad value is never echoed (`x-secret`).
   SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$', description: 'an smtp:// or smtps:// URL', 'x-secret': true })),
   SMTP_FROM: Type.Optional(Type.String({ pattern: '^([^\\r\\n<>@]*<[^@\\s<>]+@[^@\\s<>]+>|[^@\\s<>]+@[^@\\s<>]+)$', description: 'an address, or a name and an <address>' })),
@@ -116,6 +119,12 @@ export interface Config {
   redisConnectTimeoutMs: number;
   /** Set: invitations and password links are mailed through this SMTP server, never handed to an administrator. */
   smtpUrl: string | undefined;
+  /** Days usage counts are kept (housekeeping prunes older hours). */
+  usageRetentionDays: number;
+  /** Seconds between writes of the in-memory usage counts (at most 60: counts appear within a minute). */
+  usageFlushInterval: number;
+  /** PostgreSQL: seconds between exchanges of the nodes' quota counts (the overshoot bound follows it). */
+  quotaSyncInterval: number;
   /** The mails' From; defaults to `Portcullis <no-reply@<ISSUER's host>>`. */
   smtpFrom: string;
 }
@@ -191,6 +200,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisKeyPrefix: e.REDIS_KEY_PREFIX ?? 'portcullis:',
     redisCommandTimeoutMs: int(e.REDIS_COMMAND_TIMEOUT, 500),
     redisConnectTimeoutMs: int(e.REDIS_CONNECT_TIMEOUT, 2000),
+    usageRetentionDays: int(e.USAGE_RETENTION_DAYS, 90),
+    usageFlushInterval: int(e.USAGE_FLUSH_INTERVAL, 5),
+    quotaSyncInterval: int(e.QUOTA_SYNC_INTERVAL, 2),
     smtpUrl: e.SMTP_URL,
     smtpFrom: e.SMTP_FROM ?? `Portcullis <no-reply@${hostOf(issuer)}>`,
   };

@@ -7,7 +7,16 @@ import { ensureManagementApi, managementAudience } from './catalog/management-ap
 import { ClientService } from './clients/client-service.js';
 import { ClientSnapshotCache } from './clients/client-snapshots.js';
 import { SecretHasher } from './clients/secret.js';
-import { UsageRecorder } from './clients/usage-recorder.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
+import { PolicyCache } from './usage/policy-cache.js';
+import { PolicyService } from './usage/policy-service.js';
+import { LocalQuotaStore, type QuotaStore } from './usage/quota-store.js';
+import { QuotaSync } from './usage/quota-sync.js';
+import { Quotas } from './usage/quotas.js';
+import { SecretRules } from './usage/secret-rules.js';
+import { TokenMeter } from './usage/token-meter.js';
+import { UsageCounter } from './usage/usage-counter.js';
+import { UsageService } from './usage/usage-service.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Housekeeping } from './housekeeping.js';
@@ -60,6 +69,13 @@ export class Runtime {
   readonly sessions: SessionService;
   readonly audit: AuditLog;
   readonly usage: UsageRecorder;
+  readonly usageCounter: UsageCounter;
+  readonly usageReports: UsageService;
+  readonly policies: PolicyCache;
+  readonly policyService: PolicyService;
+  readonly quotas: Quotas;
+  /** With DATABASE_URL: the nodes' quota counts exchanged through the database. */
+  readonly quotaSync: QuotaSync | undefined;
   readonly signer: JwsSigner;
   readonly refreshTokens: RefreshTokenService;
   readonly accessTokens: AccessTokenVerifier;
@@ -89,8 +105,9 @@ export class Runtime {
     this.catalog = new CatalogCache(data.read);
     this.signingKeys = new KeyService(data, this.feed, this.catalog, deriveKey(masterKey, 'signing-key-encryption'), { alg: config.signingAlg, defaultTokenTtl: config.accessTokenTtl }, clock);
     this.clientSnapshots = new ClientSnapshotCache(data.read, config.grantCacheSize);
+    this.policies = new PolicyCache(data.read);
     // The catalog first: the key ring's publication window follows the catalog's longest token lifetime.
-    for (const subscriber of [this.catalog, this.signingKeys, this.clientSnapshots]) this.feed.subscribe(subscriber);
+    for (const subscriber of [this.catalog, this.signingKeys, this.clientSnapshots, this.policies]) this.feed.subscribe(subscriber);
 
     this.clients = new ClientService(data, this.feed, hasher, clock);
     this.catalogService = new CatalogService(data, this.feed, clock);
@@ -115,6 +132,14 @@ export class Runtime {
     this.audit = new AuditLog(data.read);
 
     this.usage = new UsageRecorder(data, 5000, (err) => logger?.warn({ err }, 'could not record client usage'), { clock });
+    this.usageCounter = new UsageCounter(data, config.usageFlushInterval * 1000, (err) => logger?.warn({ err }, 'could not write usage counts'), { clock });
+    this.usageReports = new UsageService(data.read, clock);
+    this.policyService = new PolicyService(data, this.feed, clock);
+    // Embedded: one process, its own counts are all there is. PostgreSQL: any number of nodes.
+    this.quotaSync = store.kind === 'postgres' ? new QuotaSync(data, clock, config.quotaSyncInterval * 1000, (err) => logger?.warn({ err }, 'could not exchange quota counts')) : undefined;
+    // The seam for a shared store (Redis): anything that implements QuotaStore.
+    const quotaStore: QuotaStore = this.quotaSync?.store ?? new LocalQuotaStore();
+    this.quotas = new Quotas(quotaStore, this.policies, clock);
     this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'));
     this.refreshTokens = new RefreshTokenService(data, clock, { absoluteTtlSeconds: config.refreshTokenTtl, idleTtlSeconds: config.refreshTokenIdleTtl });
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.signingKeys.ring, clock, data.read);
@@ -129,7 +154,8 @@ export class Runtime {
       },
       clock,
     );
-    this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock);
+    this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock, new SecretRules(this.policies, data, this.feed));
+    const meter = new TokenMeter(this.usageCounter, this.quotas, this.clientSnapshots, () => this.catalog.snapshot);
     const issuing = {
       issuer: config.issuer,
       defaultTtl: config.accessTokenTtl,
@@ -138,12 +164,14 @@ export class Runtime {
       keys: () => this.signingKeys.ring,
       signer: this.signer,
       refreshTokens: this.refreshTokens,
+      policyOf: (orgId: string) => this.policies.of(orgId),
+      onIssued: meter.issued.bind(meter),
     };
     const grantTypes = new Map([
       ['client_credentials', clientCredentialsGrant(issuing)],
       ['refresh_token', refreshTokenGrant(issuing)],
     ]);
-    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes);
+    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, meter);
     this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.clientSnapshots, () => this.catalog.snapshot);
     this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalog.snapshot, managementAudience(config.issuer));
     this.housekeeping = new Housekeeping(
@@ -151,6 +179,7 @@ export class Runtime {
         { what: 'prune expired refresh tokens', run: () => this.refreshTokens.prune() },
         { what: 'prune expired revocations', run: () => this.accessTokens.prune() },
         { what: 'prune old changes', run: () => this.feed.prune() },
+        { what: 'prune old usage', run: () => this.usageReports.prune(config.usageRetentionDays) },
         { what: 'vacuum the embedded database', run: () => store.maintain() },
       ],
       logger,
@@ -179,6 +208,7 @@ export class Runtime {
       // Listening before anything is loaded: a change made while the caches load is announced.
       await runtime.feed.start();
       await runtime.catalog.load();
+      await runtime.policies.load();
       await ensureManagementApi(store.data.read, runtime.catalogService, config.issuer);
       if (config.catalogFile) {
         const result = await applyCatalogFile(runtime.catalogService, readCatalogFile(config.catalogFile), { type: 'system', id: 'CATALOG_FILE' });
@@ -191,6 +221,8 @@ export class Runtime {
         if (admin) opts.logger?.info(`created the platform administrator ${admin.email} (ADMIN_EMAIL)`);
       }
       runtime.usage.start();
+      runtime.usageCounter.start();
+      runtime.quotaSync?.start();
       runtime.housekeeping.start();
       return runtime;
     } catch (err) {
@@ -202,7 +234,9 @@ export class Runtime {
 
   async close(): Promise<void> {
     this.housekeeping.stop();
+    this.quotaSync?.stop();
     await this.usage.stop();
+    await this.usageCounter.stop();
     await this.signer.close();
     this.mailer?.close();
     await this.redis?.close();

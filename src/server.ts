@@ -112,7 +112,7 @@ export async function buildServer(
     await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   });
   // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
-  await metricsRoutes(app, runtime);
+  await metricsRoutes(app, { clientSnapshots: runtime.clientSnapshots, quotas: runtime.quotas, read: runtime.store.data.read, clock: runtime.clock, redis: runtime.redis });
   await app.register(oauthRoutes, {
     tokenEndpoint: runtime.tokenEndpoint,
     authenticator: runtime.authenticator,
@@ -138,6 +138,9 @@ export async function buildServer(
     clients: runtime.clients,
     catalog: runtime.catalogService,
     audit: runtime.audit,
+    usageReports: runtime.usageReports,
+    policyService: runtime.policyService,
+    policies: runtime.policies,
   });
   await app.register(async (scope) => webRoutes(scope, { issuer: config.issuer, root: opts.webRoot }));
   return app;

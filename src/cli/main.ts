@@ -6,6 +6,7 @@ import { registerLoginCommands } from './commands/login.js';
 import { registerOrgCommands } from './commands/orgs.js';
 import { registerRoleCommands } from './commands/roles.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerUsageCommands } from './commands/usage.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -41,6 +42,7 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
   registerApiCommands(program, io);
   registerRoleCommands(program, io);
   registerClientCommands(program, io);
+  registerUsageCommands(program, io);
 
   try {
     await program.parseAsync(argv);

@@ -12,3 +12,5 @@ export type RotatedSecret = Json<wire.RotateAnswer>;
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+export type Usage = Json<wire.Usage>;
+export type Policy = Json<wire.PolicyAnswer>;

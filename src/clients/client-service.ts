@@ -1,12 +1,14 @@
 import type { Actor } from '../audit/actor.js';
 import { diff } from '../audit/diff.js';
 import { addSeconds, type Clock } from '../clock.js';
-import { InvalidInputError, NotFoundError, type InputIssue } from '../errors/domain-errors.js';
+import { ConflictError, InvalidInputError, NotFoundError, type InputIssue } from '../errors/domain-errors.js';
 import { newClientId, newId } from '../ids.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 import type { Page, PageRequest } from '../store/pagination.js';
 import type { Data, Tx } from '../store/repositories/index.js';
-import type { Client, ClientPatch, NewClient, RotateAnswer } from '../wire/management.js';
+import { NO_POLICY, quotaFits } from '../usage/policy.js';
+import { checkTokenClaims } from '../usage/token-claims.js';
+import type { Client, ClientPatch, NewClient, Policy, RotateAnswer, TokenQuota } from '../wire/management.js';
 import { generateSecret, secretHint, type SecretHasher } from './secret.js';
 
 /**
@@ -35,12 +37,20 @@ export class ClientService {
   async create(orgId: string, input: NewClient, actor: Actor): Promise<{ client: Client; client_secret: string }> {
     const secret = generateSecret();
     const client = await this.data.transaction(async (tx) => {
-      if (!(await tx.organizations.find(orgId))) throw new NotFoundError('Organization');
+      // Locked: two creations at once must not both pass max_clients.
+      if (!(await tx.policies.lockOrganization(orgId))) throw new NotFoundError('Organization');
+      const policy = (await tx.policies.find(orgId)) ?? NO_POLICY;
       const roles = await existingRoles(tx, input.roles);
+      assignable(policy, input.roles);
+      if (policy.max_clients !== null && (await tx.clients.countOf(orgId)) >= policy.max_clients) {
+        throw new ConflictError(`The organization has reached its policy's max_clients (${policy.max_clients}).`);
+      }
+      const refreshTokens = input.refresh_tokens ?? false;
+      allowedSettings(policy, { refreshTokens, tokenQuota: input.token_quota });
+      const tokenClaims = checkTokenClaims(input.token_claims ?? {});
       const clientId = newClientId();
       const now = this.clock.now();
-      const refreshTokens = input.refresh_tokens ?? false;
-      await tx.clients.insert(orgId, { clientId, name: input.name, refreshTokens, now });
+      await tx.clients.insert(orgId, { clientId, name: input.name, refreshTokens, tokenClaims, tokenQuota: input.token_quota ?? null, now });
       await tx.clients.setRoles(orgId, clientId, roles);
       await this.insertSecret(tx, orgId, clientId, secret, now);
       await tx.audit.record(orgId, actor, { action: 'client.created', target: { type: 'client', id: clientId }, details: { name: input.name, roles, refresh_tokens: refreshTokens } });
@@ -52,15 +62,19 @@ export class ClientService {
   }
 
   async update(orgId: string, clientId: string, patch: ClientPatch, actor: Actor): Promise<Client> {
+    const tokenClaims = patch.token_claims === undefined ? undefined : checkTokenClaims(patch.token_claims);
     return this.change(orgId, clientId, actor, 'client.updated', {}, async (tx) => {
-      await tx.clients.update(orgId, clientId, { name: patch.name, refreshTokens: patch.refresh_tokens, updatedAt: this.clock.now() });
+      allowedSettings((await tx.policies.find(orgId)) ?? NO_POLICY, { refreshTokens: patch.refresh_tokens, tokenQuota: patch.token_quota });
+      await tx.clients.update(orgId, clientId, { name: patch.name, refreshTokens: patch.refresh_tokens, tokenClaims, tokenQuota: patch.token_quota, updatedAt: this.clock.now() });
     });
   }
 
   /** Replaces the client's roles; tokens issued from now on carry the new permissions. */
   async setRoles(orgId: string, clientId: string, roleIds: string[], actor: Actor): Promise<Client> {
     return this.change(orgId, clientId, actor, 'client.roles_changed', {}, async (tx) => {
-      await tx.clients.setRoles(orgId, clientId, await existingRoles(tx, roleIds));
+      const roles = await existingRoles(tx, roleIds);
+      assignable((await tx.policies.find(orgId)) ?? NO_POLICY, roleIds);
+      await tx.clients.setRoles(orgId, clientId, roles);
       await tx.clients.update(orgId, clientId, { updatedAt: this.clock.now() });
     });
   }
@@ -68,21 +82,23 @@ export class ClientService {
   /**
    * Issues a new secret. With `gracePeriodSeconds` 0 the old secret fails at once; otherwise
    * it keeps working until then. A client has at most two secrets: an older previous secret
-   * still in its grace period is dropped by a second rotation.
+   * still in its grace period is dropped by a second rotation. With `retireWhenUnusedSeconds`,
+   * the previous secret also stops once it has gone unused that long (usage/secret-retirement.ts).
    */
-  async rotateSecret(orgId: string, clientId: string, opts: { gracePeriodSeconds: number }, actor: Actor): Promise<RotateAnswer> {
+  async rotateSecret(orgId: string, clientId: string, opts: { gracePeriodSeconds: number; retireWhenUnusedSeconds?: number | undefined }, actor: Actor): Promise<RotateAnswer> {
     const secret = generateSecret();
     const now = this.clock.now();
     const previousExpiresAt = opts.gracePeriodSeconds > 0 ? addSeconds(now, opts.gracePeriodSeconds) : null;
-    const details = { grace_period_seconds: opts.gracePeriodSeconds, secret_hint: secretHint(secret) };
-    await this.change(orgId, clientId, actor, 'client.secret_rotated', details, async (tx) => {
+    const retire = previousExpiresAt ? (opts.retireWhenUnusedSeconds ?? null) : null;
+    const details = { grace_period_seconds: opts.gracePeriodSeconds, ...(retire !== null ? { retire_when_unused_seconds: retire } : {}), secret_hint: secretHint(secret) };
+    const client = await this.change(orgId, clientId, actor, 'client.secret_rotated', details, async (tx) => {
       await tx.clientSecrets.dropPrevious(orgId, clientId);
-      if (previousExpiresAt) await tx.clientSecrets.expireCurrent(orgId, clientId, previousExpiresAt);
+      if (previousExpiresAt) await tx.clientSecrets.expireCurrent(orgId, clientId, previousExpiresAt, retire);
       else await tx.clientSecrets.deleteAll(orgId, clientId);
       await this.insertSecret(tx, orgId, clientId, secret, now);
       await tx.clients.update(orgId, clientId, { updatedAt: now });
     });
-    return { client_secret: secret, secret_hint: secretHint(secret), previous_secret_expires_at: previousExpiresAt };
+    return { client_secret: secret, secret_hint: secretHint(secret), previous_secret_expires_at: previousExpiresAt, previous_secret: client.previous_secret };
   }
 
   /** Deletes the client; its secrets go with it and every process forgets its snapshot. */
@@ -102,7 +118,11 @@ export class ClientService {
       const before = found(await tx.clients.find(orgId, clientId));
       await apply(tx);
       const after = found(await tx.clients.find(orgId, clientId));
-      await tx.audit.record(orgId, actor, { action, target: { type: 'client', id: clientId }, details: { ...diff(before, after, ['name', 'refresh_tokens', 'roles']), ...details } });
+      await tx.audit.record(orgId, actor, {
+        action,
+        target: { type: 'client', id: clientId },
+        details: { ...diff(before, after, ['name', 'refresh_tokens', 'roles', 'token_claims', 'token_quota']), ...details },
+      });
       await this.feed.publish(tx, { kind: 'client', clientId });
       return after;
     });
@@ -116,6 +136,30 @@ export class ClientService {
 function found(client: Client | undefined): Client {
   if (!client) throw new NotFoundError('Client');
   return client;
+}
+
+/** Refuses roles outside the policy's assignable_roles (400 naming them). */
+function assignable(policy: Policy, roleIds: readonly string[]): void {
+  const allowed = policy.assignable_roles;
+  if (allowed === null) return;
+  const issues: InputIssue[] = [];
+  roleIds.forEach((id, i) => {
+    if (!allowed.includes(id)) issues.push({ path: ['roles', i], message: `role "${id}" is not assignable in this organization` });
+  });
+  if (issues.length > 0) {
+    throw new InvalidInputError(`Not assignable in this organization (its policy): ${[...new Set(roleIds.filter((id) => !allowed.includes(id)))].join(', ')}.`, issues);
+  }
+}
+
+/** Refuses what the policy forbids a client: refresh tokens when they are off, a quota above the organization's. */
+function allowedSettings(policy: Policy, wanted: { refreshTokens?: boolean | undefined; tokenQuota?: TokenQuota | null | undefined }): void {
+  if (wanted.refreshTokens === true && !policy.refresh_tokens_allowed) {
+    throw new InvalidInputError("refresh_tokens: the organization's policy does not allow refresh tokens.", [{ path: ['refresh_tokens'], message: 'not allowed by the policy' }]);
+  }
+  if (wanted.tokenQuota && !quotaFits(wanted.tokenQuota, policy.token_quota)) {
+    const org = policy.token_quota;
+    throw new InvalidInputError(`token_quota: may not exceed the organization's quota (${org?.limit} per ${org?.per}).`, [{ path: ['token_quota'], message: "exceeds the organization's quota" }]);
+  }
 }
 
 /** The given role ids, deduplicated, after checking each exists; unknown ones are named by their place in the input. */

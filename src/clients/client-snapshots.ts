@@ -89,6 +89,11 @@ export class ClientSnapshotCache implements ChangeSubscriber {
     return pending;
   }
 
+  /** The cached snapshot of `clientId`, without loading it (no database read): what a refusal is attributed to. */
+  peek(clientId: string): ClientSnapshot | undefined {
+    return this.cache?.get(clientId);
+  }
+
   /** Forgets a finished load, unless a newer one for the same client has taken its place. */
   private settle(clientId: string, load: Promise<ClientSnapshot | undefined>): void {
     if (this.loading.get(clientId) === load) this.loading.delete(clientId);

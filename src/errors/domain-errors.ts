@@ -31,6 +31,8 @@ export class InvalidInputError extends DomainError {
   constructor(
     message: string,
     readonly issues: readonly InputIssue[] = [],
+    /** Which part of the request the issues' paths are in. */
+    readonly part: 'body' | 'querystring' = 'body',
   ) {
     super(message);
   }

@@ -1,6 +1,6 @@
 /**
  * Every `error` code the OAuth endpoints can send, with its statuses (RFC 6749 §5.2,
- * RFC 8707 §2; `too_many_requests` and `server_error` are ours). Checked against the
+ * RFC 8707 §2; `too_many_requests`, `quota_exceeded` and `server_error` are ours). Checked against the
  * contract document and the OpenAPI document by a test.
  */
 export const OAUTH_ERROR_CODES = {
@@ -12,6 +12,7 @@ export const OAUTH_ERROR_CODES = {
   invalid_scope: [400],
   invalid_target: [400],
   too_many_requests: [429],
+  quota_exceeded: [429],
   server_error: [500],
   temporarily_unavailable: [503],
 } as const;

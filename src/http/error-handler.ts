@@ -84,7 +84,7 @@ export function asApiError(err: FastifyError | Error): ApiError | undefined {
 function apiErrorOf(err: DomainError): ApiError | undefined {
   if (err instanceof NotFoundError) return new ApiError('not_found', err.message, 404);
   if (err instanceof ConflictError) return new ApiError('conflict', err.message, 409);
-  if (err instanceof InvalidInputError) return new ApiError('invalid_request', err.message, 400, issuesAt('body', err.issues));
+  if (err instanceof InvalidInputError) return new ApiError('invalid_request', err.message, 400, issuesAt(err.part, err.issues));
   if (err instanceof InvalidCursorError) return new ApiError('invalid_request', err.message, 400, [{ field: '/querystring/cursor', message: 'not a cursor from a previous page' }]);
   if (err instanceof AuthenticationFailedError) return new ApiError('unauthenticated', err.message, 401);
   if (err instanceof ThrottledError) return new ApiError('rate_limited', 'Too many requests; retry later.', 429, undefined, err.retryAfterSeconds);

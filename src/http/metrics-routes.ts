@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClientSnapshotCache } from '../clients/client-snapshots.js';
 import type { SharedRedis } from '../store/redis.js';
+import { addMs, type Clock } from '../clock.js';
+import type { Repositories } from '../store/repositories/index.js';
+import type { Quotas } from '../usage/quotas.js';
 
 /**
  * `GET /metrics` (docs/http-api.md §4) in the Prometheus text format: the process's default metrics,
@@ -10,7 +13,10 @@ import type { SharedRedis } from '../store/redis.js';
  * several apps in one process (tests) do not collide. Not authenticated: expose it to the
  * scraper's network only.
  */
-export async function metricsRoutes(app: FastifyInstance, { clientSnapshots, redis }: { clientSnapshots: ClientSnapshotCache; redis: SharedRedis | undefined }): Promise<void> {
+export async function metricsRoutes(
+  app: FastifyInstance,
+  { clientSnapshots, quotas, read, clock, redis }: { clientSnapshots: ClientSnapshotCache; quotas: Quotas; read: Repositories; clock: Clock; redis: SharedRedis | undefined },
+): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -47,6 +53,22 @@ export async function metricsRoutes(app: FastifyInstance, { clientSnapshots, red
       },
     });
   }
+  const refusals = new Counter({
+    name: 'portcullis_quota_refusals_total',
+    help: 'Token requests refused with quota_exceeded by this process, by client',
+    labelNames: ['client_id'] as const,
+    registers: [registry],
+  });
+  quotas.onRefusal((clientId) => refusals.inc({ client_id: clientId }));
+  new Gauge({
+    name: 'portcullis_client_secrets_expiring',
+    help: 'Client secrets that stop working within 14 days (secret_max_age_days, or a rotation grace period), counted at scrape time',
+    registers: [registry],
+    async collect() {
+      const now = clock.now();
+      this.set(await read.usage.secretsExpiringBy(now, addMs(now, 14 * 86400_000)));
+    },
+  });
   // One child counter per route, method and status, found by a string key: prom-client would
   // otherwise hash the label object on every answer, and this runs on every token request.
   const children = new Map<string, { inc(): void }>();

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { fromEpochMs, type Clock } from '../clock.js';
 import { isWellFormedSecret, type SecretHasher } from '../clients/secret.js';
 import type { ClientSnapshot, ClientSnapshotCache } from '../clients/client-snapshots.js';
-import type { UsageRecorder } from '../clients/usage-recorder.js';
+import type { UsageRecorder } from '../usage/usage-recorder.js';
 import { InvalidClientError } from '../errors/oauth-error.js';
 import { isStorable } from '../wire/text.js';
 import type { FailureThrottle } from '../throttle/failure-throttle.js';
+import type { SecretRules } from '../usage/secret-rules.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 
 export interface AuthenticatedClient {
@@ -30,6 +31,8 @@ export class ClientAuthenticator {
     private readonly throttle: FailureThrottle,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    /** secret_max_age_days and retire_when_unused_seconds (src/usage/secret-rules.ts). */
+    private readonly secretRules: SecretRules,
   ) {}
 
   async authenticate(credentials: PresentedCredentials | undefined, ip: string): Promise<AuthenticatedClient> {
@@ -68,6 +71,9 @@ export class ClientAuthenticator {
     if (!secret) return 'secret does not match';
     // A secret past its grace period is checked like the others (so timing tells nothing) and refused here.
     if (secret.expiresAt !== null && secret.expiresAt <= now) return 'secret does not match (a rotated secret past its grace period)';
+    let refused = this.secretRules.refuses(client, secret, now);
+    if (refused instanceof Promise) refused = await refused;
+    if (refused !== undefined) return `secret does not match (${refused})`;
     this.usage.record(clientId, secret.id, fromEpochMs(now));
     return client;
   }

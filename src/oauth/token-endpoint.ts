@@ -1,5 +1,6 @@
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
-import type { ClientAuthenticator } from './client-authenticator.js';
+import type { TokenMeter } from '../usage/token-meter.js';
+import type { AuthenticatedClient, ClientAuthenticator } from './client-authenticator.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 import type { GrantHandler, TokenParams, TokenResponse } from './grants/grant.js';
 
@@ -19,6 +20,8 @@ export class TokenEndpoint {
   constructor(
     private readonly authenticator: ClientAuthenticator,
     private readonly grants: ReadonlyMap<string, GrantHandler>,
+    /** Usage and quotas (src/usage/): the quota check, and the count of refusals. */
+    private readonly meter: TokenMeter,
   ) {}
 
   get grantTypes(): string[] {
@@ -26,11 +29,21 @@ export class TokenEndpoint {
   }
 
   async handle(req: TokenRequest): Promise<TokenResponse> {
-    const grantType = req.body.grant_type;
-    if (grantType === undefined || grantType === '') throw new InvalidRequestError('grant_type is required.');
-    const grant = this.grants.get(grantType);
-    if (!grant) throw new UnsupportedGrantTypeError(grantType);
-    const client = await this.authenticator.authenticate(req.credentials, req.ip);
-    return grant(client, req.body);
+    let client: AuthenticatedClient | undefined;
+    let admitted: Awaited<ReturnType<TokenMeter['admit']>> | undefined;
+    try {
+      const grantType = req.body.grant_type;
+      if (grantType === undefined || grantType === '') throw new InvalidRequestError('grant_type is required.');
+      const grant = this.grants.get(grantType);
+      if (!grant) throw new UnsupportedGrantTypeError(grantType);
+      client = await this.authenticator.authenticate(req.credentials, req.ip);
+      // No promise unless a quota store is remote: the token path stays one await shorter.
+      const admitting = this.meter.admit(client.client);
+      admitted = admitting instanceof Promise ? await admitting : admitting;
+      return await grant(client, req.body);
+    } catch (err) {
+      await this.meter.refused(err, client?.client, req.credentials?.clientId, req.body, admitted);
+      throw err;
+    }
   }
 }

@@ -1,8 +1,8 @@
 import { addMs, type Clock } from '../clock.js';
 import type { Repositories, Tx } from './repositories/index.js';
 
-/** What a cache must learn of: one client changed, the catalog changed, or the signing keys did. */
-export type Change = { kind: 'client'; clientId: string } | { kind: 'catalog' } | { kind: 'keys' };
+/** What a cache must learn of: one client changed, an organization's policy, the catalog, or the signing keys. */
+export type Change = { kind: 'client'; clientId: string } | { kind: 'policy'; orgId: string } | { kind: 'catalog' } | { kind: 'keys' };
 
 /** A cache that follows the feed. Both calls must be idempotent: a change may arrive twice. */
 export interface ChangeSubscriber {
@@ -30,12 +30,15 @@ const RETENTION_MS = 24 * 3600_000;
 const REMEMBERED = 4096;
 
 export function encodeChange(change: Change): string {
-  return change.kind === 'client' ? `client:${change.clientId}` : change.kind;
+  if (change.kind === 'client') return `client:${change.clientId}`;
+  if (change.kind === 'policy') return `policy:${change.orgId}`;
+  return change.kind;
 }
 
 export function decodeChange(text: string): Change | undefined {
   if (text === 'catalog' || text === 'keys') return { kind: text };
   if (text.startsWith('client:') && text.length > 'client:'.length) return { kind: 'client', clientId: text.slice('client:'.length) };
+  if (text.startsWith('policy:') && text.length > 'policy:'.length) return { kind: 'policy', orgId: text.slice('policy:'.length) };
   return undefined;
 }
 

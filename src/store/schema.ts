@@ -51,6 +51,10 @@ export interface ClientTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
+  /** Extra access-token claims (a flat object), or null. */
+  token_claims: ColumnType<Record<string, string | number | boolean> | null, string | null | undefined, string | null>;
+  token_quota_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  token_quota_per: ColumnType<'hour' | 'day' | null, 'hour' | 'day' | null | undefined, 'hour' | 'day' | null>;
 }
 
 export interface ClientRoleTable {
@@ -69,6 +73,8 @@ export interface ClientSecretTable {
   /** Null for the current secret; set when a rotation gives the previous one a grace period. */
   expires_at: NullableTimestamp;
   last_used_at: NullableTimestamp;
+  /** The previous secret stops working once unused this long (usage/secret-retirement.ts). */
+  retire_when_unused_seconds: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface SigningKeyTable {
@@ -169,6 +175,38 @@ export interface ChangeTable {
   change: string;
 }
 
+export interface UsageCountTable {
+  org_id: string;
+  client_id: string;
+  /** The API's identifier, '' when the request named no API we know. */
+  api: string;
+  hour: Timestamp;
+  /** `issued`, `redundant`, or the OAuth error code of a failed request. */
+  outcome: string;
+  /** int8: the driver returns it as a string. */
+  count: ColumnType<string, number, number>;
+}
+
+export interface QuotaCountTable {
+  key: string;
+  window_start: Timestamp;
+  node_id: string;
+  count: ColumnType<string, number, number>;
+  updated_at: Timestamp;
+}
+
+export interface OrganizationPolicyTable {
+  org_id: string;
+  assignable_roles: string[] | null;
+  max_clients: number | null;
+  token_quota_limit: number | null;
+  token_quota_per: 'hour' | 'day' | null;
+  max_access_token_ttl: number | null;
+  refresh_tokens_allowed: boolean;
+  secret_max_age_days: number | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   apis: ApiTable;
@@ -187,6 +225,9 @@ export interface Database {
   refresh_tokens: RefreshTokenTable;
   revoked_access_tokens: RevokedAccessTokenTable;
   changes: ChangeTable;
+  usage_counts: UsageCountTable;
+  quota_counts: QuotaCountTable;
+  organization_policies: OrganizationPolicyTable;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

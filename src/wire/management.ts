@@ -145,24 +145,143 @@ export const RolePatch = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+/** A token quota: at most `limit` tokens per UTC hour or day (docs/usage-and-quotas.md). */
+export const TokenQuota = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), per: Type.Union([Type.Literal('hour'), Type.Literal('day')]) }, { additionalProperties: false });
+/** A claim name: what a JWT claim is usually called (letters, digits, `_`, `-`, `.`, `:`). */
+const ClaimName = '^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$';
+/**
+ * Extra access-token claims: a flat object of strings, numbers and booleans. At most 2 KB as
+ * JSON and no name the access token defines: both checked by the domain (usage/token-claims.ts).
+ */
+export const TokenClaims = Type.Record(Type.String({ pattern: ClaimName }), Type.Union([Storable({ maxLength: 2048 }), Type.Number(), Type.Boolean()]), { maxProperties: 64 });
+
+/**
+ * The previous secret during a rotation's grace period, with its last use: when it stops
+ * working because it went unused (`retire_when_unused_seconds`) is told by `last_used_at`.
+ */
+export const PreviousSecret = Type.Object({
+  secret_hint: Type.String(),
+  expires_at: DateTime,
+  last_used_at: Type.Union([DateTime, Type.Null()]),
+  retire_when_unused_seconds: Type.Union([Type.Integer(), Type.Null()]),
+});
+
 export const Client = Type.Object({
   client_id: Type.String(),
   name: Type.String(),
   organization_id: Type.String(),
   roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
   secret_hint: Type.String(),
+  /** When the current secret stops working because of the policy's `secret_max_age_days`; null: never. */
+  secret_expires_at: Type.Union([DateTime, Type.Null()]),
+  previous_secret: Type.Union([PreviousSecret, Type.Null()]),
   refresh_tokens: Type.Boolean(),
+  token_claims: TokenClaims,
+  token_quota: Type.Union([TokenQuota, Type.Null()]),
   created_at: DateTime,
   updated_at: DateTime,
   last_used_at: Type.Union([DateTime, Type.Null()]),
 });
 export const ClientWithSecret = Type.Intersect([Client, Type.Object({ client_secret: Type.String() })]);
 const RoleIds = Type.Array(RoleId, { maxItems: 100 });
-export const NewClient = Type.Object({ name: Name, roles: RoleIds, refresh_tokens: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
-export const ClientPatch = Type.Object({ name: Type.Optional(Name), refresh_tokens: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });
+export const NewClient = Type.Object(
+  {
+    name: Name,
+    roles: RoleIds,
+    refresh_tokens: Type.Optional(Type.Boolean()),
+    token_claims: Type.Optional(TokenClaims),
+    token_quota: Type.Optional(Type.Union([TokenQuota, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export const ClientPatch = Type.Object(
+  {
+    name: Type.Optional(Name),
+    refresh_tokens: Type.Optional(Type.Boolean()),
+    token_claims: Type.Optional(TokenClaims),
+    token_quota: Type.Optional(Type.Union([TokenQuota, Type.Null()])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 export const ClientRoles = Type.Object({ roles: RoleIds }, { additionalProperties: false });
-export const RotateBody = Type.Object({ grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400 })) }, { additionalProperties: false });
-export const RotateAnswer = Type.Object({ client_secret: Type.String(), secret_hint: Type.String(), previous_secret_expires_at: Type.Union([DateTime, Type.Null()]) });
+export const RotateBody = Type.Object(
+  {
+    grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400 })),
+    // At least two minutes: another node's use of the secret is known here once flushed, up to 65 s later (docs/usage-and-quotas.md).
+    retire_when_unused_seconds: Type.Optional(Type.Integer({ minimum: 120, maximum: 30 * 86400 })),
+  },
+  { additionalProperties: false },
+);
+export const RotateAnswer = Type.Object({
+  client_secret: Type.String(),
+  secret_hint: Type.String(),
+  previous_secret_expires_at: Type.Union([DateTime, Type.Null()]),
+  previous_secret: Type.Union([PreviousSecret, Type.Null()]),
+});
+
+/** docs/http-api.md §3 Policy: `null` means no limit. */
+const PolicyFields = {
+  assignable_roles: Type.Union([Type.Array(RoleId, { maxItems: 1000 }), Type.Null()]),
+  max_clients: Type.Union([Type.Integer({ minimum: 0, maximum: 1_000_000 }), Type.Null()]),
+  token_quota: Type.Union([TokenQuota, Type.Null()]),
+  max_access_token_ttl: Type.Union([Type.Integer({ minimum: 60, maximum: 86400 }), Type.Null()]),
+  refresh_tokens_allowed: Type.Boolean(),
+  secret_max_age_days: Type.Union([Type.Integer({ minimum: 1, maximum: 3650 }), Type.Null()]),
+};
+/** PUT replaces the policy: a field left out takes its default (no limit, refresh tokens allowed). */
+export const PolicyInput = Type.Object(
+  {
+    assignable_roles: Type.Optional(PolicyFields.assignable_roles),
+    max_clients: Type.Optional(PolicyFields.max_clients),
+    token_quota: Type.Optional(PolicyFields.token_quota),
+    max_access_token_ttl: Type.Optional(PolicyFields.max_access_token_ttl),
+    refresh_tokens_allowed: Type.Optional(PolicyFields.refresh_tokens_allowed),
+    secret_max_age_days: Type.Optional(PolicyFields.secret_max_age_days),
+  },
+  { additionalProperties: false },
+);
+export const Policy = Type.Object(PolicyFields);
+/** A rule of the policy a client breaks, by the client's field, and what the policy does about it. */
+export const PolicyReason = Type.Object({ field: Type.String(), message: Type.String() });
+/**
+ * The policy, with the clients it does not fit: a change never silently strips a client, it
+ * lists here what applies to it now (docs/usage-and-quotas.md).
+ */
+export const PolicyAnswer = Type.Intersect([
+  Policy,
+  Type.Object({
+    client_count: Type.Integer(),
+    out_of_policy: Type.Array(Type.Object({ client_id: Type.String(), name: Type.String(), reasons: Type.Array(PolicyReason) })),
+  }),
+]);
+
+export const Granularity = Type.Union([Type.Literal('hour'), Type.Literal('day')]);
+export const UsageQuery = Type.Object(
+  {
+    granularity: Type.Optional(Granularity),
+    from: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+    to: Type.Optional(Type.String({ format: 'date-time', maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export const UsageBucket = Type.Object({ start: DateTime, tokens: Type.Integer(), failed: Type.Integer() });
+export const Usage = Type.Object({
+  client_id: Type.String(),
+  granularity: Granularity,
+  from: DateTime,
+  to: DateTime,
+  data: Type.Array(UsageBucket),
+  redundant_tokens: Type.Integer(),
+  /** Failed token requests of the whole range by OAuth error code. */
+  failed_by_error: Type.Record(Type.String(), Type.Integer()),
+});
+export const OrganizationUsage = Type.Object({
+  granularity: Granularity,
+  from: DateTime,
+  to: DateTime,
+  data: Type.Array(UsageBucket),
+  clients: Type.Array(Type.Object({ client_id: Type.String(), name: Type.String(), tokens: Type.Integer(), failed: Type.Integer(), redundant_tokens: Type.Integer() })),
+});
 
 export const AuditEvent = Type.Object({
   id: Type.String(),
@@ -227,6 +346,17 @@ export type ClientWithSecret = Static<typeof ClientWithSecret>;
 export type NewClient = Static<typeof NewClient>;
 export type ClientPatch = Static<typeof ClientPatch>;
 export type RotateAnswer = Static<typeof RotateAnswer>;
+export type TokenQuota = Static<typeof TokenQuota>;
+export type TokenClaims = Static<typeof TokenClaims>;
+export type PreviousSecret = Static<typeof PreviousSecret>;
+export type Policy = Static<typeof Policy>;
+export type PolicyInput = Static<typeof PolicyInput>;
+export type PolicyAnswer = Static<typeof PolicyAnswer>;
+export type PolicyReason = Static<typeof PolicyReason>;
+export type Granularity = Static<typeof Granularity>;
+export type UsageQuery = Static<typeof UsageQuery>;
+export type Usage = Static<typeof Usage>;
+export type OrganizationUsage = Static<typeof OrganizationUsage>;
 export type AuditEvent = Static<typeof AuditEvent>;
 export type ErrorBody = Static<typeof ErrorBody>;
 export type UserWithInvite = Static<typeof UserWithInvite>;

@@ -72,7 +72,11 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
         organization_id: org.id,
         roles: [{ id: reader.id, name: reader.name }],
         secret_hint: client_secret.slice(-4),
+        secret_expires_at: null,
+        previous_secret: null,
         refresh_tokens: false,
+        token_claims: {},
+        token_quota: null,
         created_at: now,
         updated_at: now,
         last_used_at: null,
@@ -306,7 +310,7 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
 
       const rotated = await p.runtime.clients.rotateSecret(org.id, client.client_id, { gracePeriodSeconds: 0 }, ACTOR);
       issued.push(rotated.client_secret);
-      expect(rotated).toEqual({ client_secret: expect.stringMatching(/^pcs_/), secret_hint: rotated.client_secret.slice(-4), previous_secret_expires_at: null });
+      expect(rotated).toEqual({ client_secret: expect.stringMatching(/^pcs_/), secret_hint: rotated.client_secret.slice(-4), previous_secret_expires_at: null, previous_secret: null });
       expect(isWellFormedSecret(rotated.client_secret)).toBe(true);
       expect(rotated.client_secret).not.toBe(first);
 

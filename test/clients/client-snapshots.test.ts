@@ -3,7 +3,7 @@ import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs,
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { ClientSnapshotCache } from '../../src/clients/client-snapshots.js';
-import { UsageRecorder } from '../../src/clients/usage-recorder.js';
+import { UsageRecorder } from '../../src/usage/usage-recorder.js';
 import { deriveKey } from '../../src/keys/master-key.js';
 import type { Change } from '../../src/store/change-feed.js';
 import { dataOf, Repositories } from '../../src/store/repositories/index.js';
@@ -58,8 +58,10 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
         orgId: c.orgId,
         refreshTokens: true,
         roles: [extra.id, c.roleId].sort(),
-        secrets: [{ id: secret!.id, hash: hmac(c.secret), expiresAt: null }],
+        secrets: [{ id: secret!.id, hash: hmac(c.secret), createdAt: secret!.created_at.getTime(), expiresAt: null, lastUsedAt: null, retireWhenUnusedSeconds: null }],
         secretHashes: [hmac(c.secret)],
+        tokenClaims: {},
+        tokenQuota: null,
       });
       expect(Buffer.isBuffer(grant!.secrets[0]!.hash)).toBe(true);
 

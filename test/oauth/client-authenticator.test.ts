@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import type { ClientSnapshot, ClientSnapshotCache } from '../../src/clients/client-snapshots.js';
 import { generateSecret, SecretHasher } from '../../src/clients/secret.js';
-import type { UsageRecorder } from '../../src/clients/usage-recorder.js';
+import type { UsageRecorder } from '../../src/usage/usage-recorder.js';
 import { InvalidClientError } from '../../src/errors/oauth-error.js';
 import { ClientAuthenticator } from '../../src/oauth/client-authenticator.js';
 import { FailureThrottle } from '../../src/throttle/failure-throttle.js';
+import type { ChangeFeed } from '../../src/store/change-feed.js';
+import type { Data, Repositories } from '../../src/store/repositories/index.js';
+import { PolicyCache } from '../../src/usage/policy-cache.js';
+import { SecretRules } from '../../src/usage/secret-rules.js';
 import { TestClock } from '../helpers/clock.js';
 
 function setup() {
@@ -16,14 +20,20 @@ function setup() {
     orgId: 'org_1',
     refreshTokens: false,
     roles: [],
-    secrets: [{ id: 'sec_1', hash: hasher.hash(secret), expiresAt: null }],
+    secrets: [{ id: 'sec_1', hash: hasher.hash(secret), createdAt: 0, expiresAt: null, lastUsedAt: null, retireWhenUnusedSeconds: null }],
     secretHashes: [hasher.hash(secret)],
+    tokenClaims: {},
+    tokenQuota: null,
   };
   const clients = { get: async (id: string) => (id === 'known' ? known : undefined) } as unknown as ClientSnapshotCache;
   const usage = { record: vi.fn() } as unknown as UsageRecorder;
   const throttle = new FailureThrottle({ name: 'test', failuresPerKeyFromAddress: 1000, failuresPerAddress: 1000, windowSeconds: 60 }, new TestClock());
   const match = vi.spyOn(hasher, 'match');
-  return { authenticator: new ClientAuthenticator(clients, hasher, throttle, usage, new TestClock()), secret, match };
+  return {
+    authenticator: new ClientAuthenticator(clients, hasher, throttle, usage, new TestClock(), new SecretRules(new PolicyCache({} as Repositories), {} as Data, {} as ChangeFeed)),
+    secret,
+    match,
+  };
 }
 
 describe('ClientAuthenticator', () => {

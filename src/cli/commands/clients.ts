@@ -5,6 +5,7 @@ import type { CliIo } from '../io.js';
 import { when } from '../output.js';
 import { confirmDestructive } from '../prompts.js';
 import { collect, type Client, type RotatedSecret } from '../wire.js';
+import { clientLimitFields, withClientLimitOptions, type ClientLimitOptions } from '../client-limits.js';
 
 const SECRET_WARNING =
   'Warning: store this client secret now, somewhere safe (a secret manager). It is shown only this once; ' + 'if it is lost, rotate it (`portcullis clients rotate`) to get a new one.';
@@ -35,19 +36,22 @@ export function registerClientCommands(program: Command, io: CliIo): void {
   );
 
   connectionOptions(
-    clients
-      .command('create')
-      .description('Create a client (organization admin, or a client with clients:write). Its secret is printed once.')
-      .requiredOption('--name <name>', 'a name for people, e.g. the daemon or service that will use it')
-      .option('--role <id>', 'a role to give it (repeatable; `portcullis roles list` shows them)', collect, [])
-      .option('--refresh-tokens', 'also issue refresh tokens to it'),
+    withClientLimitOptions(
+      clients
+        .command('create')
+        .description('Create a client (organization admin, or a client with clients:write). Its secret is printed once.')
+        .requiredOption('--name <name>', 'a name for people, e.g. the daemon or service that will use it')
+        .option('--role <id>', 'a role to give it (repeatable; `portcullis roles list` shows them)', collect, [])
+        .option('--refresh-tokens', 'also issue refresh tokens to it'),
+    ),
     { org: true },
   ).action(
-    action<ConnectionOptions & { name: string; role: string[]; refreshTokens?: boolean }, []>(io, async (ctx) => {
+    action<ConnectionOptions & ClientLimitOptions & { name: string; role: string[]; refreshTokens?: boolean }, []>(io, async (ctx) => {
       const created = await ctx.api().post<Client & { client_secret: string }>(await path(ctx), {
         name: ctx.options.name,
         roles: ctx.options.role,
         ...(ctx.options.refreshTokens ? { refresh_tokens: true } : {}),
+        ...clientLimitFields(ctx.options),
       });
       ctx.print.result(created, () => {
         ctx.print.line(`Created client ${created.name} in organization ${created.organization_id}; roles: ${created.roles.map((r) => r.id).join(', ') || 'none'}.`);
@@ -69,18 +73,24 @@ export function registerClientCommands(program: Command, io: CliIo): void {
   );
 
   connectionOptions(
-    clients
-      .command('update')
-      .description('Rename a client, or turn its refresh tokens on or off.')
-      .argument('<client_id>')
-      .option('--name <name>', 'a new name')
-      .option('--refresh-tokens', 'issue refresh tokens to it')
-      .option('--no-refresh-tokens', 'stop issuing refresh tokens to it'),
+    withClientLimitOptions(
+      clients
+        .command('update')
+        .description('Rename a client, turn its refresh tokens on or off, set its token quota or claims.')
+        .argument('<client_id>')
+        .option('--name <name>', 'a new name')
+        .option('--refresh-tokens', 'issue refresh tokens to it')
+        .option('--no-refresh-tokens', 'stop issuing refresh tokens to it'),
+    ),
     { org: true },
   ).action(
-    action<ConnectionOptions & { name?: string; refreshTokens?: boolean }, [string]>(io, async (ctx, clientId) => {
-      const patch = { ...(ctx.options.name !== undefined ? { name: ctx.options.name } : {}), ...(ctx.options.refreshTokens !== undefined ? { refresh_tokens: ctx.options.refreshTokens } : {}) };
-      if (Object.keys(patch).length === 0) throw new CliError('Nothing to change: pass --name, --refresh-tokens or --no-refresh-tokens.', ExitCode.USAGE);
+    action<ConnectionOptions & ClientLimitOptions & { name?: string; refreshTokens?: boolean }, [string]>(io, async (ctx, clientId) => {
+      const patch = {
+        ...(ctx.options.name !== undefined ? { name: ctx.options.name } : {}),
+        ...(ctx.options.refreshTokens !== undefined ? { refresh_tokens: ctx.options.refreshTokens } : {}),
+        ...clientLimitFields(ctx.options),
+      };
+      if (Object.keys(patch).length === 0) throw new CliError('Nothing to change: pass --name, --refresh-tokens, --no-refresh-tokens, --token-quota, --claim or --claims.', ExitCode.USAGE);
       const c = await ctx.api().patch<Client>(await path(ctx, clientId), patch);
       ctx.print.result(c, () => showClient(ctx, c));
     }),
@@ -149,6 +159,8 @@ function showClient(ctx: CommandContext, c: Client): void {
     ['roles', c.roles.map((r) => `${r.id} (${r.name})`).join(', ') || 'none'],
     ['secret', `…${c.secret_hint}`],
     ['refresh tokens', c.refresh_tokens ? 'yes' : 'no'],
+    ['token quota', c.token_quota ? `${c.token_quota.limit}/${c.token_quota.per}` : 'none'],
+    ['token claims', Object.keys(c.token_claims).length > 0 ? JSON.stringify(c.token_claims) : 'none'],
     ['created', when(c.created_at)],
     ['updated', when(c.updated_at)],
     ['last used', when(c.last_used_at)],

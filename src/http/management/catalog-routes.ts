@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { CatalogService } from '../../catalog/catalog-service.js';
+import type { PolicyCache } from '../../usage/policy-cache.js';
 import { Api, ApiPatch, errors, IdParam, NewApi, NewRole, NoContent, PageOf, Role, RoleId, RolePatch } from '../../wire/management.js';
 import { actorOf } from './access.js';
 import type { TypedApp } from './index.js';
@@ -11,7 +12,7 @@ const readers = { access: { signedIn: true, permission: 'roles:read' } } as cons
 const platformAdmin = { access: { platformAdmin: true } } as const;
 
 /** The catalog: APIs and roles. Platform administrators change it; every user (and a token with roles:read) reads it. */
-export async function catalogRoutes(app: TypedApp, { catalog }: { catalog: CatalogService }): Promise<void> {
+export async function catalogRoutes(app: TypedApp, { catalog, policies }: { catalog: CatalogService; policies: PolicyCache }): Promise<void> {
   // The catalog is small (tens of entries): one page holds it all.
   app.get('/apis', { config: readers, schema: { tags: ['catalog'], response: { 200: PageOf(Api), ...errors(401, 403) } } }, async () => ({ data: await catalog.listApis(), next_cursor: null }));
 
@@ -55,6 +56,10 @@ export async function catalogRoutes(app: TypedApp, { catalog }: { catalog: Catal
       config: { access: { org: 'member', permission: 'roles:read' } },
       schema: { summary: 'The roles this organization may assign', tags: ['catalog'], params: OrgParams, response: { 200: PageOf(Role), ...errors(401, 403, 404) } },
     },
-    async () => ({ data: await catalog.listRoles(), next_cursor: null }),
+    async (request) => {
+      const assignable = policies.of(request.params.org).assignable_roles;
+      const roles = await catalog.listRoles();
+      return { data: assignable === null ? roles : roles.filter((r) => assignable.includes(r.id)), next_cursor: null };
+    },
   );
 }

@@ -77,7 +77,12 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
       },
     },
     async (request, reply) => {
-      const rotated = await clients.rotateSecret(request.params.org, request.params.client_id, { gracePeriodSeconds: request.body?.grace_period_seconds ?? 0 }, actorOf(request));
+      const rotated = await clients.rotateSecret(
+        request.params.org,
+        request.params.client_id,
+        { gracePeriodSeconds: request.body?.grace_period_seconds ?? 0, retireWhenUnusedSeconds: request.body?.retire_when_unused_seconds },
+        actorOf(request),
+      );
       return reply.header('cache-control', 'no-store').send(rotated);
     },
   );

@@ -17,6 +17,10 @@ import { clientRoutes } from './client-routes.js';
 import { organizationRoutes } from './organization-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { userRoutes } from './user-routes.js';
+import { usageRoutes } from './usage-routes.js';
+import type { PolicyCache } from '../../usage/policy-cache.js';
+import type { PolicyService } from '../../usage/policy-service.js';
+import type { UsageService } from '../../usage/usage-service.js';
 
 export type TypedApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -26,6 +30,9 @@ export interface ManagementDeps extends AccessDeps {
   clients: ClientService;
   catalog: CatalogService;
   audit: AuditLog;
+  usageReports: UsageService;
+  policyService: PolicyService;
+  policies: PolicyCache;
   /** Requests per client address per minute; 0: no limit. */
   rateLimit: number;
   /** Where the rate limit counts (Redis with REDIS_URL). */
@@ -54,7 +61,8 @@ export async function managementRoutes(app: FastifyInstance, deps: ManagementDep
   await sessionRoutes(typed, { sessions: deps.sessions, users: deps.users, memberships: deps.memberships, secureCookie: deps.issuer.startsWith('https://') });
   await organizationRoutes(typed, { organizations: deps.organizations, memberships: deps.memberships });
   await userRoutes(typed, { users: deps.users });
-  await catalogRoutes(typed, { catalog: deps.catalog });
+  await catalogRoutes(typed, { catalog: deps.catalog, policies: deps.policies });
   await clientRoutes(typed, { clients: deps.clients });
+  await usageRoutes(typed, { clients: deps.clients, usage: deps.usageReports, policies: deps.policyService });
   await auditRoutes(typed, { audit: deps.audit });
 }

@@ -5,6 +5,7 @@ import { InvalidScopeError } from '../../errors/oauth-error.js';
 import type { KeyRing } from '../../keys/key-ring.js';
 import { accessTokenClaims, signAccessToken } from '../../tokens/access-token.js';
 import type { JwsSigner } from '../../tokens/jws-signer.js';
+import type { Policy } from '../../wire/management.js';
 import type { TokenResponse } from './grant.js';
 
 export interface IssuerDeps {
@@ -14,6 +15,10 @@ export interface IssuerDeps {
   catalog: () => CatalogSnapshot;
   keys: () => KeyRing;
   signer: JwsSigner;
+  /** The organization's policy (its max_access_token_ttl and refresh_tokens_allowed). */
+  policyOf: (orgId: string) => Policy;
+  /** Told of every token signed (usage counts; src/usage/token-meter.ts). */
+  onIssued: (client: ClientSnapshot, audience: string, ttlSeconds: number) => void;
 }
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
@@ -38,7 +43,21 @@ export function narrowScope(wanted: string[], allowed: string[]): string[] {
 /** Signs an access token for `client` on `api` with `scope` (RFC 9068), and shapes the token answer. */
 export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[]): Promise<TokenResponse> {
   const now = deps.clock.now();
-  const ttl = api.accessTokenTtl ?? deps.defaultTtl;
-  const claims = accessTokenClaims({ issuer: deps.issuer, clientId: client.clientId, orgId: client.orgId, audience: api.identifier, scope, roles: client.roles, ttlSeconds: ttl, now });
-  return { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+  const cap = deps.policyOf(client.orgId).max_access_token_ttl;
+  const wanted = api.accessTokenTtl ?? deps.defaultTtl;
+  const ttl = cap !== null && cap < wanted ? cap : wanted;
+  const claims = accessTokenClaims({
+    issuer: deps.issuer,
+    clientId: client.clientId,
+    orgId: client.orgId,
+    audience: api.identifier,
+    scope,
+    roles: client.roles,
+    ttlSeconds: ttl,
+    now,
+    extra: client.tokenClaims,
+  });
+  const answer: TokenResponse = { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+  deps.onIssued(client, api.identifier, ttl);
+  return answer;
 }

@@ -20,7 +20,8 @@ export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: Refre
     }
     const asked = parseScope(params.scope);
     const answer = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held);
-    if (!client.refreshTokens) return answer;
+    // The policy's refresh_tokens_allowed off: none issued, whatever the client's setting.
+    if (!client.refreshTokens || !deps.policyOf(client.orgId).refresh_tokens_allowed) return answer;
     return { ...answer, refresh_token: await deps.refreshTokens.issue(client.clientId, api.identifier, asked) };
   };
 }

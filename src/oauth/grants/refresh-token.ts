@@ -13,6 +13,7 @@ import type { GrantHandler } from './grant.js';
 export function refreshTokenGrant(deps: IssuerDeps & { refreshTokens: RefreshTokenService }): GrantHandler {
   return async ({ client }, params) => {
     if (!client.refreshTokens) throw new UnauthorizedClientError('This client does not use refresh tokens (refresh_tokens is off).');
+    if (!deps.policyOf(client.orgId).refresh_tokens_allowed) throw new UnauthorizedClientError("The organization's policy does not allow refresh tokens.");
     const token = params.refresh_token;
     if (token === undefined) throw new InvalidRequestError('refresh_token is required.');
     const asked = parseScope(params.scope);

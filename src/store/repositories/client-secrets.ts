@@ -30,10 +30,10 @@ export class ClientSecretRepository {
   }
 
   /** Gives the current secret an end: it becomes the previous one. */
-  async expireCurrent(orgId: string, clientId: string, at: Date): Promise<void> {
+  async expireCurrent(orgId: string, clientId: string, at: Date, retireWhenUnusedSeconds: number | null = null): Promise<void> {
     await this.db
       .updateTable('client_secrets')
-      .set({ expires_at: at })
+      .set({ expires_at: at, retire_when_unused_seconds: retireWhenUnusedSeconds })
       .where('client_id', 'in', ofOrg(this.db, orgId, clientId))
       .where('expires_at', 'is', null)
       .execute();

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { Client } from '../../wire/management.js';
+import type { Client, TokenClaims, TokenQuota } from '../../wire/management.js';
+import { fromEpochMs } from '../../clock.js';
 import type { Executor } from '../executor.js';
 import { newestFirst, toPage, type Page, type PageRequest } from '../pagination.js';
 
@@ -15,6 +16,12 @@ export class ClientRepository {
   async list(orgId: string, page: PageRequest): Promise<Page<Client>> {
     const rows = await newestFirst(this.select().where('clients.org_id', '=', orgId), page, 'clients.created_at', 'clients.client_id').execute();
     return toPage(rows.map(toClient), page.limit, (c) => ({ at: c.created_at, id: c.client_id }));
+  }
+
+  /** Every client of the organization, oldest first (index clients_org_created_idx): a policy's review. */
+  async allOf(orgId: string): Promise<Client[]> {
+    const rows = await this.select().where('clients.org_id', '=', orgId).orderBy('clients.created_at').orderBy('clients.client_id').execute();
+    return rows.map(toClient);
   }
 
   /** By primary key, checked against the organization. */
@@ -34,20 +41,46 @@ export class ClientRepository {
     return (await this.db.selectFrom('clients').select('client_id').where('org_id', '=', orgId).execute()).map((r) => r.client_id);
   }
 
-  async insert(orgId: string, client: { clientId: string; name: string; refreshTokens: boolean; now: Date }): Promise<void> {
+  async insert(orgId: string, client: { clientId: string; name: string; refreshTokens: boolean; tokenClaims: TokenClaims; tokenQuota: TokenQuota | null; now: Date }): Promise<void> {
     await this.db
       .insertInto('clients')
-      .values({ client_id: client.clientId, org_id: orgId, name: client.name, refresh_tokens: client.refreshTokens, created_at: client.now, updated_at: client.now })
+      .values({
+        client_id: client.clientId,
+        org_id: orgId,
+        name: client.name,
+        refresh_tokens: client.refreshTokens,
+        token_claims: claimsColumn(client.tokenClaims),
+        token_quota_limit: client.tokenQuota?.limit ?? null,
+        token_quota_per: client.tokenQuota?.per ?? null,
+        created_at: client.now,
+        updated_at: client.now,
+      })
       .execute();
   }
 
+  /** How many clients the organization has (index clients_org_created_idx): its policy's max_clients. */
+  async countOf(orgId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('clients')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('org_id', '=', orgId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** Sets the given fields and `updated_at` (by primary key). */
-  async update(orgId: string, clientId: string, patch: { name?: string | undefined; refreshTokens?: boolean | undefined; updatedAt: Date }): Promise<void> {
+  async update(
+    orgId: string,
+    clientId: string,
+    patch: { name?: string | undefined; refreshTokens?: boolean | undefined; tokenClaims?: TokenClaims | undefined; tokenQuota?: TokenQuota | null | undefined; updatedAt: Date },
+  ): Promise<void> {
     await this.db
       .updateTable('clients')
       .set({
         ...(patch.name !== undefined ? { name: patch.name } : {}),
         ...(patch.refreshTokens !== undefined ? { refresh_tokens: patch.refreshTokens } : {}),
+        ...(patch.tokenClaims !== undefined ? { token_claims: claimsColumn(patch.tokenClaims) } : {}),
+        ...(patch.tokenQuota !== undefined ? { token_quota_limit: patch.tokenQuota?.limit ?? null, token_quota_per: patch.tokenQuota?.per ?? null } : {}),
         updated_at: patch.updatedAt,
       })
       .where('org_id', '=', orgId)
@@ -97,6 +130,15 @@ export class ClientRepository {
           .orderBy('client_secrets.created_at', 'desc')
           .limit(1)
           .as('secret_hint'),
+        // When the current secret reaches the policy's secret_max_age_days.
+        sql<Date | null>`(select s.created_at + make_interval(days => p.secret_max_age_days)
+          from client_secrets s join organization_policies p on p.org_id = ${eb.ref('clients.org_id')}
+          where s.client_id = ${eb.ref('clients.client_id')} and s.expires_at is null
+          order by s.created_at desc limit 1)`.as('secret_expires_at'),
+        sql<{ secret_hint: string; expires_at: string; last_used_at: string | null; retire_when_unused_seconds: number | null } | null>`(
+          select json_build_object('secret_hint', s.hint, 'expires_at', s.expires_at, 'last_used_at', s.last_used_at, 'retire_when_unused_seconds', s.retire_when_unused_seconds)
+          from client_secrets s where s.client_id = ${eb.ref('clients.client_id')} and s.expires_at is not null
+          order by s.created_at desc limit 1)`.as('previous_secret'),
       ]);
   }
 }
@@ -116,16 +158,43 @@ function toClient(row: {
   last_used_at: Date | null;
   roles: { id: string; name: string }[];
   secret_hint: string | null;
+  secret_expires_at: Date | string | null;
+  previous_secret: { secret_hint: string; expires_at: string; last_used_at: string | null; retire_when_unused_seconds: number | null } | null;
+  token_claims: TokenClaims | null;
+  token_quota_limit: number | null;
+  token_quota_per: 'hour' | 'day' | null;
 }): Client {
+  const previous = row.previous_secret;
   return {
     client_id: row.client_id,
     name: row.name,
     organization_id: row.org_id,
     roles: row.roles,
     secret_hint: row.secret_hint ?? '',
+    secret_expires_at: row.secret_expires_at === null ? null : timeOf(row.secret_expires_at),
+    previous_secret: previous
+      ? {
+          secret_hint: previous.secret_hint,
+          expires_at: timeOf(previous.expires_at),
+          last_used_at: previous.last_used_at === null ? null : timeOf(previous.last_used_at),
+          retire_when_unused_seconds: previous.retire_when_unused_seconds,
+        }
+      : null,
     refresh_tokens: row.refresh_tokens,
+    token_claims: row.token_claims ?? {},
+    token_quota: row.token_quota_limit !== null && row.token_quota_per !== null ? { limit: row.token_quota_limit, per: row.token_quota_per } : null,
     created_at: row.created_at,
     updated_at: row.updated_at,
     last_used_at: row.last_used_at,
   };
+}
+
+/** An empty object is stored as null: "no custom claims" has one representation. */
+function claimsColumn(claims: TokenClaims): string | null {
+  return Object.keys(claims).length === 0 ? null : JSON.stringify(claims);
+}
+
+/** A timestamp from json_build_object (text) or the driver (Date). */
+function timeOf(value: Date | string): Date {
+  return typeof value === 'string' ? fromEpochMs(Date.parse(value)) : value;
 }

@@ -7,9 +7,11 @@ import { ChangeRepository } from './changes.js';
 import { ClientSecretRepository } from './client-secrets.js';
 import { ClientRepository } from './clients.js';
 import { OrganizationRepository } from './organizations.js';
+import { PolicyRepository } from './policies.js';
 import { SigningKeyRepository } from './signing-keys.js';
 import { TokenPathRepository } from './token-path.js';
 import { TokenStateRepository } from './token-state.js';
+import { UsageRepository } from './usage.js';
 import { UserRepository } from './users.js';
 
 /**
@@ -27,6 +29,8 @@ export class Repositories {
   readonly audit: AuditRepository;
   readonly signingKeys: SigningKeyRepository;
   readonly changes: ChangeRepository;
+  readonly usage: UsageRepository;
+  readonly policies: PolicyRepository;
 
   constructor(db: Executor) {
     this.clients = new ClientRepository(db);
@@ -39,6 +43,8 @@ export class Repositories {
     this.audit = new AuditRepository(db);
     this.signingKeys = new SigningKeyRepository(db);
     this.changes = new ChangeRepository(db);
+    this.usage = new UsageRepository(db);
+    this.policies = new PolicyRepository(db);
   }
 }
 

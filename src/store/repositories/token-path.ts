@@ -7,7 +7,21 @@ export interface ClientSnapshotRow {
   orgId: string;
   refreshTokens: boolean;
   roles: string[];
-  secrets: { id: string; hash: Buffer; expiresAt: number | null }[];
+  secrets: SnapshotSecret[];
+  /** Extra access-token claims ({} for none). */
+  tokenClaims: Record<string, string | number | boolean>;
+  tokenQuota: { limit: number; per: 'hour' | 'day' } | null;
+}
+
+/** A secret as the token path checks it; times in ms since the epoch. */
+export interface SnapshotSecret {
+  id: string;
+  hash: Buffer;
+  createdAt: number;
+  expiresAt: number | null;
+  /** The last use flushed to the database when the snapshot was read. */
+  lastUsedAt: number | null;
+  retireWhenUnusedSeconds: number | null;
 }
 
 export interface SecretUse {
@@ -34,9 +48,13 @@ export class TokenPathRepository {
         'clients.client_id',
         'clients.org_id',
         'clients.refresh_tokens',
+        'clients.token_claims',
+        'clients.token_quota_limit',
+        'clients.token_quota_per',
         sql<string[]>`coalesce((select array_agg(r.role_id order by r.role_id) from client_roles r where r.client_id = ${eb.ref('clients.client_id')}), '{}')`.as('roles'),
-        sql<{ id: string; hash: string; expires_at: string | null }[]>`coalesce((
-          select json_agg(json_build_object('id', s.id, 'hash', encode(s.hash, 'base64'), 'expires_at', s.expires_at))
+        sql<{ id: string; hash: string; created_at: string; expires_at: string | null; last_used_at: string | null; retire: number | null }[]>`coalesce((
+          select json_agg(json_build_object('id', s.id, 'hash', encode(s.hash, 'base64'), 'created_at', s.created_at, 'expires_at', s.expires_at,
+            'last_used_at', s.last_used_at, 'retire', s.retire_when_unused_seconds))
           from client_secrets s where s.client_id = ${eb.ref('clients.client_id')}), '[]'::json)`.as('secrets'),
       ])
       .where('clients.client_id', 'in', clientIds)
@@ -46,8 +64,32 @@ export class TokenPathRepository {
       orgId: row.org_id,
       refreshTokens: row.refresh_tokens,
       roles: row.roles,
-      secrets: row.secrets.map((s) => ({ id: s.id, hash: Buffer.from(s.hash, 'base64'), expiresAt: s.expires_at ? Date.parse(s.expires_at) : null })),
+      secrets: row.secrets.map((s) => ({
+        id: s.id,
+        hash: Buffer.from(s.hash, 'base64'),
+        createdAt: Date.parse(s.created_at),
+        expiresAt: s.expires_at ? Date.parse(s.expires_at) : null,
+        lastUsedAt: s.last_used_at ? Date.parse(s.last_used_at) : null,
+        retireWhenUnusedSeconds: s.retire,
+      })),
+      tokenClaims: row.token_claims ?? {},
+      tokenQuota: row.token_quota_limit !== null && row.token_quota_per !== null ? { limit: row.token_quota_limit, per: row.token_quota_per } : null,
     }));
+  }
+
+  /** When a secret was last used, as flushed by every process (primary key); undefined for a secret that is gone. */
+  async secretLastUsed(secretId: string): Promise<{ lastUsedAt: Date | null } | undefined> {
+    const row = await this.db.selectFrom('client_secrets').select('last_used_at').where('id', '=', secretId).executeTakeFirst();
+    return row ? { lastUsedAt: row.last_used_at } : undefined;
+  }
+
+  /**
+   * Ends a previous secret's grace period now (it went unused for its retire_when_unused_seconds);
+   * the client's id when a row changed, so the caller can announce it.
+   */
+  async retireSecret(secretId: string, at: Date): Promise<string | undefined> {
+    const row = await this.db.updateTable('client_secrets').set({ expires_at: at }).where('id', '=', secretId).where('expires_at', '>', at).returning('client_id').executeTakeFirst();
+    return row?.client_id;
   }
 
   /** Up to `limit` client ids, least recently used first (a sort of clients; run once at start). */

@@ -5,7 +5,21 @@ import { call, createUser, managementClient, signIn, type Caller } from '../../h
 import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
 import { tokenRequest } from '../../helpers/tokens.js';
 
-const CLIENT_KEYS = ['client_id', 'created_at', 'last_used_at', 'name', 'organization_id', 'refresh_tokens', 'roles', 'secret_hint', 'updated_at'];
+const CLIENT_KEYS = [
+  'client_id',
+  'created_at',
+  'last_used_at',
+  'name',
+  'organization_id',
+  'previous_secret',
+  'refresh_tokens',
+  'roles',
+  'secret_expires_at',
+  'secret_hint',
+  'token_claims',
+  'token_quota',
+  'updated_at',
+];
 
 describe.each(testDatabases())('organization clients through the management API on $name', (db) => {
   let p: TestPortcullis;
@@ -155,7 +169,7 @@ describe.each(testDatabases())('organization clients through the management API 
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
-    expect(Object.keys(body).sort()).toEqual(['client_secret', 'previous_secret_expires_at', 'secret_hint']);
+    expect(Object.keys(body).sort()).toEqual(['client_secret', 'previous_secret', 'previous_secret_expires_at', 'secret_hint']);
     expect(body.previous_secret_expires_at).toBeNull();
     expect(body.secret_hint).toBe(body.client_secret.slice(-4));
     expect((await tokenRequest(p.app, { clientId: c.client_id, secret: c.client_secret }, { audience: api })).statusCode).toBe(401);
