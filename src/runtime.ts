@@ -11,6 +11,7 @@ import { UsageRecorder } from './clients/usage-recorder.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Housekeeping } from './housekeeping.js';
+import { IdempotencyKeys } from './idempotency/idempotency-keys.js';
 import { KeyService } from './keys/key-service.js';
 import { deriveKey, resolveMasterKey } from './keys/master-key.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
@@ -66,6 +67,7 @@ export class Runtime {
   readonly introspection: Introspection;
   readonly revocation: Revocation;
   readonly housekeeping: Housekeeping;
+  readonly idempotencyKeys: IdempotencyKeys;
   /** With SMTP_URL: sends invitations and password links. */
   private readonly mailer: Mailer | undefined;
 
@@ -105,6 +107,7 @@ export class Runtime {
     this.memberships = new MembershipService(data, this.users, links, clock);
     this.sessions = new SessionService(data, this.users, loginThrottle, clock);
     this.audit = new AuditLog(data.read);
+    this.idempotencyKeys = new IdempotencyKeys(data, clock);
 
     this.usage = new UsageRecorder(data, 5000, (err) => logger?.warn({ err }, 'could not record client usage'), { clock });
     this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'));
@@ -137,6 +140,7 @@ export class Runtime {
         { what: 'prune expired refresh tokens', run: () => this.refreshTokens.prune() },
         { what: 'prune expired revocations', run: () => this.accessTokens.prune() },
         { what: 'prune old changes', run: () => this.feed.prune() },
+        { what: 'prune expired idempotency keys', run: () => this.idempotencyKeys.prune() },
         { what: 'vacuum the embedded database', run: () => store.maintain() },
       ],
       logger,

@@ -136,6 +136,7 @@ export async function buildServer(
     clients: runtime.clients,
     catalog: runtime.catalogService,
     audit: runtime.audit,
+    idempotencyKeys: runtime.idempotencyKeys,
   });
   await app.register(async (scope) => webRoutes(scope, { issuer: config.issuer, root: opts.webRoot }));
   return app;
