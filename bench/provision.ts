@@ -22,7 +22,8 @@ const THROUGH_SERVICE_WHEN_BULK = 100;
 const BULK_BATCH = 1000;
 
 /** Settings an operator may tune that the bench passes on from its own environment (e.g. SIGNING_THREADS=0 npm run bench). */
-const TUNABLE = ['SIGNING_THREADS', 'EMBEDDED_SHARED_BUFFERS_MB', 'GRANT_CACHE_SIZE', 'AUTH_FAILURES_PER_CLIENT', 'AUTH_FAILURES_PER_IP'];
+// REDIS_URL: shared rate-limit counters, for --nodes runs that want them.
+const TUNABLE = ['REDIS_URL', 'SIGNING_THREADS', 'EMBEDDED_SHARED_BUFFERS_MB', 'GRANT_CACHE_SIZE', 'AUTH_FAILURES_PER_CLIENT', 'AUTH_FAILURES_PER_IP'];
 
 /**
  * dist/ of the checkout. The forked servers run from plain-JS copies outside bench/ (see
@@ -46,6 +47,8 @@ export async function secretGenerator(): Promise<() => string> {
 
 export interface ServerSettings {
   port: string | number;
+  /** Default: this node's own URL. Nodes behind one name (--nodes) share the first node's. */
+  issuer?: string | undefined;
   dataDir: string | undefined;
   databaseUrl: string | undefined;
   masterKey: string;
@@ -126,7 +129,7 @@ export async function loadPortcullis(): Promise<Portcullis> {
         ...Object.fromEntries(TUNABLE.filter((k) => s.env[k] !== undefined).map((k) => [k, s.env[k]])),
         PORT: String(s.port),
         HOST: '127.0.0.1',
-        ISSUER: `http://127.0.0.1:${s.port}`,
+        ISSUER: s.issuer ?? `http://127.0.0.1:${s.port}`,
         DATA_DIR: s.dataDir,
         DATABASE_URL: s.databaseUrl,
         MASTER_KEY: s.masterKey,
