@@ -12,7 +12,7 @@ const PASSWORD = 'correct horse battery staple';
  * A process killed (SIGKILL) after it committed a change and before it answered: a retry with
  * the same Idempotency-Key, on a restarted server, gets the stored answer, and the change was
  * applied once. The server is a real `portcullis serve` process with no test hook: the test
- * holds a lock on `roles` from its own connection, so the catalog reload that runs after an
+ * holds a lock on `role_permissions` from its own connection, so the catalog reload that runs after an
  * API's creation commits (and before the answer is sent) waits on it. Once the stored answer
  * is visible from outside, the commit has happened and the answer has not left; the process
  * is killed there.
@@ -74,7 +74,7 @@ describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process
     await Promise.all([locker.connect(), watcher.connect()]);
     try {
       await locker.query('begin');
-      await locker.query('lock table roles in access exclusive mode');
+      await locker.query('lock table role_permissions in access exclusive mode');
       const answer = create().then(
         (res) => `answered ${res.status}`,
         () => 'no answer',
@@ -90,7 +90,7 @@ describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process
       const exited = once(child as ChildProcess, 'exit');
       child?.kill('SIGKILL');
       await exited;
-      expect(await answer).toBe('no answer');
+      expect(await answer, output).toBe('no answer');
       await locker.query('rollback');
 
       await start();

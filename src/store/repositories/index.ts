@@ -95,6 +95,15 @@ interface Held {
 
 /** The held transaction of the request whose work is running, if any. */
 const heldScope = new AsyncLocalStorage<Held>();
+/**
+ * Held transactions not yet ended. On Node 20 a used AsyncLocalStorage keeps async hooks on for
+ * every promise of the process; disabled again when none is held, the token path pays nothing
+ * for this while no idempotent request is in flight.
+ */
+let holding = 0;
+function released(): void {
+  if (--holding === 0) heldScope.disable();
+}
 
 export function dataOf(db: Kysely<Database>): Data {
   // Reads go to the held transaction while one is open in this async context: on the embedded
@@ -125,6 +134,7 @@ export function dataOf(db: Kysely<Database>): Data {
     async hold() {
       const trx = await db.startTransaction().execute();
       const held: Held = { trx, open: true, joined: [new Tx(trx)], savepoints: 0 };
+      holding++;
       return {
         tx: held.joined[0] as Tx,
         get open() {
@@ -134,13 +144,21 @@ export function dataOf(db: Kysely<Database>): Data {
         async commit() {
           if (!held.open) throw new Error('the held transaction has ended');
           held.open = false;
-          await trx.commit().execute();
+          try {
+            await trx.commit().execute();
+          } finally {
+            released();
+          }
           for (const tx of held.joined) await tx.runAfterCommit();
         },
         async rollback() {
           if (!held.open) return;
           held.open = false;
-          await trx.rollback().execute();
+          try {
+            await trx.rollback().execute();
+          } finally {
+            released();
+          }
         },
       };
     },
