@@ -5,7 +5,7 @@ import fs from 'node:fs';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
-let currentLoad: { stop(): void } | undefined;
+const currentLoads = new Set<{ stop(): void }>();
 
 export function trackChild(child: ChildProcess): () => void {
   children.add(child);
@@ -20,12 +20,15 @@ export function trackTempDir(dir: string): () => void {
   };
 }
 
-export function trackLoad(load: { stop(): void } | undefined): void {
-  currentLoad = load;
+/** Starts (or, with `undefined` and the instance, stops) tracking a running load generator. */
+export function trackLoad(load: { stop(): void } | undefined, ended?: { stop(): void }): void {
+  if (load) currentLoads.add(load);
+  else if (ended) currentLoads.delete(ended);
+  else currentLoads.clear();
 }
 
 export function killAll(): void {
-  currentLoad?.stop();
+  for (const load of currentLoads) load.stop();
   for (const child of children) {
     try {
       child.kill('SIGKILL');

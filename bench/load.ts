@@ -47,20 +47,49 @@ export function loadRequests(server: ServerSpec, clients: BenchClient[], random:
 
 export type OnResponse = (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void;
 
-export async function runLoad(url: string, requests: Requests, connections: number, seconds: number, onResponse?: OnResponse): Promise<autocannon.Result> {
-  const instance = autocannon({
-    url,
-    method: 'POST',
-    connections,
-    duration: seconds,
-    requests,
-    timeout: 10,
-  });
-  trackLoad(instance);
-  if (onResponse) instance.on('response', onResponse);
-  try {
-    return await instance;
-  } finally {
-    trackLoad(undefined);
+/**
+ * The load on `urls`: one autocannon instance per URL (a node of --nodes), each with its share
+ * of the connections, all at once; their results added up (durations: the longest).
+ */
+export async function runLoad(urls: string[], requests: Requests, connections: number, seconds: number, onResponse?: OnResponse): Promise<autocannon.Result> {
+  const shares = urls.map((_, i) => Math.floor(connections / urls.length) + (i < connections % urls.length ? 1 : 0));
+  const instances = urls.map((url, i) =>
+    autocannon({
+      url,
+      method: 'POST',
+      connections: shares[i] as number,
+      duration: seconds,
+      requests,
+      timeout: 10,
+    }),
+  );
+  for (const instance of instances) {
+    trackLoad(instance);
+    if (onResponse) instance.on('response', onResponse);
   }
+  try {
+    const results = await Promise.all(instances);
+    return results.length === 1 ? (results[0] as autocannon.Result) : combine(results);
+  } finally {
+    for (const instance of instances) trackLoad(undefined, instance);
+  }
+}
+
+/** The fields the bench reads, added up over several load generators. */
+function combine(results: autocannon.Result[]): autocannon.Result {
+  const first = results[0] as autocannon.Result;
+  const statusCodeStats: Record<string, { count: number }> = {};
+  for (const r of results) {
+    for (const [code, stat] of Object.entries(r.statusCodeStats ?? {})) statusCodeStats[code] = { count: (statusCodeStats[code]?.count ?? 0) + stat.count };
+  }
+  const sum = (f: (r: autocannon.Result) => number) => results.reduce((t, r) => t + f(r), 0);
+  return {
+    ...first,
+    '2xx': sum((r) => r['2xx']),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    duration: Math.max(...results.map((r) => r.duration)),
+    statusCodeStats: statusCodeStats as autocannon.Result['statusCodeStats'],
+  };
 }

@@ -44,6 +44,7 @@ export interface Summary {
   tokensPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  p99OverP50: number;
   errors: number;
   non2xx: number;
   connectionErrors: number;
@@ -62,6 +63,8 @@ export interface Summary {
   machineBusyPercent: number;
   requestMode: string;
   processes: number;
+  /** Servers on their own ports (--nodes), each loaded by its own load generator. */
+  nodes: number;
   otherProcesses?: { pid: number; name: string; cpuPercent: number }[];
   nodeCpuPercent?: number;
   databaseCpuPercent?: number;
@@ -74,7 +77,7 @@ export interface Summary {
 export async function prepare(server: ServerSpec, started: ServerUnderTest, opts: Options): Promise<Measurement> {
   const { child, info } = started;
   // The server's processes: one, or with --workers the cluster's primary and its workers.
-  const pids = [child.pid ?? NaN, ...(info.workerPids ?? [])];
+  const pids = [child.pid ?? NaN, ...(info.workerPids ?? []), ...info.nodePids];
   const { mode, requests } = loadRequests(server, info.clients, opts.random);
   for (const client of new Set([info.clients[0], info.clients[info.clients.length - 1]])) {
     if (!client) throw new Error(`${server.name}: no clients`);
@@ -84,7 +87,7 @@ export async function prepare(server: ServerSpec, started: ServerUnderTest, opts
   }
   if (opts.warmup > 0) {
     log(`${server.name}: warm-up ${opts.warmup} s`);
-    await runLoad(info.url, requests, opts.connections, opts.warmup);
+    await runLoad(info.urls, requests, opts.connections, opts.warmup);
   }
   return {
     server,
@@ -135,7 +138,7 @@ export async function measureSlice(m: Measurement, seconds: number): Promise<num
   const machine0 = machineJiffies();
   const procs0 = processCpu();
   const t0 = performance.now();
-  const result = await runLoad(m.info.url, m.requests, m.connections, seconds, onResponse);
+  const result = await runLoad(m.info.urls, m.requests, m.connections, seconds, onResponse);
   const wall = (performance.now() - t0) / 1000;
   const selfCpu = process.cpuUsage(self0);
   const cpu1 = m.cpuOf();
@@ -172,10 +175,13 @@ export async function measureSlice(m: Measurement, seconds: number): Promise<num
 /** The figures of a server over all its measured slices. */
 export function summarize(m: Measurement): Summary {
   const sorted = m.latencies.subarray(0, m.count).sort();
+  const p50Ms = percentile(sorted, 50);
+  const p99Ms = percentile(sorted, 99);
   const measured: Summary = {
     tokensPerSecond: m.ok / m.seconds,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
+    p50Ms,
+    p99Ms,
+    p99OverP50: p99Ms / p50Ms,
     errors: m.non2xx + m.errors, // autocannon counts timeouts among errors
     non2xx: m.non2xx,
     connectionErrors: m.errors - m.timeouts,
@@ -194,6 +200,7 @@ export function summarize(m: Measurement): Summary {
     machineBusyPercent: (m.machineBusy / m.machineTotal) * 100 * hostCpus,
     requestMode: m.mode,
     processes: m.pids.length,
+    nodes: m.info.urls.length,
   };
   const rows: { pid: number; name: string; cpuPercent: number }[] = [];
   let databasePercent = 0;

@@ -1,6 +1,7 @@
 // The command line of `npm run bench`: usage text, parsing and validation.
 import { parseArgs } from 'node:util';
 import { ALGS, type Alg } from './constants.js';
+import { hostCpus } from './host.js';
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -13,9 +14,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --warmup <s>        unmeasured load before each measured run (default 2; 1 with --quick)
   --samples <n>       tokens fetched and verified after each run (default 20)
   --page-size <n>     clients per page when listing the organization (default 50, the API's default)
-  --only <server>     portcullis or oidc-provider (default: both, side by side)
-  --workers <n>       Portcullis server processes sharing the port, as WORKERS (default 1;
-                      more than one needs DATABASE_URL)
+  --only <server>     portcullis, oidc-provider or reference (default: all three, side by side)
+  --workers <n>       Portcullis server processes sharing the port, as WORKERS (default: as many
+                      as CPUs with DATABASE_URL, as an operator would run it; 1 embedded, which
+                      serves one process; with --nodes, 1 per node)
+  --nodes <n>         n Portcullis processes on n ports on one PostgreSQL database (needs
+                      DATABASE_URL; REDIS_URL is passed through when set), the load spread
+                      round-robin over them by n load generators
   --random            draw a client at random for every request even with few clients (the mode
                       used above 1000), to compare client counts with the same load generator work
   --quick             a short run (3 s per server), well under a minute in all
@@ -25,7 +30,7 @@ export const USAGE = `Usage: npm run bench -- [options]
 Portcullis uses the embedded database, or PostgreSQL when DATABASE_URL is set
 (a throwaway database is created on that server and dropped afterwards).`;
 
-const SERVER_KEYS = ['portcullis', 'oidc-provider'] as const;
+const SERVER_KEYS = ['portcullis', 'oidc-provider', 'reference'] as const;
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
 const OPTIONS = {
@@ -39,6 +44,7 @@ const OPTIONS = {
   samples: { type: 'string' },
   only: { type: 'string' },
   workers: { type: 'string' },
+  nodes: { type: 'string' },
   quick: { type: 'boolean', default: false },
   random: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -59,6 +65,7 @@ export interface Options {
   warmup: number;
   samples: number;
   workers: number;
+  nodes: number;
   quick: boolean;
   random: boolean;
   json: boolean;
@@ -104,7 +111,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): { opts: Op
     pageSize: positiveInt('page-size', args['page-size'] ?? '50', { max: 200 }),
     warmup: positiveInt('warmup', args.warmup ?? (args.quick ? '1' : '2'), { min: 0, max: 600 }),
     samples: positiveInt('samples', args.samples ?? '20', { max: 10_000 }),
-    workers: positiveInt('workers', args.workers ?? '1', { max: 64 }),
+    workers: positiveInt('workers', args.workers ?? (process.env.DATABASE_URL && !args.nodes ? String(hostCpus) : '1'), { max: 64 }),
+    nodes: positiveInt('nodes', args.nodes ?? '1', { max: 16 }),
     quick: args.quick,
     random: args.random,
     json: args.json,
@@ -117,10 +125,16 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): { opts: Op
     fail(`--alg: one of ${ALGS.join(', ')} expected, got ${JSON.stringify(alg)}`);
   }
   if (only !== undefined && !isServerKey(only)) {
-    fail(`--only: portcullis or oidc-provider expected, got ${JSON.stringify(only)}`);
+    fail(`--only: one of ${SERVER_KEYS.join(', ')} expected, got ${JSON.stringify(only)}`);
   }
   if (opts.workers > 1 && !process.env.DATABASE_URL) {
     fail('--workers: more than one Portcullis process needs DATABASE_URL (the embedded database serves one process)');
+  }
+  if (opts.nodes > 1 && !process.env.DATABASE_URL) {
+    fail('--nodes: several Portcullis nodes need DATABASE_URL (one PostgreSQL database they share)');
+  }
+  if (opts.nodes > opts.connections) {
+    fail(`--nodes: at most --connections (${opts.connections}): every node gets its share of the connections`);
   }
   return { opts, args };
 }

@@ -24,6 +24,8 @@
 //                       database on it (reported back), the serve phase uses and then drops it
 //   BENCH_DATABASE      (serve phase) the name of that throwaway database
 //   BENCH_WORKERS       (serve phase, PostgreSQL only) server processes sharing the port, as WORKERS
+//   BENCH_ISSUER        (serve phase, --nodes) the ISSUER all nodes share: the first node's URL
+//   BENCH_KEEP_DATABASE (serve phase, --nodes) set on every node but the first, which drops the database
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -49,6 +51,7 @@ let stopping: Promise<void> | undefined;
 function config(portcullis: Portcullis, port: string | number, key: string) {
   return portcullis.config({
     port,
+    issuer: env.BENCH_ISSUER || undefined,
     dataDir: env.BENCH_DATA_DIR,
     databaseUrl: benchDb?.url,
     masterKey: key,
@@ -141,7 +144,7 @@ async function adminQuery(text: string): Promise<void> {
 }
 
 async function dropThrowawayDatabase(): Promise<void> {
-  if (!benchDb) return;
+  if (!benchDb || env.BENCH_KEEP_DATABASE) return;
   await adminQuery(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(benchDb.name)} WITH (FORCE)`);
 }
 

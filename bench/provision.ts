@@ -57,6 +57,8 @@ export async function secretGenerator(): Promise<() => string> {
 
 export interface ServerSettings {
   port: string | number;
+  /** Default: this node's own URL. Nodes behind one name (--nodes) share the first node's. */
+  issuer?: string | undefined;
   dataDir: string | undefined;
   databaseUrl: string | undefined;
   masterKey: string;
@@ -137,7 +139,7 @@ export async function loadPortcullis(): Promise<Portcullis> {
         ...Object.fromEntries(TUNABLE.filter((k) => s.env[k] !== undefined).map((k) => [k, s.env[k]])),
         PORT: String(s.port),
         HOST: '127.0.0.1',
-        ISSUER: `http://127.0.0.1:${s.port}`,
+        ISSUER: s.issuer ?? `http://127.0.0.1:${s.port}`,
         DATA_DIR: s.dataDir,
         DATABASE_URL: s.databaseUrl,
         MASTER_KEY: s.masterKey,

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PortcullisProvisioning, StaticProvisioning } from './child-protocol.js';
 import { RATE_LIMIT, ROOT } from './constants.js';
-import type { Machine } from './host.js';
+import { hostCpus, type Machine } from './host.js';
 import type { Listing } from './listing.js';
 import type { Summary } from './measure.js';
 import type { Options, RawArgs } from './options.js';
@@ -21,14 +21,37 @@ export interface Result extends Summary {
 
 export interface Output {
   command: string;
-  options: Pick<Options, 'duration' | 'rounds' | 'pageSize' | 'connections' | 'clients' | 'alg' | 'warmup' | 'samples' | 'workers' | 'quick'>;
+  options: Pick<Options, 'duration' | 'rounds' | 'pageSize' | 'connections' | 'clients' | 'alg' | 'warmup' | 'samples' | 'workers' | 'nodes' | 'quick'>;
   machine: Machine;
   results: Result[];
   ratio: number | undefined;
   roundRatios: number[];
+  /** Portcullis / the reference server (bench/reference-server.ts). */
+  referenceRatio: number | undefined;
+  referenceRoundRatios: number[];
+  targets: Target[];
   allTokensValid: boolean;
   notes: string[];
   elapsedSeconds: number;
+}
+
+/** A goal the figures are held against; printed with a mark, never failing the run. */
+export interface Target {
+  what: string;
+  value: number;
+  goal: string;
+  pass: boolean;
+}
+
+/** The goals of the issue tracker for Portcullis' figures, those this run measured. */
+export function targets(portcullis: Result | undefined, oidcRatio: number | undefined, referenceRatio: number | undefined): Target[] {
+  if (!portcullis) return [];
+  const out: Target[] = [];
+  if (referenceRatio !== undefined) out.push({ what: 'throughput / reference', value: referenceRatio, goal: '≥ 0.85', pass: referenceRatio >= 0.85 });
+  if (oidcRatio !== undefined) out.push({ what: 'throughput / oidc-provider', value: oidcRatio, goal: '≥ 3', pass: oidcRatio >= 3 });
+  out.push({ what: 'p99 / p50', value: portcullis.p99OverP50, goal: '< 2.5', pass: portcullis.p99OverP50 < 2.5 });
+  if (portcullis.database.startsWith('embedded')) out.push({ what: 'peak RSS (embedded), MB', value: portcullis.peakRssMb, goal: '< 250', pass: portcullis.peakRssMb < 250 });
+  return out;
 }
 
 function pkgVersion(name: string): string {
@@ -46,12 +69,13 @@ export function fmt(n: number, digits = 0): string {
 }
 
 function table(rows: Result[]): string {
-  const head = ['server', 'tokens/s (avg)', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', 'server CPU', 'load-gen CPU', 'other CPU'];
+  const head = ['server', 'tokens/s (avg)', 'p50 ms', 'p99 ms', 'p99/p50', 'errors', 'peak RSS MB', 'server CPU', 'load-gen CPU', 'other CPU'];
   const body = rows.map((r) => [
     r.server,
     fmt(r.tokensPerSecond),
     fmt(r.p50Ms, 2),
     fmt(r.p99Ms, 2),
+    fmt(r.p99OverP50, 2),
     fmt(r.errors),
     fmt(r.peakRssMb, 1),
     `${fmt(r.serverCpuPercent)}%`,
@@ -69,7 +93,7 @@ export function commandLine(opts: Options, args: RawArgs): string {
   const parts = ['npm run bench --'];
   if (opts.quick) parts.push('--quick');
   if (opts.random) parts.push('--random');
-  for (const key of ['duration', 'rounds', 'connections', 'clients', 'alg', 'warmup', 'samples', 'page-size', 'only', 'workers'] as const) {
+  for (const key of ['duration', 'rounds', 'connections', 'clients', 'alg', 'warmup', 'samples', 'page-size', 'only', 'workers', 'nodes'] as const) {
     if (args[key] !== undefined) parts.push(`--${key} ${args[key]}`);
   }
   if (opts.json) parts.push('--json');
@@ -89,11 +113,22 @@ export function notes(results: Result[], opts: Options, host: Machine): string[]
         (p.bulk > 0
           ? `${fmt(p.viaService)} clients created through ClientService (${p.serviceSeconds.toFixed(1)} s) and ${fmt(p.bulk)} bulk-inserted with SQL in the same format (${p.bulkSeconds.toFixed(1)} s, no audit events)`
           : `${fmt(p.viaService)} clients created through ClientService (${p.serviceSeconds.toFixed(1)} s)`) +
-        `; LOG_LEVEL=warn${opts.workers > 1 ? `; ${opts.workers} worker processes (node:cluster) plus the primary: RSS and CPU are their sums` : ''}.`,
+        `; LOG_LEVEL=warn` +
+        (opts.nodes > 1
+          ? `; ${opts.nodes} nodes (separate server processes on their own ports, one database, the first node's ISSUER), each loaded by its own autocannon instance with its share of the connections`
+          : '') +
+        `${opts.workers > 1 ? `; ${opts.workers} worker processes (node:cluster, WORKERS) plus the primary${opts.nodes > 1 ? ' per node' : ''}: RSS and CPU are their sums` : ''}` +
+        (opts.workers === 1 && opts.nodes === 1 ? '; one process (SIGNING_THREADS default: signing on a worker thread)' : '') +
+        `${process.env.REDIS_URL ? '; REDIS_URL set' : ''}.`,
       ...(portcullis.databaseCpuPercent !== undefined
         ? [`Portcullis on PostgreSQL: "server CPU" includes the PostgreSQL backends serving the bench database (${fmt(portcullis.databaseCpuPercent)}% of it); "peak RSS" is the Node process alone.`]
         : []),
       `Portcullis: the per-client token rate limit was raised for the run (TOKEN_RATE_LIMIT=${RATE_LIMIT} per minute instead of the default 6000), because the load is a few clients hammering; the limiter still runs on every request${process.env.REDIS_URL ? ', counting in Redis (REDIS_URL): one round trip each' : ', in memory (no REDIS_URL)'}.`,
+    );
+  }
+  if (results.some((r) => r.server === 'reference')) {
+    out.push(
+      `reference: the practical limit — Fastify ${pkgVersion('fastify')} with @fastify/formbody, Basic parsing, an HMAC-SHA-256 check of the secret against an in-memory map and a node:crypto ${opts.alg} signature of an RFC 9068-shaped JWT, nothing else; ${hostCpus} processes (node:cluster, as many as CPUs).`,
     );
   }
   if (results.some((r) => r.server === 'oidc-provider')) {
@@ -116,6 +151,16 @@ export function formatText(output: Output, opts: Options): string {
   if (ratio !== undefined) {
     const sorted = [...roundRatios].sort((a, b) => a - b);
     out.push(`\nPortcullis / oidc-provider: ${ratio.toFixed(2)}× (round by round: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`);
+  }
+  if (output.referenceRatio !== undefined) {
+    const sorted = [...output.referenceRoundRatios].sort((a, b) => a - b);
+    out.push(
+      `${ratio === undefined ? '\n' : ''}Portcullis / reference: ${output.referenceRatio.toFixed(2)}× (round by round: ${output.referenceRoundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`,
+    );
+  }
+  if (output.targets.length > 0) {
+    out.push(`\nTargets (Portcullis; marks only, not tuned for yet):`);
+    for (const t of output.targets) out.push(`  [${t.pass ? 'pass' : 'FAIL'}] ${t.what}: ${fmt(t.value, 2)} (goal ${t.goal})`);
   }
   const listing = results.find((r) => r.server === 'Portcullis')?.listing;
   if (listing) {
@@ -142,7 +187,7 @@ export function formatText(output: Output, opts: Options): string {
   out.push('');
   out.push(`machine: ${host.nproc} CPUs (nproc), ${host.cpuModel}, ${host.memoryGb} GB RAM, ${host.os}, node ${host.node}; 1-min load average before the run: ${host.loadAverage1mBefore}`);
   out.push(
-    `options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`,
+    `options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.nodes > 1 ? ` --nodes ${opts.nodes}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`,
   );
   out.push(`command: ${output.command}`);
   for (const n of lines) out.push(`- ${n}`);

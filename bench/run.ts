@@ -1,5 +1,6 @@
 // `npm run bench`: token issuance (POST /oauth/token, client credentials, client_secret_basic)
-// of Portcullis and of node-oidc-provider, side by side in one run, on loopback.
+// of Portcullis, of node-oidc-provider and of a reference server (the practical limit: only
+// the framework, an HMAC check and a signature), side by side in one run, on loopback.
 // See docs/performance.md for the method and what the figures mean.
 import { buildChildren } from './child-build.js';
 import { installCleanup, killAll, trackTempDir } from './cleanup.js';
@@ -10,7 +11,7 @@ import { measureSlice, prepare, summarize, type Measurement } from './measure.js
 import { parseOptions } from './options.js';
 import { readProcStatus } from './proc.js';
 import { distBuilt, secretGenerator } from './provision.js';
-import { commandLine, fmt, formatText, notes, type Output, type Result } from './report.js';
+import { commandLine, fmt, formatText, notes, targets, type Output, type Result } from './report.js';
 import { serverSpecs } from './servers.js';
 import { startServerUnderTest, type ServerUnderTest } from './spawn.js';
 import { verifySample } from './verify.js';
@@ -80,6 +81,9 @@ async function main(): Promise<number> {
   const ratio = portcullis && oidc ? portcullis.tokensPerSecond / oidc.tokensPerSecond : undefined;
   // The same ratio within each round: how much the machine's drift moved it.
   const roundRatios = portcullis && oidc ? portcullis.tokensPerSecondByRound.map((p, i) => p / (oidc.tokensPerSecondByRound[i] ?? NaN)) : [];
+  const reference = results.find((r) => r.server === 'reference');
+  const referenceRatio = portcullis && reference ? portcullis.tokensPerSecond / reference.tokensPerSecond : undefined;
+  const referenceRoundRatios = portcullis && reference ? portcullis.tokensPerSecondByRound.map((p, i) => p / (reference.tokensPerSecondByRound[i] ?? NaN)) : [];
 
   const allValid = results.every((r) => r.verification.ok && (r.listing?.ok ?? true));
   const output: Output = {
@@ -94,12 +98,16 @@ async function main(): Promise<number> {
       warmup: opts.warmup,
       samples: opts.samples,
       workers: opts.workers,
+      nodes: opts.nodes,
       quick: opts.quick,
     },
     machine: host,
     results,
     ratio,
     roundRatios,
+    referenceRatio,
+    referenceRoundRatios,
+    targets: targets(portcullis, ratio, referenceRatio),
     allTokensValid: allValid,
     notes: notes(results, opts, host),
     elapsedSeconds: (Date.now() - started) / 1000,

@@ -1,4 +1,4 @@
-// The two servers under test: how to start them and what their token requests and tokens look like.
+// The servers under test: how to start them and what their token requests and tokens look like.
 import { randomBytes } from 'node:crypto';
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import type { BenchClient } from './child-protocol.js';
@@ -49,6 +49,20 @@ export function serverSpecs(portcullisSecret: () => string): ServerSpec[] {
       wrongSecret: () => randomBytes(32).toString('base64url'),
       // oidc-provider v9 grants no resource-server scope unless asked for (lib/actions/grants/client_credentials.js).
       body: `grant_type=client_credentials&resource=${encodeURIComponent(AUDIENCE)}&scope=${encodeURIComponent(SCOPE)}`,
+      checkClaims: (payload, header, client) => [
+        header.typ === 'at+jwt' || `typ ${header.typ}`,
+        payload.client_id === client.id || `client_id ${payload.client_id}`,
+        payload.sub === client.id || `sub ${payload.sub}`,
+      ],
+    },
+    {
+      key: 'reference',
+      name: 'reference',
+      entry: 'reference-server',
+      tokenPath: '/token',
+      metadataPath: '/.well-known/openid-configuration',
+      wrongSecret: () => randomBytes(32).toString('base64url'),
+      body: `grant_type=client_credentials&resource=${encodeURIComponent(AUDIENCE)}`,
       checkClaims: (payload, header, client) => [
         header.typ === 'at+jwt' || `typ ${header.typ}`,
         payload.client_id === client.id || `client_id ${payload.client_id}`,

@@ -16,6 +16,10 @@ import type { ServerSpec } from './servers.js';
 /** What the bench knows of a started server. */
 export interface ServerInfo {
   url: string;
+  /** With --nodes: every node's URL (the first is `url`), loaded round-robin. */
+  urls: string[];
+  /** With --nodes: the processes of the nodes after the first (and their workers). */
+  nodePids: number[];
   issuer: string;
   audience: string;
   database: string;
@@ -136,29 +140,47 @@ export async function startServerUnderTest(server: ServerSpec, opts: Options, ch
   const timeoutMs = 120_000 + opts.clients * 2; // provisioning 100,000 clients takes a while
   let info: ServerInfo;
   let serving: Spawned<ReadyMessage> | undefined;
+  const extraNodes: Spawned<ReadyMessage>[] = [];
   try {
     if (server.key === 'portcullis') {
       const provisioned: Spawned<ProvisionedMessage> = await spawnChild(server, script, { ...env, BENCH_PHASE: 'provision' }, 'provisioned', timeoutMs);
       await provisioned.exited;
-      serving = await spawnChild(server, script, { ...env, BENCH_PHASE: 'serve', BENCH_DATABASE: provisioned.msg.database ?? '' }, 'ready', 120_000);
+      const serveEnv = { ...env, BENCH_PHASE: 'serve', BENCH_DATABASE: provisioned.msg.database ?? '' };
+      serving = await spawnChild(server, script, serveEnv, 'ready', 120_000);
       const { clients, provisioning, orgId, lister } = provisioned.msg;
       const { type: _type, ...ready } = serving.msg;
-      info = { ...ready, clients, provisioning, orgId, lister };
+      // --nodes: more servers on the same database, each on its port, all with the first one's ISSUER (as behind one name).
+      for (let i = 1; i < opts.nodes; i++) {
+        const node = await spawnChild(server, script, { ...serveEnv, BENCH_PORT: String(await freePort()), BENCH_ISSUER: ready.issuer, BENCH_KEEP_DATABASE: '1' }, 'ready', 120_000);
+        extraNodes.push(node);
+      }
+      info = {
+        ...ready,
+        urls: [ready.url, ...extraNodes.map((n) => n.msg.url)],
+        nodePids: extraNodes.flatMap((n) => [n.child.pid ?? NaN, ...(n.msg.workerPids ?? [])]),
+        clients,
+        provisioning,
+        orgId,
+        lister,
+      };
     } else {
       serving = await spawnChild(server, script, env, 'ready', timeoutMs);
       const { type: _type, clients = [], ...ready } = serving.msg;
-      info = { ...ready, clients, provisioning: ready.provisioning };
+      info = { ...ready, urls: [ready.url], nodePids: [], clients, provisioning: ready.provisioning };
     }
   } catch (err) {
+    for (const node of extraNodes) await node.stop();
     await serving?.stop();
     removeDataDir();
     throw err;
   }
-  for (const u of [info.url, info.issuer]) {
+  for (const u of [...info.urls, info.issuer]) {
     if (new URL(u).hostname !== '127.0.0.1') throw new Error(`${server.name}: expected a loopback URL, got ${u}`);
   }
   const running = serving;
   const stop = async () => {
+    // The first node drops the throwaway database: the others stop before it.
+    for (const node of extraNodes) await node.stop();
     await running.stop();
     removeDataDir();
   };

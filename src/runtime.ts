@@ -20,6 +20,7 @@ import { UsageService } from './usage/usage-service.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Housekeeping } from './housekeeping.js';
+import { IdempotencyKeys } from './idempotency/idempotency-keys.js';
 import { KeyService } from './keys/key-service.js';
 import { deriveKey, resolveMasterKey } from './keys/master-key.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
@@ -86,6 +87,7 @@ export class Runtime {
   readonly housekeeping: Housekeeping;
   /** Where rate limits, throttles and quotas count: Redis with REDIS_URL (shared by every process), else this process. */
   readonly limiters: Limiters;
+  readonly idempotencyKeys: IdempotencyKeys;
   /** With SMTP_URL: sends invitations and password links. */
   private readonly mailer: Mailer | undefined;
 
@@ -130,6 +132,7 @@ export class Runtime {
     this.memberships = new MembershipService(data, this.users, links, clock);
     this.sessions = new SessionService(data, this.users, loginThrottle, clock);
     this.audit = new AuditLog(data.read);
+    this.idempotencyKeys = new IdempotencyKeys(data, clock);
 
     this.usage = new UsageRecorder(data, 5000, (err) => logger?.warn({ err }, 'could not record client usage'), { clock });
     this.usageCounter = new UsageCounter(data, config.usageFlushInterval * 1000, (err) => logger?.warn({ err }, 'could not write usage counts'), { clock });
@@ -180,6 +183,7 @@ export class Runtime {
         { what: 'prune expired revocations', run: () => this.accessTokens.prune() },
         { what: 'prune old changes', run: () => this.feed.prune() },
         { what: 'prune old usage', run: () => this.usageReports.prune(config.usageRetentionDays) },
+        { what: 'prune expired idempotency keys', run: () => this.idempotencyKeys.prune() },
         { what: 'vacuum the embedded database', run: () => store.maintain() },
       ],
       logger,

@@ -141,6 +141,7 @@ export async function buildServer(
     usageReports: runtime.usageReports,
     policyService: runtime.policyService,
     policies: runtime.policies,
+    idempotencyKeys: runtime.idempotencyKeys,
   });
   await app.register(async (scope) => webRoutes(scope, { issuer: config.issuer, root: opts.webRoot }));
   return app;

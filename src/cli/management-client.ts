@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { StoredSession } from './credentials-store.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -31,6 +32,9 @@ export interface ClientTokenFacts {
  */
 export class ManagementClient {
   private clientToken: Promise<ClientTokenFacts> | undefined;
+  /** This command invocation's: with a sequence number, each unsafe request's Idempotency-Key (docs/http-api.md §3.3). */
+  private readonly invocation = randomUUID();
+  private unsafeRequests = 0;
 
   constructor(
     readonly server: string,
@@ -86,8 +90,11 @@ export class ManagementClient {
     } else {
       headers.authorization = `Bearer ${(await this.clientFacts()).token}`;
     }
+    // The key makes the one retry of a lost answer safe: a change the server applied is answered again, not applied again.
+    const unsafe = method !== 'GET';
+    if (unsafe) headers['idempotency-key'] = `${this.invocation}.${++this.unsafeRequests}`;
     const url = `${this.server}/api/v1${path}`;
-    const response = await send(this.io, url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const response = await send(this.io, url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }, { retryLostAnswer: unsafe });
     if (response.status === 204) return undefined as T;
     const json = await readJson(response, url);
     if (response.ok) return json as T;
@@ -173,8 +180,15 @@ export class ManagementClient {
   }
 }
 
-/** One HTTP exchange with a timeout, a progress note on a terminal, and unreachability as exit code 3. */
-export async function send(io: CliIo, url: string, init: RequestInit): Promise<Response> {
+/** Errors of a connection that broke after the request may have been sent: the answer, not the request, may be what was lost. */
+const LOST_ANSWER = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/**
+ * One HTTP exchange with a timeout, a progress note on a terminal, and unreachability as exit
+ * code 3. With `retryLostAnswer` (a request carrying an Idempotency-Key), a connection that
+ * broke before the answer came is tried once more, with the same headers.
+ */
+export async function send(io: CliIo, url: string, init: RequestInit, opts: { retryLostAnswer?: boolean } = {}): Promise<Response> {
   let shown = false;
   const progress = io.stderr.isTTY
     ? setTimeout(() => {
@@ -192,6 +206,7 @@ export async function send(io: CliIo, url: string, init: RequestInit): Promise<R
     return response;
   } catch (err) {
     if (err instanceof CliError) throw err;
+    if (opts.retryLostAnswer && LOST_ANSWER.has(String((err as { cause?: { code?: string } }).cause?.code))) return send(io, url, init);
     const origin = new URL(url).origin;
     if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
       throw new CliError(`${origin} did not answer within ${TIMEOUT_MS / 1000} seconds.`, ExitCode.UNREACHABLE);

@@ -207,6 +207,22 @@ export interface OrganizationPolicyTable {
   updated_at: Timestamp;
 }
 
+export interface IdempotencyKeyTable {
+  /** `user:<id>` or `client:<client_id>`. */
+  caller: string;
+  key: string;
+  method: string;
+  path: string;
+  /** SHA-256 (hex) of the canonical JSON of the request body. */
+  body_hash: string;
+  /** Null only inside the transaction that claims the key. */
+  status: number | null;
+  /** JSON object of the answer's headers that are replayed. */
+  headers: Generated<string>;
+  body: Generated<string>;
+  created_at: Timestamp;
+}
+
 export interface Database {
   organizations: OrganizationTable;
   apis: ApiTable;
@@ -228,6 +244,7 @@ export interface Database {
   usage_counts: UsageCountTable;
   quota_counts: QuotaCountTable;
   organization_policies: OrganizationPolicyTable;
+  idempotency_keys: IdempotencyKeyTable;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

@@ -7,12 +7,14 @@ import type { CatalogService } from '../../catalog/catalog-service.js';
 import type { ClientService } from '../../clients/client-service.js';
 import { ApiError } from '../../errors/api-error.js';
 import { ThrottledError } from '../../errors/domain-errors.js';
+import type { IdempotencyKeys } from '../../idempotency/idempotency-keys.js';
 import type { UserService } from '../../orgs/user-service.js';
 import type { Limiters } from '../../throttle/limiters.js';
 import { rateLimitStore } from '../rate-limit-store.js';
 import { installAccess, type AccessDeps } from './access.js';
 import { auditRoutes } from './audit-routes.js';
 import { catalogRoutes } from './catalog-routes.js';
+import { installIdempotency } from './idempotency.js';
 import { clientRoutes } from './client-routes.js';
 import { organizationRoutes } from './organization-routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -33,6 +35,7 @@ export interface ManagementDeps extends AccessDeps {
   usageReports: UsageService;
   policyService: PolicyService;
   policies: PolicyCache;
+  idempotencyKeys: IdempotencyKeys;
   /** Requests per client address per minute; 0: no limit. */
   rateLimit: number;
   /** Where the rate limit counts (Redis with REDIS_URL). */
@@ -57,6 +60,8 @@ export async function managementRoutes(app: FastifyInstance, deps: ManagementDep
     if (type !== undefined && !/^application\/json\s*(;|$)/i.test(type)) throw new ApiError('invalid_request', 'Send the body as JSON (Content-Type: application/json).', 415);
   });
   installAccess(app, deps);
+  // After the access check's hooks: a key belongs to the caller it identified.
+  installIdempotency(app, deps.idempotencyKeys);
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   await sessionRoutes(typed, { sessions: deps.sessions, users: deps.users, memberships: deps.memberships, secureCookie: deps.issuer.startsWith('https://') });
   await organizationRoutes(typed, { organizations: deps.organizations, memberships: deps.memberships });
