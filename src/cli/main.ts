@@ -25,6 +25,16 @@ export async function main(argv: string[]): Promise<void> {
  * exit code. Prints only through `io`, never exits the process: tests call this directly.
  */
 export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
+  try {
+    await buildProgram(io).parseAsync(argv);
+    return ExitCode.OK;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** The `portcullis` program with every command, printing through `io` (test/docs checks the documented command lines against it). */
+export function buildProgram(io: CliIo): Command {
   const program = new Command()
     .name('portcullis')
     .description(
@@ -50,13 +60,7 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
   registerUserCommands(program, io);
   registerAuditCommands(program, io);
   registerOAuthCommands(program, io);
-
-  try {
-    await program.parseAsync(argv);
-    return ExitCode.OK;
-  } catch (err) {
-    return report(err, io);
-  }
+  return program;
 }
 
 function report(err: unknown, io: CliIo): ExitCode {
