@@ -39,7 +39,8 @@ describe('portcullis: updates, members, users, audit, token, introspect, revoke'
     orgId = (await ok(['orgs', 'create', '--name', 'Acme Metering', '--json'])).json<{ id: string }>().id;
     await ok(['apis', 'create', '--identifier', audience, '--name', 'Meter readings', '--permission', 'meters:read', '--permission', 'meters:write']);
     await ok(['roles', 'create', '--id', 'meter-daemon', '--name', 'Meter daemon', '--api', audience, '--permission', 'meters:read', '--permission', 'meters:write']);
-  });
+    // A server start and five commands: on a loaded machine this takes longer than one hook's default.
+  }, 180_000);
   afterAll(async () => {
     await server?.close();
   });
