@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { describeRoute, docsTheme, securitySchemes, shareTitledSchemas } from './http/openapi.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import { levels } from 'pino';
 import { frameworkError, installErrorHandler } from './http/error-handler.js';
@@ -95,21 +96,23 @@ export async function buildServer(
   // The OpenAPI document is generated from the routes' own schemas (docs/http-api.md §4).
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Portcullis', version: '1', description: 'OAuth 2.0 authorization server for organization clients.' },
-      servers: [{ url: config.issuer }],
-      components: {
-        securitySchemes: {
-          session: { type: 'apiKey', in: 'cookie', name: 'portcullis_session', description: 'From POST /api/v1/session; unsafe methods also need x-csrf-token' },
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A client-credentials token for <ISSUER>/api/v1/' },
-        },
+      info: {
+        title: 'Portcullis',
+        version: '1',
+        description: 'OAuth 2.0 authorization server for organization clients: the OAuth endpoints, discovery, and the management API (/api/v1).',
+        license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
       },
+      servers: [{ url: config.issuer, description: 'This server (ISSUER)' }],
+      components: { securitySchemes },
     },
+    transform: describeRoute,
+    transformObject: (document) => ('openapiObject' in document ? shareTitledSchemas(document.openapiObject) : document.swaggerObject),
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // Swagger UI's pages, files and /docs/json: helmet with the UI's own policy, in this scope only.
   await app.register(async (docs) => {
     await docs.register(helmet, docsHelmet(config.issuer));
-    await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+    await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true }, ...docsTheme });
   });
   // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
   await metricsRoutes(app, { clientSnapshots: runtime.clientSnapshots, quotas: runtime.quotas, read: runtime.store.data.read, clock: runtime.clock, redis: runtime.redis });

@@ -7,6 +7,14 @@ import { Printer } from './output.js';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
 
+/**
+ * The management commands' own client credentials. They are not PORTCULLIS_CLIENT_ID/SECRET:
+ * those belong to the application (the SDK, the examples, `portcullis token`), and a shell that
+ * runs an application would otherwise make every management command act as that application.
+ */
+export const CLI_CLIENT_ID = 'PORTCULLIS_CLI_CLIENT_ID';
+export const CLI_CLIENT_SECRET = 'PORTCULLIS_CLI_CLIENT_SECRET';
+
 /** The options every management command takes. */
 export interface ConnectionOptions {
   server?: string;
@@ -20,8 +28,8 @@ export interface ConnectionOptions {
 export function connectionOptions(command: Command, opts: { org?: boolean } = {}): Command {
   command
     .option('--server <url>', `Portcullis URL (env PORTCULLIS_SERVER; default: the server you last logged in to, else ${DEFAULT_SERVER})`)
-    .option('--client-id <id>', 'authenticate as this client instead of your login session (env PORTCULLIS_CLIENT_ID)')
-    .option('--client-secret <secret>', "that client's secret; prefer the env PORTCULLIS_CLIENT_SECRET, which other users cannot see in the process list")
+    .option('--client-id <id>', `authenticate as this client instead of your login session (env ${CLI_CLIENT_ID})`)
+    .option('--client-secret <secret>', `that client's secret; prefer the env ${CLI_CLIENT_SECRET}, which other users cannot see in the process list`)
     .option('--json', 'print JSON, for scripts');
   if (opts.org) command.option('--org <id>', 'organization id (env PORTCULLIS_ORG; default: the only organization you belong to, or the client’s own)');
   return command;
@@ -54,17 +62,20 @@ export class CommandContext<O extends ConnectionOptions = ConnectionOptions> {
   api(): ManagementClient {
     if (this.client) return this.client;
     const server = this.server();
-    const clientId = this.options.clientId ?? this.io.env.PORTCULLIS_CLIENT_ID;
+    const clientId = this.options.clientId ?? this.io.env[CLI_CLIENT_ID];
     let auth: ManagementAuth;
     if (clientId) {
-      const clientSecret = this.options.clientSecret ?? this.io.env.PORTCULLIS_CLIENT_SECRET;
-      if (!clientSecret) throw new CliError(`A client secret is needed with client id ${clientId}: set PORTCULLIS_CLIENT_SECRET (or pass --client-secret).`, ExitCode.USAGE);
+      const clientSecret = this.options.clientSecret ?? this.io.env[CLI_CLIENT_SECRET];
+      if (!clientSecret) throw new CliError(`A client secret is needed with client id ${clientId}: set ${CLI_CLIENT_SECRET} (or pass --client-secret).`, ExitCode.USAGE);
       auth = { kind: 'client', clientId, clientSecret };
     } else {
       const session = this.store.session(server);
       if (!session) {
         throw new CliError(`Not logged in to ${server}.`, ExitCode.UNAUTHENTICATED, [
-          `Run \`portcullis login --server ${server}\`, or set PORTCULLIS_CLIENT_ID and PORTCULLIS_CLIENT_SECRET to act as a client.`,
+          `Run \`portcullis login --server ${server}\`, or set ${CLI_CLIENT_ID} and ${CLI_CLIENT_SECRET} to act as a client.`,
+          ...(this.io.env.PORTCULLIS_CLIENT_ID
+            ? [`(PORTCULLIS_CLIENT_ID is set, but it is the application's variable, read by \`portcullis token\` and the SDKs; the management commands read ${CLI_CLIENT_ID}.)`]
+            : []),
         ]);
       }
       auth = { kind: 'session', session };

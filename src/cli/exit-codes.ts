@@ -21,6 +21,8 @@ export const ExitCode = {
   CONFLICT: 7,
   /** Too many requests (429): wait and retry. */
   RATE_LIMITED: 8,
+  /** A server command found the embedded database (DATA_DIR) held by a running server. */
+  DATABASE_IN_USE: 9,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

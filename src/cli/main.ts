@@ -1,12 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { registerApiCommands } from './commands/apis.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerMemberCommands } from './commands/members.js';
+import { registerOAuthCommands } from './commands/oauth.js';
 import { registerOrgCommands } from './commands/orgs.js';
 import { registerRoleCommands } from './commands/roles.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerUsageCommands } from './commands/usage.js';
+import { registerUserCommands } from './commands/users.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -22,14 +26,25 @@ export async function main(argv: string[]): Promise<void> {
  * exit code. Prints only through `io`, never exits the process: tests call this directly.
  */
 export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
+  try {
+    await buildProgram(io).parseAsync(argv);
+    return ExitCode.OK;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** The `portcullis` program with every command, printing through `io` (test/docs checks the documented command lines against it). */
+export function buildProgram(io: CliIo): Command {
   const program = new Command()
     .name('portcullis')
     .description(
       'OAuth 2.0 authorization server for organization clients.\n\n' +
-        'Server commands (serve, keys) work on the database. Management commands (login, orgs, apis, roles, clients) ' +
-        'talk to a running server over HTTP, as your login session or, with --client-id, as a client holding ' +
-        'management permissions. Exit codes: 0 ok, 1 error, 2 usage, 3 server unreachable, 4 not authenticated, ' +
-        '5 forbidden, 6 not found, 7 conflict, 8 rate limited.',
+        'Server commands (serve, keys) work on the database. Management commands (login, orgs, apis, roles, clients, ' +
+        'members, users, audit) talk to a running server over HTTP, as your login session or, with --client-id ' +
+        '(env PORTCULLIS_CLI_CLIENT_ID), as a client holding management permissions. token, introspect and revoke ' +
+        'act as an application (env PORTCULLIS_CLIENT_ID). Exit codes: 0 ok, 1 error, 2 usage, 3 server unreachable, ' +
+        '4 not authenticated, 5 forbidden, 6 not found, 7 conflict, 8 rate limited, 9 embedded database in use.',
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -43,13 +58,11 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
   registerRoleCommands(program, io);
   registerClientCommands(program, io);
   registerUsageCommands(program, io);
-
-  try {
-    await program.parseAsync(argv);
-    return ExitCode.OK;
-  } catch (err) {
-    return report(err, io);
-  }
+  registerMemberCommands(program, io);
+  registerUserCommands(program, io);
+  registerAuditCommands(program, io);
+  registerOAuthCommands(program, io);
+  return program;
 }
 
 function report(err: unknown, io: CliIo): ExitCode {

@@ -144,12 +144,11 @@ export class ManagementClient {
     const metadataUrl = `${this.server}/.well-known/oauth-authorization-server`;
     const metadata = (await readJson(await send(this.io, metadataUrl, { method: 'GET', headers: { accept: 'application/json' } }), metadataUrl)) as { issuer?: unknown };
     if (typeof metadata.issuer !== 'string') throw new CliError(`${metadataUrl} names no issuer: is ${this.server} a Portcullis server?`, ExitCode.ERROR);
-    const encode = (v: string) => new URLSearchParams({ v }).toString().slice(2);
     const tokenUrl = `${this.server}/oauth/token`;
     const response = await send(this.io, tokenUrl, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`,
+        authorization: basicAuthorization(clientId, clientSecret),
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },
@@ -178,6 +177,12 @@ export class ManagementClient {
       scope: typeof json.scope === 'string' ? json.scope.split(' ').filter(Boolean) : [],
     };
   }
+}
+
+/** `client_secret_basic` (RFC 6749 §2.3.1): each part form-urlencoded before base64. */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  const encode = (v: string) => new URLSearchParams({ v }).toString().slice(2);
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
 }
 
 /** Errors of a connection that broke after the request may have been sent: the answer, not the request, may be what was lost. */

@@ -7,6 +7,10 @@ export type Api = Json<wire.Api>;
 export type Role = Json<wire.Role>;
 export type Client = Json<wire.Client>;
 export type RotatedSecret = Json<wire.RotateAnswer>;
+export type Member = Json<wire.Member>;
+export type MemberRole = wire.MemberRole;
+export type User = Json<wire.User>;
+export type AuditEvent = Json<wire.AuditEvent>;
 
 /** For repeatable options: `--role a --role b`. */
 export function collect(value: string, previous: string[] = []): string[] {

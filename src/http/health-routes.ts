@@ -7,8 +7,8 @@ import type { Lifecycle } from './lifecycle.js';
  * draining (load balancers route on this one).
  */
 export async function healthRoutes(app: FastifyInstance, { store, lifecycle }: { store: Pick<Store, 'ping' | 'kind'>; lifecycle: Lifecycle }): Promise<void> {
-  app.get('/healthz', { schema: { tags: ['health'] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['health'] } }, async (request, reply) => {
+  app.get('/healthz', { schema: { operationId: 'getHealth', security: [], summary: 'Liveness: the process is up', tags: ['health'] } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { operationId: 'getReadiness', security: [], summary: 'Readiness: the database answers', tags: ['health'] } }, async (request, reply) => {
     if (lifecycle.draining) return reply.code(503).send({ status: 'draining', database: store.kind });
     try {
       await store.ping();

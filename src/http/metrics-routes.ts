@@ -85,5 +85,7 @@ export async function metricsRoutes(
     child.inc();
     done();
   });
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'] } }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', { schema: { operationId: 'getMetrics', security: [], summary: 'Prometheus metrics', tags: ['health'] } }, async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
 }

@@ -50,6 +50,8 @@ const TokenResponse = Type.Object({
 });
 const OAuthErrorBody = Type.Object({ error: Type.Union((Object.keys(OAUTH_ERROR_CODES) as OAuthErrorCode[]).map((code) => Type.Literal(code))), error_description: Type.String() });
 const TokenOperationBody = Type.Object({ token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256) }, { additionalProperties: true });
+/** RFC 7009 §2.2: 200 with no content, whether or not the token was valid. */
+const RevokedAnswer = Type.Unsafe<undefined>({ type: 'null', description: 'Revoked, or not a valid token of this client: the answer is the same' });
 const IntrospectionResponse = Type.Object({ active: Type.Boolean() }, { additionalProperties: true });
 
 type ParsedRequest = { body: Record<string, string | undefined> } & ({ credentials: PresentedCredentials | undefined } | { error: unknown });
@@ -128,6 +130,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
             : {}),
         },
         schema: {
+          operationId: url === '/oauth/token' ? 'issueToken' : 'issueTokenOAuth2Path',
           summary: 'Issue an access token (client credentials, RFC 6749 §4.4)',
           tags: ['oauth'],
           consumes: ['application/x-www-form-urlencoded', 'application/json'],
@@ -155,6 +158,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
     {
       config: { oauth: true },
       schema: {
+        operationId: 'introspectToken',
         summary: 'Token introspection (RFC 7662): is this token active, and for whom?',
         tags: ['oauth'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
@@ -175,12 +179,13 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
     {
       config: { oauth: true },
       schema: {
+        operationId: 'revokeToken',
         summary: 'Token revocation (RFC 7009): refresh tokens (their family) and access tokens',
         tags: ['oauth'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: TokenOperationBody,
         querystring: TokenQuery,
-        response: { '4xx': OAuthErrorBody },
+        response: { 200: RevokedAnswer, '4xx': OAuthErrorBody },
       },
     },
     async (request, reply) => {

@@ -12,7 +12,8 @@ import type { KeyService } from '../keys/key-service.js';
 export async function wellKnownRoutes(app: FastifyInstance, deps: { issuer: string; grantTypes: string[]; signingKeys: KeyService; clock: Clock }): Promise<void> {
   const metadata = authorizationServerMetadata(deps.issuer, deps.grantTypes);
   for (const url of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    app.get(url, { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'] } }, async (_request, reply) =>
+    const operationId = url.endsWith('openid-configuration') ? 'getOpenIdConfiguration' : 'getAuthorizationServerMetadata';
+    app.get(url, { schema: { operationId, summary: 'Authorization server metadata (RFC 8414)', security: [], tags: ['discovery'] } }, async (_request, reply) =>
       reply.header('cache-control', 'public, max-age=300').send(metadata),
     );
   }
@@ -20,7 +21,7 @@ export async function wellKnownRoutes(app: FastifyInstance, deps: { issuer: stri
   const Jwk = Type.Object({ kid: Type.String(), alg: Type.String(), use: Type.Literal('sig'), kty: Type.String() }, { additionalProperties: true });
   app.get(
     '/.well-known/jwks.json',
-    { schema: { summary: 'Public signing keys (RFC 7517)', tags: ['discovery'], response: { 200: Type.Object({ keys: Type.Array(Jwk) }) } } },
+    { schema: { operationId: 'getJwks', security: [], summary: 'Public signing keys (RFC 7517)', tags: ['discovery'], response: { 200: Type.Object({ keys: Type.Array(Jwk) }) } } },
     async (_request, reply) => {
       const keys = deps.signingKeys.ring.published(deps.clock.now()).map((k) => k.publicJwk);
       return reply.header('cache-control', 'public, max-age=300').send({ keys });

@@ -206,6 +206,11 @@ async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Sto
   };
 }
 
+/** Another live process holds the embedded database's folder. */
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError';
+}
+
 /** Lock files this process holds (a second open in the same process must be refused too). */
 const heldLocks = new Set<string>();
 
@@ -231,7 +236,9 @@ function takeLock(file: string): () => void {
       // Our own pid is a live holder only if this process took the lock; otherwise it was left by an
       // earlier process that had the same pid (PID 1 in every container start).
       if (Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid ? heldLocks.has(file) : holdsLock(pid, startTime))) {
-        throw new Error(`The embedded database in ${path.dirname(file)} is in use by process ${pid}. Stop that server first (the embedded database serves one process), or use DATABASE_URL.`);
+        throw new DataDirInUseError(
+          `The embedded database in ${path.dirname(file)} is in use by process ${pid}. Stop that server first (the embedded database serves one process), or use DATABASE_URL.`,
+        );
       }
       fs.rmSync(file, { force: true }); // left by a process that died
     }

@@ -27,11 +27,14 @@ export const RoleId = Type.String({ pattern: SLUG_PATTERN, maxLength: 64 });
 export const IdParam = Storable({ minLength: 1, maxLength: 128 });
 
 /** One of the codes of src/errors/api-error.ts, so the OpenAPI document lists every code the server sends. */
-export const ErrorBody = Type.Object({
-  error: Type.Union((Object.keys(MANAGEMENT_ERROR_CODES) as ManagementErrorCode[]).map((code) => Type.Literal(code))),
-  message: Type.String(),
-  details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
-});
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Union((Object.keys(MANAGEMENT_ERROR_CODES) as ManagementErrorCode[]).map((code) => Type.Literal(code))),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { title: 'Error' },
+);
 
 export const PageQuery = Type.Object(
   {
@@ -48,20 +51,23 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export const Organization = Type.Object({ id: Type.String(), name: Type.String(), created_at: DateTime, updated_at: DateTime });
+export const Organization = Type.Object({ id: Type.String(), name: Type.String(), created_at: DateTime, updated_at: DateTime }, { title: 'Organization' });
 export const OrganizationInput = Type.Object({ name: Name }, { additionalProperties: false });
 
-export const User = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  name: Type.String(),
-  platform_admin: Type.Boolean(),
-  has_password: Type.Boolean(),
-  /** False while nothing shows that the owner of the address chose the password: it was set through a link an administrator received. */
-  email_verified: Type.Boolean(),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
+export const User = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    name: Type.String(),
+    platform_admin: Type.Boolean(),
+    has_password: Type.Boolean(),
+    /** False while nothing shows that the owner of the address chose the password: it was set through a link an administrator received. */
+    email_verified: Type.Boolean(),
+    created_at: DateTime,
+    updated_at: DateTime,
+  },
+  { title: 'User' },
+);
 /**
  * How a one-time link reached its user: without SMTP_URL the answer carries it (`invite_url`) for
  * the administrator to pass on; with SMTP_URL it was mailed to the address (`invite_sent: true`)
@@ -71,56 +77,65 @@ const LinkDelivery = Type.Object({ invite_url: Type.Optional(Type.String()), inv
 export const UserWithInvite = Type.Intersect([User, LinkDelivery]);
 export const NewUser = Type.Object(
   { email: Email, name: Type.Optional(OptionalName), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
-  { additionalProperties: false },
+  { title: 'NewUser', additionalProperties: false },
 );
 export const UserPatch = Type.Object(
   { email: Type.Optional(Email), name: Type.Optional(OptionalName), password: Type.Optional(Password), platform_admin: Type.Optional(Type.Boolean()) },
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const Me = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  name: Type.String(),
-  platform_admin: Type.Boolean(),
-  organizations: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('member')]) })),
-});
+export const Me = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    name: Type.String(),
+    platform_admin: Type.Boolean(),
+    organizations: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.Union([Type.Literal('admin'), Type.Literal('member')]) })),
+  },
+  { title: 'Me' },
+);
 export const SessionBody = Type.Object({ email: Storable({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false });
 export const SessionAnswer = Type.Object({ user: Me, csrf_token: Type.String() });
 
 export const MemberRole = Type.Union([Type.Literal('admin'), Type.Literal('member')]);
 /** `invited`: the account's owner has not accepted the invitation yet, and the membership grants nothing. */
 export const MemberStatus = Type.Union([Type.Literal('active'), Type.Literal('invited')]);
-export const Member = Type.Object({
-  user_id: Type.String(),
-  email: Type.String(),
-  /** Empty while the member is invited: adding an email does not tell who holds the account. */
-  name: Type.String(),
-  role: MemberRole,
-  status: MemberStatus,
-  /** The account's `email_verified` (User): whether its owner has shown they hold the address. */
-  email_verified: Type.Boolean(),
-  created_at: DateTime,
-});
+export const Member = Type.Object(
+  {
+    user_id: Type.String(),
+    email: Type.String(),
+    /** Empty while the member is invited: adding an email does not tell who holds the account. */
+    name: Type.String(),
+    role: MemberRole,
+    status: MemberStatus,
+    /** The account's `email_verified` (User): whether its owner has shown they hold the address. */
+    email_verified: Type.Boolean(),
+    created_at: DateTime,
+  },
+  { title: 'Member' },
+);
 export const MemberWithInvite = Type.Intersect([Member, LinkDelivery]);
 export const NewMember = Type.Object({ email: Email, role: MemberRole }, { additionalProperties: false });
 export const MemberPatch = Type.Object({ role: MemberRole }, { additionalProperties: false });
 
 export const Permission = Type.Object({ value: PermissionValue, description: Description(500) }, { additionalProperties: false });
-export const Api = Type.Object({
-  id: Type.String(),
-  identifier: Type.String(),
-  name: Type.String(),
-  permissions: Type.Array(Type.Object({ value: Type.String(), description: Type.String() })),
-  access_token_ttl: Type.Union([Type.Integer(), Type.Null()]),
-  built_in: Type.Boolean(),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
+export const Api = Type.Object(
+  {
+    id: Type.String(),
+    identifier: Type.String(),
+    name: Type.String(),
+    permissions: Type.Array(Type.Object({ value: Type.String(), description: Type.String() })),
+    access_token_ttl: Type.Union([Type.Integer(), Type.Null()]),
+    built_in: Type.Boolean(),
+    created_at: DateTime,
+    updated_at: DateTime,
+  },
+  { title: 'Api' },
+);
 const Ttl = Type.Union([Type.Integer({ minimum: 60, maximum: 86400 }), Type.Null()]);
 export const NewApi = Type.Object(
   { identifier: Identifier, name: Name, permissions: Type.Array(Permission, { maxItems: 500 }), access_token_ttl: Type.Optional(Ttl) },
-  { additionalProperties: false },
+  { title: 'NewApi', additionalProperties: false },
 );
 export const ApiPatch = Type.Object(
   { name: Type.Optional(Name), permissions: Type.Optional(Type.Array(Permission, { maxItems: 500 })), access_token_ttl: Type.Optional(Ttl) },
@@ -128,17 +143,20 @@ export const ApiPatch = Type.Object(
 );
 
 export const RolePermission = Type.Object({ api: Identifier, value: PermissionValue }, { additionalProperties: false });
-export const Role = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  description: Type.String(),
-  permissions: Type.Array(Type.Object({ api: Type.String(), value: Type.String() })),
-  created_at: DateTime,
-  updated_at: DateTime,
-});
+export const Role = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    permissions: Type.Array(Type.Object({ api: Type.String(), value: Type.String() })),
+    created_at: DateTime,
+    updated_at: DateTime,
+  },
+  { title: 'Role' },
+);
 export const NewRole = Type.Object(
   { id: Type.Optional(RoleId), name: Name, description: Type.Optional(Description(1000)), permissions: Type.Array(RolePermission, { maxItems: 1000 }) },
-  { additionalProperties: false },
+  { title: 'NewRole', additionalProperties: false },
 );
 export const RolePatch = Type.Object(
   { name: Type.Optional(Name), description: Type.Optional(Description(1000)), permissions: Type.Optional(Type.Array(RolePermission, { maxItems: 1000 })) },
@@ -166,22 +184,25 @@ export const PreviousSecret = Type.Object({
   retire_when_unused_seconds: Type.Union([Type.Integer(), Type.Null()]),
 });
 
-export const Client = Type.Object({
-  client_id: Type.String(),
-  name: Type.String(),
-  organization_id: Type.String(),
-  roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
-  secret_hint: Type.String(),
-  /** When the current secret stops working because of the policy's `secret_max_age_days`; null: never. */
-  secret_expires_at: Type.Union([DateTime, Type.Null()]),
-  previous_secret: Type.Union([PreviousSecret, Type.Null()]),
-  refresh_tokens: Type.Boolean(),
-  token_claims: TokenClaims,
-  token_quota: Type.Union([TokenQuota, Type.Null()]),
-  created_at: DateTime,
-  updated_at: DateTime,
-  last_used_at: Type.Union([DateTime, Type.Null()]),
-});
+export const Client = Type.Object(
+  {
+    client_id: Type.String(),
+    name: Type.String(),
+    organization_id: Type.String(),
+    roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+    secret_hint: Type.String(),
+    /** When the current secret stops working because of the policy's `secret_max_age_days`; null: never. */
+    secret_expires_at: Type.Union([DateTime, Type.Null()]),
+    previous_secret: Type.Union([PreviousSecret, Type.Null()]),
+    refresh_tokens: Type.Boolean(),
+    token_claims: TokenClaims,
+    token_quota: Type.Union([TokenQuota, Type.Null()]),
+    created_at: DateTime,
+    updated_at: DateTime,
+    last_used_at: Type.Union([DateTime, Type.Null()]),
+  },
+  { title: 'Client' },
+);
 export const ClientWithSecret = Type.Intersect([Client, Type.Object({ client_secret: Type.String() })]);
 const RoleIds = Type.Array(RoleId, { maxItems: 100 });
 export const NewClient = Type.Object(
@@ -283,15 +304,18 @@ export const OrganizationUsage = Type.Object({
   clients: Type.Array(Type.Object({ client_id: Type.String(), name: Type.String(), tokens: Type.Integer(), failed: Type.Integer(), redundant_tokens: Type.Integer() })),
 });
 
-export const AuditEvent = Type.Object({
-  id: Type.String(),
-  at: DateTime,
-  actor: Type.Object({ type: Type.String(), id: Type.String() }),
-  action: Type.String(),
-  target: Type.Object({ type: Type.String(), id: Type.String() }),
-  ip: Type.Union([Type.String(), Type.Null()]),
-  details: Type.Record(Type.String(), Type.Unknown()),
-});
+export const AuditEvent = Type.Object(
+  {
+    id: Type.String(),
+    at: DateTime,
+    actor: Type.Object({ type: Type.String(), id: Type.String() }),
+    action: Type.String(),
+    target: Type.Object({ type: Type.String(), id: Type.String() }),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    details: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { title: 'AuditEvent' },
+);
 
 export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
 const OneTimeToken = Type.String({ minLength: 1, maxLength: 200 });

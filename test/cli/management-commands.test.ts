@@ -222,7 +222,7 @@ describe('portcullis management commands', () => {
       manager = { id: m.client_id, secret: m.client_secret ?? '' };
       reader = { id: r.client_id, secret: r.client_secret ?? '' };
     });
-    const as = (c: { id: string; secret: string }) => ({ env: { PORTCULLIS_CLIENT_ID: c.id, PORTCULLIS_CLIENT_SECRET: c.secret } });
+    const as = (c: { id: string; secret: string }) => ({ env: { PORTCULLIS_CLI_CLIENT_ID: c.id, PORTCULLIS_CLI_CLIENT_SECRET: c.secret } });
 
     it('manages its own organization without --org, from the environment', async () => {
       const who = await ok(['whoami', '--json'], as(manager));
@@ -267,7 +267,7 @@ describe('portcullis management commands', () => {
   describe('failures scripts can tell apart', () => {
     it('exits 3 with a clear message when the server is down', async () => {
       const down = `http://127.0.0.1:${await freePort()}`;
-      const result = await cli(['clients', 'list', '--server', down, '--org', 'x'], { env: { PORTCULLIS_CLIENT_ID: 'c', PORTCULLIS_CLIENT_SECRET: 's' } });
+      const result = await cli(['clients', 'list', '--server', down, '--org', 'x'], { env: { PORTCULLIS_CLI_CLIENT_ID: 'c', PORTCULLIS_CLI_CLIENT_SECRET: 's' } });
       expect(result.code).toBe(ExitCode.UNREACHABLE);
       expect(result.stderr).toBe(`portcullis: Cannot reach Portcullis at ${down} (connection refused). Is the server running? Set --server or PORTCULLIS_SERVER to point elsewhere.\n`);
     });

@@ -17,10 +17,20 @@ function documentedCodes(heading: string): Map<string, { status: number; text: s
 }
 
 /** Every literal an `error` property can take, in the OpenAPI document's responses of the paths `include` selects. */
-function openApiCodes(doc: { paths: Record<string, Record<string, { responses?: Record<string, unknown> }>> }, include: (path: string) => boolean): Set<string> {
+function openApiCodes(
+  doc: { paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>; components?: { schemas?: Record<string, unknown> } },
+  include: (path: string) => boolean,
+): Set<string> {
   const codes = new Set<string>();
+  const followed = new Set<string>();
   const visit = (node: unknown): void => {
     if (!node || typeof node !== 'object') return;
+    // Shared schemas (the error body among them) are components, referenced by $ref.
+    const ref = (node as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string' && ref.startsWith('#/components/schemas/') && !followed.has(ref)) {
+      followed.add(ref);
+      visit(doc.components?.schemas?.[ref.slice('#/components/schemas/'.length)]);
+    }
     const error = (node as { properties?: { error?: { anyOf?: { const?: string; enum?: string[] }[]; enum?: string[] } } }).properties?.error;
     for (const option of error?.anyOf ?? []) for (const code of option.enum ?? (option.const ? [option.const] : [])) codes.add(code);
     for (const code of error?.enum ?? []) codes.add(code);

@@ -4,9 +4,9 @@ import { CliError, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { when } from '../output.js';
 import { confirmDestructive } from '../prompts.js';
-import { collect, type Api } from '../wire.js';
+import { collect, type Api, type Role } from '../wire.js';
 
-/** `portcullis apis list|get|create|delete`: the APIs (resource servers) tokens are issued for. */
+/** `portcullis apis list|get|create|update|delete`: the APIs (resource servers) tokens are issued for. */
 export function registerApiCommands(program: Command, io: CliIo): void {
   const apis = program.command('apis').description('APIs: the resource servers tokens are for, and their permissions (changes need a platform administrator).');
 
@@ -64,10 +64,7 @@ export function registerApiCommands(program: Command, io: CliIo): void {
       .option('--ttl <seconds>', "access-token lifetime for this API, 60 to 86400 (default: the server's ACCESS_TOKEN_TTL)", parseTtl),
   ).action(
     action<ConnectionOptions & { identifier: string; name: string; permission: string[]; ttl?: number }, []>(io, async (ctx) => {
-      const permissions = ctx.options.permission.map((p) => {
-        const eq = p.indexOf('=');
-        return eq < 0 ? { value: p, description: '' } : { value: p.slice(0, eq), description: p.slice(eq + 1) };
-      });
+      const permissions = ctx.options.permission.map(parsePermission);
       const a = await ctx.api().post<Api>('/apis', {
         identifier: ctx.options.identifier,
         name: ctx.options.name,
@@ -80,16 +77,66 @@ export function registerApiCommands(program: Command, io: CliIo): void {
 
   connectionOptions(
     apis
+      .command('update')
+      .description('Change an API (platform administrator): its name, token lifetime or permissions. Its identifier never changes.')
+      .argument('<api>', 'API id or identifier')
+      .option('--name <name>', 'a new name')
+      .option('--ttl <seconds>', 'access-token lifetime for this API, 60 to 86400', parseTtl)
+      .option('--default-ttl', "use the server's ACCESS_TOKEN_TTL again")
+      .option('--permission <value[=description]>', 'replace the whole list of permissions with these (repeatable)', collect, [])
+      .option('--add-permission <value[=description]>', 'add a permission, or change its description (repeatable)', collect, [])
+      .option('--remove-permission <value>', 'remove a permission; roles holding it lose it (repeatable)', collect, []),
+  ).action(
+    action<ConnectionOptions & { name?: string; ttl?: number; defaultTtl?: boolean; permission: string[]; addPermission: string[]; removePermission: string[] }, [string]>(io, async (ctx, ref) => {
+      const o = ctx.options;
+      if (o.ttl !== undefined && o.defaultTtl) throw new CliError('Pass either --ttl or --default-ttl.', ExitCode.USAGE);
+      if (o.permission.length > 0 && (o.addPermission.length > 0 || o.removePermission.length > 0)) {
+        throw new CliError('Pass either --permission (the whole list) or --add-permission/--remove-permission.', ExitCode.USAGE);
+      }
+      const current = await resolveApi(ctx, ref);
+      let permissions: { value: string; description: string }[] | undefined;
+      if (o.permission.length > 0) permissions = o.permission.map(parsePermission);
+      else if (o.addPermission.length > 0 || o.removePermission.length > 0) {
+        const unknown = o.removePermission.filter((value) => !current.permissions.some((p) => p.value === value));
+        if (unknown.length > 0) throw new CliError(`${current.identifier} has no permission ${unknown.join(', ')}.`, ExitCode.NOT_FOUND);
+        const byValue = new Map(current.permissions.filter((p) => !o.removePermission.includes(p.value)).map((p) => [p.value, p] as const));
+        for (const p of o.addPermission.map(parsePermission)) byValue.set(p.value, p);
+        permissions = [...byValue.values()];
+      }
+      const patch = {
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.ttl !== undefined ? { access_token_ttl: o.ttl } : {}),
+        ...(o.defaultTtl ? { access_token_ttl: null } : {}),
+        ...(permissions ? { permissions } : {}),
+      };
+      if (Object.keys(patch).length === 0) throw new CliError('Nothing to change: pass --name, --ttl, --default-ttl or permissions.', ExitCode.USAGE);
+      const a = await ctx.api().patch<Api>(`/apis/${seg(current.id)}`, patch);
+      ctx.print.result(a, () => ctx.print.line(`Updated API ${a.name} (${a.id}): ${a.permissions.map((p) => p.value).join(' ') || 'no permissions'}.`));
+    }),
+  );
+
+  connectionOptions(
+    apis
       .command('delete')
-      .description('Delete an API (platform administrator). Tokens already issued for it stay valid until they expire.')
+      .description('Delete an API (platform administrator). Roles lose their permissions on it; tokens already issued for it stay valid until they expire.')
       .argument('<api>', 'API id or identifier')
       .option('--yes', 'do not ask for confirmation'),
   ).action(
     action<ConnectionOptions & { yes?: boolean }, [string]>(io, async (ctx, ref) => {
       const a = await resolveApi(ctx, ref);
+      // The catalog says which roles grant permissions on this API: they keep existing, without them.
+      const affected = (await ctx.api().listAll<Role>('/roles')).filter((r) => r.permissions.some((p) => p.api === a.identifier));
+      const names = affected.map(
+        (r) =>
+          `${r.id} (${r.permissions
+            .filter((p) => p.api === a.identifier)
+            .map((p) => p.value)
+            .join(' ')})`,
+      );
+      if (affected.length > 0) ctx.print.note(`Warning: ${affected.length} role(s) lose their permissions on ${a.identifier}: ${names.join(', ')}.`);
       await confirmDestructive(io, ctx.options.yes, `Delete API ${a.name} (${a.identifier})?`, a.id);
       await ctx.api().delete(`/apis/${seg(a.id)}`);
-      ctx.print.result({ deleted: a.id }, () => ctx.print.line(`Deleted API ${a.name} (${a.id}).`));
+      ctx.print.result({ deleted: a.id, roles_losing_permissions: affected.map((r) => r.id) }, () => ctx.print.line(`Deleted API ${a.name} (${a.id}).`));
     }),
   );
 }
@@ -100,6 +147,12 @@ export async function resolveApi(ctx: CommandContext, ref: string): Promise<Api>
   const found = (await ctx.api().listAll<Api>('/apis')).find((a) => a.identifier === ref);
   if (!found) throw new CliError(`No API has the identifier ${ref}.`, ExitCode.NOT_FOUND);
   return found;
+}
+
+/** `value=description`, or a bare `value`. */
+function parsePermission(p: string): { value: string; description: string } {
+  const eq = p.indexOf('=');
+  return eq < 0 ? { value: p, description: '' } : { value: p.slice(0, eq), description: p.slice(eq + 1) };
 }
 
 function parseTtl(value: string): number {

@@ -1,7 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { SigningAlg } from '../../config.js';
 import type { Runtime } from '../../runtime.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { Printer, when } from '../output.js';
 import { configFromEnv } from './serve.js';
 
 /** `portcullis keys list|rotate`: signing keys, on the database directly (not over HTTP). */
@@ -12,11 +14,22 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .description('List signing keys and their state (next, active, retired, expired).')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      await withRuntime(async (runtime) => {
+      await withRuntime(io, async (runtime) => {
         const now = runtime.clock.now();
         const rows = runtime.signingKeys.ring.all().map((k) => ({ kid: k.kid, alg: k.alg, state: runtime.signingKeys.ring.stateOf(k, now), activates_at: k.activatesAt.toISOString() }));
-        if (opts.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        else console.table(rows);
+        const print = new Printer(io, opts.json === true);
+        print.result(rows, () =>
+          print.table(
+            rows,
+            [
+              { header: 'KID', value: (k) => k.kid },
+              { header: 'ALG', value: (k) => k.alg },
+              { header: 'STATE', value: (k) => k.state },
+              { header: 'SIGNS FROM', value: (k) => when(k.activates_at) },
+            ],
+            'No signing keys.',
+          ),
+        );
       });
     });
   keys
@@ -31,7 +44,7 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .option('--now', 'sign with the new key at once (after a key compromise); verifiers with a cached JWKS refetch on the unknown kid')
     .option('--alg <alg>', 'ES256, RS256 or EdDSA (default SIGNING_ALG)', parseAlg)
     .action(async (opts: { activateIn?: number; now?: boolean; alg?: SigningAlg }) => {
-      await withRuntime(async (runtime) => {
+      await withRuntime(io, async (runtime) => {
         const delay = opts.now ? 0 : (opts.activateIn ?? runtime.config.keyActivationDelay);
         const key = await runtime.signingKeys.rotate(delay, opts.alg);
         io.stdout.write(`Published ${key.alg} key ${key.kid}; it signs from ${key.activatesAt.toISOString()}.\n`);
@@ -39,9 +52,16 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     });
 }
 
-async function withRuntime(work: (runtime: Runtime) => Promise<void>): Promise<void> {
-  const { Runtime } = await import('../../runtime.js');
-  const runtime = await Runtime.start(await configFromEnv());
+async function withRuntime(io: CliIo, work: (runtime: Runtime) => Promise<void>): Promise<void> {
+  const [{ Runtime }, { DataDirInUseError }] = await Promise.all([import('../../runtime.js'), import('../../store/connect.js')]);
+  const config = await configFromEnv(io.env);
+  let runtime: Runtime;
+  try {
+    runtime = await Runtime.start(config);
+  } catch (err) {
+    if (err instanceof DataDirInUseError) throw new CliError(err.message, ExitCode.DATABASE_IN_USE);
+    throw err;
+  }
   try {
     await work(runtime);
   } finally {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addSeconds, systemClock } from '../../clock.js';
 import { SESSION_TTL_SECONDS } from '../../orgs/session-service.js';
-import { action, DEFAULT_SERVER } from '../context.js';
+import { action, CLI_CLIENT_ID, CLI_CLIENT_SECRET, DEFAULT_SERVER } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { readJson, send, SESSION_COOKIE } from '../management-client.js';
@@ -95,8 +95,8 @@ export function registerLoginCommands(program: Command, io: CliIo): void {
   const whoami = program.command('whoami').description('Show who the management commands act as: your session, or the client of --client-id.');
   whoami
     .option('--server <url>', 'Portcullis URL (env PORTCULLIS_SERVER; default: the server you last logged in to)')
-    .option('--client-id <id>', 'a client instead of your session (env PORTCULLIS_CLIENT_ID)')
-    .option('--client-secret <secret>', 'its secret (prefer env PORTCULLIS_CLIENT_SECRET)')
+    .option('--client-id <id>', `a client instead of your session (env ${CLI_CLIENT_ID})`)
+    .option('--client-secret <secret>', `its secret (prefer env ${CLI_CLIENT_SECRET})`)
     .option('--json', 'print JSON, for scripts')
     .action(
       action(io, async (ctx) => {

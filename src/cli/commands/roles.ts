@@ -7,7 +7,7 @@ import { when } from '../output.js';
 import { confirmDestructive, readStdin } from '../prompts.js';
 import { collect, type Role } from '../wire.js';
 
-/** `portcullis roles list|get|create|delete`: named bundles of permissions that organizations give their clients. */
+/** `portcullis roles list|get|create|update|delete`: named bundles of permissions that organizations give their clients. */
 export function registerRoleCommands(program: Command, io: CliIo): void {
   const roles = program.command('roles').description('Roles: named bundles of permissions across APIs, which organizations give their clients (changes need a platform administrator).');
 
@@ -68,12 +68,7 @@ export function registerRoleCommands(program: Command, io: CliIo): void {
       let body: unknown;
       if (o.file) {
         if (o.name || o.api || o.permission.length > 0) throw new CliError('Use either --file or --name/--api/--permission, not both.', ExitCode.USAGE);
-        const text = o.file === '-' ? await readStdin(io) : readFile(o.file);
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw new CliError(`${o.file} is not valid JSON.`, ExitCode.USAGE);
-        }
+        body = parseJsonObject(o.file === '-' ? await readStdin(io) : readFile(o.file), o.file);
       } else {
         if (!o.name) throw new CliError('Pass --name (or --file).', ExitCode.USAGE);
         if (o.permission.length > 0 && !o.api) throw new CliError('Pass --api <identifier>: the API the permissions belong to.', ExitCode.USAGE);
@@ -86,6 +81,39 @@ export function registerRoleCommands(program: Command, io: CliIo): void {
       }
       const r = await ctx.api().post<Role>('/roles', body);
       ctx.print.result(r, () => ctx.print.line(`Created role ${r.name} (${r.id}): ${describePermissions(r) || 'no permissions'}.`));
+    }),
+  );
+
+  connectionOptions(
+    roles
+      .command('update')
+      .description(
+        'Change a role (platform administrator). --api with --permission replaces its permissions on that API (none: remove them all), keeping those on other APIs; --file sends any change as JSON.',
+      )
+      .argument('<role>', 'role id')
+      .option('--name <name>', 'a new name')
+      .option('--description <text>', 'a new description')
+      .option('--api <identifier>', 'the API whose permissions --permission replaces')
+      .option('--permission <value>', 'a permission of that API (repeatable)', collect, [])
+      .option('--file <path>', 'the change as JSON ({"name"?, "description"?, "permissions"?: [{"api", "value"}]}); "-" reads stdin'),
+  ).action(
+    action<ConnectionOptions & { name?: string; description?: string; api?: string; permission: string[]; file?: string }, [string]>(io, async (ctx, id) => {
+      const o = ctx.options;
+      let patch: Record<string, unknown>;
+      if (o.file) {
+        if (o.name !== undefined || o.description !== undefined || o.api || o.permission.length > 0) throw new CliError('Use either --file or the other options, not both.', ExitCode.USAGE);
+        patch = parseJsonObject(o.file === '-' ? await readStdin(io) : readFile(o.file), o.file);
+      } else {
+        if (o.permission.length > 0 && !o.api) throw new CliError('Pass --api <identifier>: the API the permissions belong to.', ExitCode.USAGE);
+        patch = { ...(o.name !== undefined ? { name: o.name } : {}), ...(o.description !== undefined ? { description: o.description } : {}) };
+        if (o.api) {
+          const current = await ctx.api().get<Role>(`/roles/${seg(id)}`);
+          patch.permissions = [...current.permissions.filter((p) => p.api !== o.api), ...o.permission.map((value) => ({ api: o.api, value }))];
+        }
+      }
+      if (Object.keys(patch).length === 0) throw new CliError('Nothing to change: pass --name, --description, --api with --permission, or --file.', ExitCode.USAGE);
+      const r = await ctx.api().patch<Role>(`/roles/${seg(id)}`, patch);
+      ctx.print.result(r, () => ctx.print.line(`Updated role ${r.name} (${r.id}): ${describePermissions(r) || 'no permissions'}.`));
     }),
   );
 
@@ -103,6 +131,17 @@ export function describePermissions(role: Pick<Role, 'permissions'>): string {
   const byApi = new Map<string, string[]>();
   for (const p of role.permissions) byApi.set(p.api, [...(byApi.get(p.api) ?? []), p.value]);
   return [...byApi].map(([api, values]) => `${values.join(' ')} on ${api}`).join('; ');
+}
+
+function parseJsonObject(text: string, source: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CliError(`${source} is not valid JSON.`, ExitCode.USAGE);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`${source} must hold a JSON object.`, ExitCode.USAGE);
+  return value as Record<string, unknown>;
 }
 
 function readFile(file: string): string {

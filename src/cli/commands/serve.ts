@@ -32,10 +32,10 @@ export function registerServeCommand(program: Command): void {
 }
 
 /** The server's settings; a bad one is a usage error naming the variable. */
-export async function configFromEnv(): Promise<Config> {
+export async function configFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const { ConfigError, loadConfig } = await import('../../config.js');
   try {
-    return loadConfig();
+    return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.USAGE);
     throw err;

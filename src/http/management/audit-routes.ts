@@ -9,7 +9,14 @@ export async function auditRoutes(app: TypedApp, { audit }: { audit: AuditLog })
     '/organizations/:org/audit-events',
     {
       config: { access: { org: 'admin', permission: 'audit:read' } },
-      schema: { tags: ['audit'], params: Type.Object({ org: IdParam }), querystring: PageQuery, response: { 200: PageOf(AuditEvent), ...errors(400, 401, 403, 404) } },
+      schema: {
+        operationId: 'listAuditEvents',
+        summary: "The organization's audit events, newest first",
+        tags: ['audit'],
+        params: Type.Object({ org: IdParam }),
+        querystring: PageQuery,
+        response: { 200: PageOf(AuditEvent), ...errors(400, 401, 403, 404) },
+      },
     },
     async (request) => audit.list(request.params.org, { limit: request.query.limit ?? 50, cursor: request.query.cursor }),
   );

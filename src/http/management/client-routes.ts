@@ -17,7 +17,17 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
 
   app.get(
     '/organizations/:org/clients',
-    { config: readers, schema: { tags: ['clients'], params: OrgParams, querystring: PageQuery, response: { 200: PageOf(Client), ...errors(400, 401, 403, 404) } } },
+    {
+      config: readers,
+      schema: {
+        operationId: 'listClients',
+        summary: "The organization's clients",
+        tags: ['clients'],
+        params: OrgParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(Client), ...errors(400, 401, 403, 404) },
+      },
+    },
     async (request) => {
       return clients.list(request.params.org, { limit: request.query.limit ?? 50, cursor: request.query.cursor });
     },
@@ -28,6 +38,7 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     {
       config: writers,
       schema: {
+        operationId: 'createClient',
         summary: 'Create a client; its secret is in this answer and never again',
         tags: ['clients'],
         params: OrgParams,
@@ -44,13 +55,27 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     },
   );
 
-  app.get('/organizations/:org/clients/:client_id', { config: readers, schema: { tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } }, async (request) => {
-    return clients.get(request.params.org, request.params.client_id);
-  });
+  app.get(
+    '/organizations/:org/clients/:client_id',
+    { config: readers, schema: { operationId: 'getClient', summary: 'One client (never its secret)', tags: ['clients'], params: ClientParams, response: { 200: Client, ...errors(401, 403, 404) } } },
+    async (request) => {
+      return clients.get(request.params.org, request.params.client_id);
+    },
+  );
 
   app.patch(
     '/organizations/:org/clients/:client_id',
-    { config: writers, schema: { tags: ['clients'], params: ClientParams, body: ClientPatch, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
+    {
+      config: writers,
+      schema: {
+        operationId: 'updateClient',
+        summary: 'Rename a client or change its settings',
+        tags: ['clients'],
+        params: ClientParams,
+        body: ClientPatch,
+        response: { 200: Client, ...errors(400, 401, 403, 404) },
+      },
+    },
     async (request) => {
       return clients.update(request.params.org, request.params.client_id, request.body, actorOf(request));
     },
@@ -58,7 +83,17 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
 
   app.put(
     '/organizations/:org/clients/:client_id/roles',
-    { config: writers, schema: { summary: "Replace the client's roles", tags: ['clients'], params: ClientParams, body: ClientRoles, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
+    {
+      config: writers,
+      schema: {
+        operationId: 'setClientRoles',
+        summary: "Replace the client's roles",
+        tags: ['clients'],
+        params: ClientParams,
+        body: ClientRoles,
+        response: { 200: Client, ...errors(400, 401, 403, 404) },
+      },
+    },
     async (request) => {
       return clients.setRoles(request.params.org, request.params.client_id, request.body.roles, actorOf(request));
     },
@@ -69,6 +104,7 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     {
       config: writers,
       schema: {
+        operationId: 'rotateClientSecret',
         summary: 'Issue a new secret; the old one fails at once or after grace_period_seconds',
         tags: ['clients'],
         params: ClientParams,
@@ -91,7 +127,13 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     '/organizations/:org/clients/:client_id',
     {
       config: writers,
-      schema: { summary: 'Delete a client: every application using it loses access at once', tags: ['clients'], params: ClientParams, response: { 204: NoContent, ...errors(401, 403, 404) } },
+      schema: {
+        operationId: 'deleteClient',
+        summary: 'Delete a client: every application using it loses access at once',
+        tags: ['clients'],
+        params: ClientParams,
+        response: { 204: NoContent, ...errors(401, 403, 404) },
+      },
     },
     async (request, reply) => {
       await clients.delete(request.params.org, request.params.client_id, actorOf(request));

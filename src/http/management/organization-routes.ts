@@ -16,6 +16,7 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     {
       config: { access: { user: true } },
       schema: {
+        operationId: 'listOrganizations',
         summary: "Organizations: all of them for a platform admin, one's own otherwise",
         tags: ['organizations'],
         querystring: PageQuery,
@@ -32,14 +33,17 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     '/organizations',
     {
       config: { access: { platformAdmin: true } },
-      schema: { summary: 'Create an organization', tags: ['organizations'], body: OrganizationInput, response: { 201: Organization, ...errors(400, 401, 403) } },
+      schema: { operationId: 'createOrganization', summary: 'Create an organization', tags: ['organizations'], body: OrganizationInput, response: { 201: Organization, ...errors(400, 401, 403) } },
     },
     async (request, reply) => reply.code(201).send(await organizations.create(request.body, actorOf(request))),
   );
 
   app.get(
     '/organizations/:org',
-    { config: { access: { org: 'member' } }, schema: { tags: ['organizations'], params: OrgParams, response: { 200: Organization, ...errors(401, 403, 404) } } },
+    {
+      config: { access: { org: 'member' } },
+      schema: { operationId: 'getOrganization', summary: 'One organization', tags: ['organizations'], params: OrgParams, response: { 200: Organization, ...errors(401, 403, 404) } },
+    },
     async (request) => organizations.get(request.params.org),
   );
 
@@ -47,7 +51,14 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     '/organizations/:org',
     {
       config: { access: { org: 'member', platformAdmin: true } },
-      schema: { tags: ['organizations'], params: OrgParams, body: OrganizationInput, response: { 200: Organization, ...errors(400, 401, 403, 404) } },
+      schema: {
+        operationId: 'updateOrganization',
+        summary: 'Rename an organization',
+        tags: ['organizations'],
+        params: OrgParams,
+        body: OrganizationInput,
+        response: { 200: Organization, ...errors(400, 401, 403, 404) },
+      },
     },
     async (request) => organizations.rename(request.params.org, request.body.name, actorOf(request)),
   );
@@ -56,7 +67,13 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     '/organizations/:org',
     {
       config: { access: { org: 'member', platformAdmin: true } },
-      schema: { summary: 'Delete an organization with its members and clients', tags: ['organizations'], params: OrgParams, response: { 204: NoContent, ...errors(401, 403, 404) } },
+      schema: {
+        operationId: 'deleteOrganization',
+        summary: 'Delete an organization with its members and clients',
+        tags: ['organizations'],
+        params: OrgParams,
+        response: { 204: NoContent, ...errors(401, 403, 404) },
+      },
     },
     async (request, reply) => {
       await organizations.delete(request.params.org, actorOf(request));
@@ -66,7 +83,17 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
 
   app.get(
     '/organizations/:org/members',
-    { config: { access: { org: 'admin' } }, schema: { tags: ['members'], params: OrgParams, querystring: PageQuery, response: { 200: PageOf(Member), ...errors(400, 401, 403, 404) } } },
+    {
+      config: { access: { org: 'admin' } },
+      schema: {
+        operationId: 'listMembers',
+        summary: "The organization's members and invitations",
+        tags: ['members'],
+        params: OrgParams,
+        querystring: PageQuery,
+        response: { 200: PageOf(Member), ...errors(400, 401, 403, 404) },
+      },
+    },
     // Organizations have tens of members: one page holds them all, and no cursor leads further.
     async (request) => {
       if (request.query.cursor !== undefined) throw new InvalidCursorError();
@@ -79,6 +106,7 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
     {
       config: { access: { org: 'admin' } },
       schema: {
+        operationId: 'addMember',
         summary: 'Invite an email; the invitation link is mailed (SMTP_URL) or, without SMTP_URL, in the answer',
         tags: ['members'],
         params: OrgParams,
@@ -94,13 +122,32 @@ export async function organizationRoutes(app: TypedApp, { organizations, members
 
   app.patch(
     '/organizations/:org/members/:user',
-    { config: { access: { org: 'admin' } }, schema: { tags: ['members'], params: MemberParams, body: MemberPatch, response: { 200: Member, ...errors(400, 401, 403, 404, 409) } } },
+    {
+      config: { access: { org: 'admin' } },
+      schema: {
+        operationId: 'updateMember',
+        summary: "Change a member's role",
+        tags: ['members'],
+        params: MemberParams,
+        body: MemberPatch,
+        response: { 200: Member, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
     async (request) => memberships.setRole(request.params.org, request.params.user, request.body.role, actorOf(request)),
   );
 
   app.delete(
     '/organizations/:org/members/:user',
-    { config: { access: { org: 'admin' } }, schema: { tags: ['members'], params: MemberParams, response: { 204: NoContent, ...errors(401, 403, 404, 409) } } },
+    {
+      config: { access: { org: 'admin' } },
+      schema: {
+        operationId: 'removeMember',
+        summary: 'Remove a member or withdraw an invitation',
+        tags: ['members'],
+        params: MemberParams,
+        response: { 204: NoContent, ...errors(401, 403, 404, 409) },
+      },
+    },
     async (request, reply) => {
       await memberships.remove(request.params.org, request.params.user, actorOf(request));
       return reply.code(204).send();

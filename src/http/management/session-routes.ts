@@ -36,32 +36,52 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
   const anyone = { access: { public: true } } as const;
   const signedIn = { access: { user: true } } as const;
 
-  app.post('/session', { config: anyone, schema: { summary: 'Sign in', tags: ['session'], body: SessionBody, response: { 200: SessionAnswer, ...errors(400, 401, 429) } } }, async (request, reply) => {
-    const { cookie, session } = await sessions.login(request.body.email, request.body.password, request.ip);
-    setCookie(reply, cookie, SESSION_TTL_SECONDS);
-    return { user: await me(session.user), csrf_token: session.csrfToken };
-  });
+  app.post(
+    '/session',
+    { config: anyone, schema: { operationId: 'createSession', summary: 'Sign in', tags: ['session'], body: SessionBody, response: { 200: SessionAnswer, ...errors(400, 401, 429) } } },
+    async (request, reply) => {
+      const { cookie, session } = await sessions.login(request.body.email, request.body.password, request.ip);
+      setCookie(reply, cookie, SESSION_TTL_SECONDS);
+      return { user: await me(session.user), csrf_token: session.csrfToken };
+    },
+  );
 
-  app.get('/session', { config: signedIn, schema: { summary: 'The current session', tags: ['session'], response: { 200: SessionAnswer, ...errors(401, 403) } } }, async (request) => {
-    const principal = userOf(request);
-    return { user: await me(principal.user), csrf_token: principal.csrfToken };
-  });
+  app.get(
+    '/session',
+    { config: signedIn, schema: { operationId: 'getSession', summary: 'The current session', tags: ['session'], response: { 200: SessionAnswer, ...errors(401, 403) } } },
+    async (request) => {
+      const principal = userOf(request);
+      return { user: await me(principal.user), csrf_token: principal.csrfToken };
+    },
+  );
 
-  app.delete('/session', { config: signedIn, schema: { summary: 'Sign out', tags: ['session'], response: { 204: NoContent, ...errors(401, 403) } } }, async (request, reply) => {
-    await sessions.logout(userOf(request).cookie);
-    setCookie(reply, '', 0);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/session',
+    { config: signedIn, schema: { operationId: 'deleteSession', summary: 'Sign out', tags: ['session'], response: { 204: NoContent, ...errors(401, 403) } } },
+    async (request, reply) => {
+      await sessions.logout(userOf(request).cookie);
+      setCookie(reply, '', 0);
+      return reply.code(204).send();
+    },
+  );
 
-  app.get('/me', { config: signedIn, schema: { summary: 'The signed-in user and their organizations', tags: ['session'], response: { 200: Me, ...errors(401, 403) } } }, async (request) =>
-    me(userOf(request).user),
+  app.get(
+    '/me',
+    { config: signedIn, schema: { operationId: 'getMe', summary: 'The signed-in user and their organizations', tags: ['session'], response: { 200: Me, ...errors(401, 403) } } },
+    async (request) => me(userOf(request).user),
   );
 
   app.post(
     '/setup',
     {
       config: anyone,
-      schema: { summary: 'Create the first platform administrator from the one-time setup link', tags: ['session'], body: SetupBody, response: { 201: UserSchema, ...errors(400, 409) } },
+      schema: {
+        operationId: 'completeSetup',
+        summary: 'Create the first platform administrator from the one-time setup link',
+        tags: ['session'],
+        body: SetupBody,
+        response: { 201: UserSchema, ...errors(400, 409) },
+      },
     },
     async (request, reply) => reply.code(201).send(await users.completeSetup(request.body.token, request.body)),
   );
@@ -71,6 +91,7 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
     {
       config: anyone,
       schema: {
+        operationId: 'lookUpInvite',
         summary: 'What an invitation link is for: the account, the organization, whether the account has a password',
         tags: ['session'],
         body: InviteLookupBody,
@@ -85,6 +106,7 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
     {
       config: anyone,
       schema: {
+        operationId: 'acceptInvite',
         summary: 'Accept an invitation: choose the password of a new account, or prove the account is yours (signed in as it, or its current_password)',
         tags: ['session'],
         body: InviteBody,
