@@ -20,14 +20,23 @@ export function IconButton({ label, icon, tone = 'ghost', ...rest }: ButtonHTMLA
   );
 }
 
-/** An error, shown where the person acted; screen readers announce it. */
-export function ErrorText({ message, id }: { message: string | undefined; id?: string }) {
+/** An error, shown where the person acted, with the server's details if any; screen readers announce it. */
+export function ErrorText({ message, id, details = [], className }: { message: string | undefined; id?: string; details?: readonly string[]; className?: string }) {
   if (!message) return null;
   return (
-    <p className="error-text" role="alert" id={id}>
+    <div className={`error-text${className ? ` ${className}` : ''}`} role="alert" id={id}>
       <TriangleAlert size={16} aria-hidden="true" />
-      <span>{message}</span>
-    </p>
+      <div>
+        <span>{message}</span>
+        {details.length > 0 && (
+          <ul className="error-details">
+            {details.map((d) => (
+              <li key={d}>{d}</li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
   );
 }
 
