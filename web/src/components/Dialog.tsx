@@ -1,5 +1,5 @@
 import { X } from 'lucide-react';
-import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
+import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -76,27 +76,32 @@ export function Dialog({
     e.preventDefault();
     onSubmit?.();
   };
-  const trapTab = (e: KeyboardEvent<HTMLDialogElement>) => {
-    if (e.key !== 'Tab' || !ref.current) return;
-    const controls = tabbable(ref.current);
-    const first = controls[0];
-    const last = controls.at(-1);
-    if (!first || !last) return;
-    const active = document.activeElement;
-    if (e.shiftKey && (active === first || !ref.current.contains(active))) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && (active === last || !ref.current.contains(active))) {
-      e.preventDefault();
-      first.focus();
-    }
-  };
+  useEffect(() => {
+    const trapTab = (e: globalThis.KeyboardEvent) => {
+      const dialog = ref.current;
+      // Only the topmost dialog (the last in the document) keeps Tab.
+      if (e.key !== 'Tab' || !dialog || Array.from(document.querySelectorAll('dialog[open]')).at(-1) !== dialog) return;
+      const controls = tabbable(dialog);
+      const first = controls[0];
+      const last = controls.at(-1);
+      if (!first || !last) return;
+      const active = document.activeElement;
+      if (e.shiftKey && (active === first || !dialog.contains(active))) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && (active === last || !dialog.contains(active))) {
+        e.preventDefault();
+        first.focus();
+      }
+    };
+    document.addEventListener('keydown', trapTab);
+    return () => document.removeEventListener('keydown', trapTab);
+  }, []);
   return (
     <dialog
       ref={ref}
       className={`dialog dialog-${tone} dialog-${size}`}
       aria-labelledby={titleId}
-      onKeyDown={trapTab}
       onCancel={(e) => {
         e.preventDefault();
         onClose();

@@ -3,9 +3,23 @@ import { useEffect, useId, useState, type ButtonHTMLAttributes, type ReactElemen
 
 type Tone = 'primary' | 'secondary' | 'danger' | 'danger-outline' | 'ghost';
 
-export function Button({ tone = 'secondary', busy, children, className, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { tone?: Tone; busy?: boolean }) {
+/**
+ * A button; while `busy` it ignores presses but stays enabled, so it keeps focus (a disabled
+ * button drops focus to the page body, out of the dialog it is in).
+ */
+export function Button({ tone = 'secondary', busy, children, className, onClick, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { tone?: Tone; busy?: boolean }) {
   return (
-    <button type="button" {...rest} className={`btn btn-${tone}${className ? ` ${className}` : ''}`} disabled={rest.disabled || busy} aria-busy={busy || undefined}>
+    <button
+      type="button"
+      {...rest}
+      className={`btn btn-${tone}${className ? ` ${className}` : ''}`}
+      aria-disabled={busy || undefined}
+      aria-busy={busy || undefined}
+      onClick={(e) => {
+        if (busy) e.preventDefault();
+        else onClick?.(e);
+      }}
+    >
       {children}
     </button>
   );
