@@ -151,6 +151,9 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     await page.waitForURL('**/settings/developers/oauth2');
     await page.getByRole('heading', { name: 'OAuth2', exact: true }).waitFor();
     await card('Meter daemon').waitFor();
+    await page.getByRole('region', { name: 'Token endpoint' }).locator('code').first().waitFor();
+    await expectNoHorizontalScroll(page);
+    await shot(page, 'developers-oauth2-endpoints');
     await card('Meter daemon').getByText('Get a token with curl').tap();
     const copy = card('Meter daemon').getByRole('button', { name: 'Copy curl example for /oauth2/token of Meter daemon' });
     await copy.tap();

@@ -203,8 +203,10 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     await client.getByRole('button', { name: 'Rotate secret of Meter daemon' }).click();
     await dialog('Rotate client secret').getByRole('button', { name: 'Rotate secret' }).click();
     const secret = await client.getByTestId('client-secret').innerText();
-    await client.getByText('Get a token with curl').click();
     await shot(page, 'developers-oauth2');
+    await client.getByText('Get a token with curl').click();
+    await client.getByRole('button', { name: 'Copy curl example for /oauth2/token of Meter daemon' }).scrollIntoViewIfNeeded();
+    await shot(page, 'developers-oauth2-curl');
     for (const path of ['/oauth/token', '/oauth2/token']) {
       await client.getByRole('button', { name: `Copy curl example for ${path} of Meter daemon` }).click();
       const example = await clipboardText(page);
