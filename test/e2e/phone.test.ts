@@ -223,6 +223,20 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     await page.goto('/settings/developers/oauth2');
     await page.getByRole('heading', { name: 'OAuth2', exact: true }).waitFor();
     await expectNoHorizontalScroll(page);
+    await page.goto('/no/such/page');
+    await page.getByRole('heading', { name: 'Nothing here' }).waitFor();
+    await expectNoHorizontalScroll(page);
     expect(consoleProblems).toEqual([]);
+  });
+
+  it('fits the pages of a link: setup and invitation', async () => {
+    await page.goto('/setup?token=not-a-real-token');
+    await page.getByRole('heading', { name: 'Set up Portcullis' }).waitFor();
+    await expectNoHorizontalScroll(page);
+    await page.goto('/invite?token=not-a-real-token');
+    await page.locator('.auth-card h1').waitFor();
+    await page.waitForLoadState('networkidle');
+    await expectNoHorizontalScroll(page);
+    await shot(page, 'invite-link');
   });
 });
