@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
+import { printSetupBanner } from './setup-banner.js';
 import { loggerOptions } from './server.js';
 
 /**
@@ -16,7 +17,10 @@ export async function runCluster(config: Config): Promise<void> {
   const bootstrap = await Runtime.start(config, { logger });
   const setup = await bootstrap.users.setupLink();
   await bootstrap.close();
-  if (setup) logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
+  if (setup) {
+    logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
+    printSetupBanner(setup);
+  }
 
   let stopping = false;
   const fork = () => cluster.fork({ PORTCULLIS_WORKER: '1' });

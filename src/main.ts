@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
+import { printSetupBanner } from './setup-banner.js';
 import { Lifecycle } from './http/lifecycle.js';
 import { buildServer, loggerOptions } from './server.js';
 
@@ -44,7 +45,10 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
   // In a cluster the primary prints the setup link once; workers stay quiet about it.
   const setup = opts.quiet ? undefined : await runtime.users.setupLink();
   // The one place a one-time link is printed: it is how the first administrator gets in.
-  if (setup) logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
+  if (setup) {
+    logger.warn(`No users yet. Create the first platform administrator at ${setup} (valid once, for 24 hours), or set ADMIN_EMAIL and ADMIN_PASSWORD.`);
+    printSetupBanner(setup);
+  }
   let closing: Promise<void> | undefined;
   return {
     app,

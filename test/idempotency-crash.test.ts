@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabases } from './helpers/databases.js';
 import { freePort, tempDataDir } from './helpers/server.js';
+import { spawnServerProcess } from './helpers/spawn-server.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -32,20 +33,16 @@ describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process
     const url = `http://127.0.0.1:${port}`;
     let output = '';
     const start = async () => {
-      child = spawn(process.execPath, ['--conditions=@portcullis/source', '--import', 'tsx', 'test/helpers/server-process.ts'], {
-        env: {
-          ...process.env,
-          PORT: String(port),
-          ISSUER: url,
-          DATA_DIR: tempDataDir(),
-          DATABASE_URL: databaseUrl,
-          MASTER_KEY: masterKey,
-          LOG_LEVEL: 'warn',
-          SHUTDOWN_DRAIN_SECONDS: '0',
-          ADMIN_EMAIL: 'root@example.com',
-          ADMIN_PASSWORD: PASSWORD,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      child = spawnServerProcess({
+        PORT: String(port),
+        ISSUER: url,
+        DATA_DIR: tempDataDir(),
+        DATABASE_URL: databaseUrl,
+        MASTER_KEY: masterKey,
+        LOG_LEVEL: 'warn',
+        SHUTDOWN_DRAIN_SECONDS: '0',
+        ADMIN_EMAIL: 'root@example.com',
+        ADMIN_PASSWORD: PASSWORD,
       });
       child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

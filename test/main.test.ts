@@ -78,3 +78,47 @@ describe('stopping a server under load', () => {
     expect(code).toBe(0);
   }, 90_000);
 });
+
+/** Issue 15, item 5: a new user running `npm start` finds the setup link in a banner, not only in a JSON log line. */
+describe('the first start of an instance without users', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('prints the setup link in a plain-text banner on stderr, and still logs it as JSON on stdout', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    let stdout = '';
+    let stderr = '';
+    const { ADMIN_EMAIL: _email, ADMIN_PASSWORD: _password, ...env } = process.env;
+    const started = spawnServerProcess({ PORT: String(port), ISSUER: url, DATA_DIR: tempDataDir(), LOG_LEVEL: 'info', SHUTDOWN_DRAIN_SECONDS: '0' }, env);
+    child = started;
+    started.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    started.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const end = performance.now() + 60_000;
+    while (!stderr.includes('Or set ADMIN_EMAIL')) {
+      if (performance.now() > end || started.exitCode !== null) throw new Error(`no setup banner:\n${stdout}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const link = new RegExp(`${url}/setup\\?token=[0-9A-Za-z]{43}`).exec(stderr)?.[0];
+    expect(link, stderr).toBeDefined();
+    const banner = stderr.split('\n').filter((l) => l.startsWith('|') || l.startsWith('+'));
+    expect(banner[0]).toMatch(/^\+-+\+$/);
+    expect(banner.at(-1)).toBe(banner[0]);
+    expect(banner).toContain(`| ${'Portcullis has no users yet. Create the first platform administrator here:'.padEnd(banner[0]!.length - 4)} |`);
+    expect(banner.some((l) => l.includes(`  ${link} `))).toBe(true);
+    // Every line of the box is as wide as its frame.
+    expect(new Set(banner.map((l) => l.length)).size).toBe(1);
+    // The JSON log keeps its line, with the same link.
+    const logged = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string })
+      .find((l) => l.msg.startsWith('No users yet.'));
+    expect(logged?.msg).toContain(link);
+    const exited = once(started, 'exit');
+    started.kill('SIGTERM');
+    await exited;
+  }, 90_000);
+});

@@ -207,6 +207,11 @@ export class UserService {
     }
   }
 
+  /** No user exists yet: the instance waits for its first platform administrator (the setup link). */
+  async setupRequired(): Promise<boolean> {
+    return !(await this.data.read.users.any());
+  }
+
   /** With no users yet, a one-time link to create the first platform administrator (printed at start). */
   async setupLink(): Promise<string | undefined> {
     if (await this.data.read.users.any()) return undefined;

@@ -317,6 +317,8 @@ export const AuditEvent = Type.Object(
   { title: 'AuditEvent' },
 );
 
+/** `GET /setup`: whether the instance still waits for its first administrator (no user exists). */
+export const SetupStatus = Type.Object({ setup_required: Type.Boolean() }, { additionalProperties: false });
 export const SetupBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }), email: Email, name: Type.Optional(OptionalName), password: Password }, { additionalProperties: false });
 const OneTimeToken = Type.String({ minLength: 1, maxLength: 200 });
 /**

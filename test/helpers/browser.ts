@@ -27,10 +27,13 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 export const VIEWPORT = { width: 1280, height: 800 };
+/** A phone held upright (an iPhone 14's CSS pixels), emulated with touch and the mobile viewport. */
+export const PHONE = { width: 390, height: 844 };
 
-/** A fresh browser profile on the server, allowed to use the clipboard (the copy buttons). */
-export async function newContext(browser: Browser, issuer: string): Promise<BrowserContext> {
-  const context = await browser.newContext({ baseURL: issuer, viewport: VIEWPORT, locale: 'en-GB', timezoneId: 'UTC', reducedMotion: 'reduce' });
+/** A fresh browser profile on the server, allowed to use the clipboard (the copy buttons); `phone` emulates a phone. */
+export async function newContext(browser: Browser, issuer: string, opts: { phone?: boolean } = {}): Promise<BrowserContext> {
+  const device = opts.phone ? { viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : { viewport: VIEWPORT };
+  const context = await browser.newContext({ baseURL: issuer, ...device, locale: 'en-GB', timezoneId: 'UTC', reducedMotion: 'reduce' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: issuer });
   // Bounded waits: a missing element fails the step in seconds, not at the test timeout.
   context.setDefaultTimeout(8_000);
@@ -48,6 +51,12 @@ export function screenshots(suite: string) {
     n += 1;
     await page.screenshot({ path: path.join(dir, `${String(n).padStart(2, '0')}-${step}.png`), animations: 'disabled', caret: 'hide' });
   };
+}
+
+/** The page scrolls only vertically: nothing is wider than the viewport. */
+export async function expectNoHorizontalScroll(page: Page): Promise<void> {
+  const { scrollWidth, innerWidth } = (await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })')) as { scrollWidth: number; innerWidth: number };
+  expect(scrollWidth, `${page.url()} is ${scrollWidth} px wide in a ${innerWidth} px viewport`).toBeLessThanOrEqual(innerWidth);
 }
 
 export async function signInThroughForm(page: Page, email: string, password = PASSWORD): Promise<void> {

@@ -1,6 +1,6 @@
 import { Building2 } from 'lucide-react';
 import { useEffect, type ReactNode } from 'react';
-import { AdminSidebar, OrgSidebar, TopBar } from './components/Shell';
+import { AdminSidebar, DevelopersSidebar, OrgSidebar, TopBar } from './components/Shell';
 import { EmptyState, Loading } from './components/ui';
 import { InvitePage, SetupPage, SignInPage } from './pages/AuthPages';
 import { ApisPage } from './pages/admin/ApisPage';
@@ -9,6 +9,7 @@ import { RolesPage } from './pages/admin/RolesPage';
 import { UsersPage } from './pages/admin/UsersPage';
 import { ApiPage } from './pages/org/ApiPage';
 import { AuditLogPage } from './pages/org/AuditLogPage';
+import { DevelopersPage } from './pages/org/DevelopersPage';
 import { MembersPage } from './pages/org/MembersPage';
 import { Redirect, match, useLocation } from './router';
 import { rememberOrg, rememberedOrg, useSession, type OrgChoice } from './session';
@@ -49,7 +50,7 @@ function useTitle(title: string) {
 export function App() {
   const { me, orgs, loading } = useSession();
   const { pathname, search } = useLocation();
-  useTitle(pathname === '/signin' ? 'Sign in' : (pathname.split('/').filter(Boolean).at(-1)?.replace(/-/g, ' ') ?? 'Home'));
+  useTitle(pathname === '/signin' ? 'Sign in' : pathname === '/settings/developers/oauth2' ? 'OAuth2' : (pathname.split('/').filter(Boolean).at(-1)?.replace(/-/g, ' ') ?? 'Home'));
 
   if (pathname === '/setup') return <SetupPage />;
   if (pathname === '/invite') return <InvitePage />;
@@ -78,6 +79,16 @@ export function App() {
     return (
       <Shell org={org} sidebar={<OrgSidebar org={org} />}>
         {page}
+      </Shell>
+    );
+  }
+
+  if (pathname === '/settings/developers/oauth2') {
+    // For the current organization: the one last chosen in the User menu.
+    if (!preferred) return <NotFound org={undefined} text="You are not in an organization yet: ask an administrator of your organization to add you as a member." />;
+    return (
+      <Shell org={preferred} sidebar={<DevelopersSidebar />}>
+        <DevelopersPage org={preferred} />
       </Shell>
     );
   }

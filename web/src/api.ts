@@ -29,6 +29,8 @@ export class ApiFailure extends Error {
     message: string,
     readonly status: number,
     readonly code: string,
+    /** The server's `details`, one line per field, when the message alone does not name them. */
+    readonly details: readonly string[] = [],
   ) {
     super(message);
   }
@@ -95,6 +97,12 @@ function explain(status: number, body: ErrorBody, retryAfter: string | null): st
   return body.message ?? `The request failed (HTTP ${status}).`;
 }
 
+/** The lines of a refusal's `details` the message did not fold in already (a schema refusal lists its fields in the message). */
+function detailLines(status: number, body: ErrorBody): string[] {
+  if (status !== 400 || !body.details?.length || !body.message || body.message === 'The request is invalid.') return [];
+  return [...new Set(body.details.map((d) => `${fieldLabel(d.field)}: ${d.message}`))];
+}
+
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -116,7 +124,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   if (!res.ok) {
     const err = (parsed ?? {}) as ErrorBody;
     if (res.status === 401 && path !== '/session' && csrfToken) onSessionEnded?.();
-    throw new ApiFailure(explain(res.status, err, res.headers.get('retry-after')), res.status, err.error ?? 'error');
+    throw new ApiFailure(explain(res.status, err, res.headers.get('retry-after')), res.status, err.error ?? 'error', detailLines(res.status, err));
   }
   return parsed as T;
 }
@@ -133,4 +141,8 @@ export const enc = encodeURIComponent;
 
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+export function detailsOf(err: unknown): readonly string[] {
+  return err instanceof ApiFailure ? err.details : [];
 }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { messageOf } from './api';
+import { detailsOf, messageOf } from './api';
 
 export interface Resource<T> {
   data: T | undefined;
@@ -46,17 +46,26 @@ export function useResource<T>(load: () => Promise<T>, key: string): Resource<T>
 /** Runs an action for a button or form: `busy` while it runs, `error` in plain words if it fails. */
 export function useAction() {
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>();
-  const run = useCallback(async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await action();
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+  const [error, setErrorState] = useState<string | undefined>();
+  const [details, setDetails] = useState<readonly string[]>([]);
+  const setError = useCallback((message: string | undefined) => {
+    setErrorState(message);
+    setDetails([]);
   }, []);
-  return { busy, error, setError, run };
+  const run = useCallback(
+    async (action: () => Promise<void>) => {
+      setBusy(true);
+      setError(undefined);
+      try {
+        await action();
+      } catch (err) {
+        setErrorState(messageOf(err));
+        setDetails(detailsOf(err));
+      } finally {
+        setBusy(false);
+      }
+    },
+    [setError],
+  );
+  return { busy, error, details, setError, run };
 }

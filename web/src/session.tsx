@@ -27,6 +27,23 @@ const SessionContext = createContext<SessionState | null>(null);
 
 const ORG_KEY = 'portcullis.organization';
 
+/**
+ * The server sets this readable cookie beside the HttpOnly session cookie (and clears it
+ * with it). Without it there is no session to resume, so the app does not ask: a visitor who
+ * is not signed in would otherwise start every visit with a 401 in the browser console.
+ */
+const SIGNED_IN_MARKER = 'portcullis_signed_in';
+
+function mayHaveSession(): boolean {
+  return document.cookie.split(';').some((c) => c.trim().startsWith(`${SIGNED_IN_MARKER}=`));
+}
+
+/** The session it hinted at has ended (expired, or signed out elsewhere): stop asking on every load. */
+function forgetMarker(): void {
+  // biome-ignore lint/suspicious/noDocumentCookie: deleting a cookie the server set; the Cookie Store API is not in every browser the app supports
+  document.cookie = `${SIGNED_IN_MARKER}=; Max-Age=0; Path=/; SameSite=Lax`;
+}
+
 export function rememberOrg(id: string): void {
   try {
     localStorage.setItem(ORG_KEY, id);
@@ -77,10 +94,17 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       const here = window.location.pathname + window.location.search;
       navigate(`/signin?next=${encodeURIComponent(here)}`, { replace: true });
     });
+    if (!mayHaveSession()) {
+      setLoading(false);
+      return;
+    }
     api
       .get<{ user: Me; csrf_token: string }>('/session')
       .then(adopt)
-      .catch(() => setMe(null))
+      .catch(() => {
+        forgetMarker();
+        setMe(null);
+      })
       .finally(() => setLoading(false));
   }, [adopt]);
 

@@ -12,6 +12,8 @@ import type { AccessTokenVerifier } from '../../tokens/access-token-verifier.js'
 import type { User } from '../../wire/management.js';
 
 export const SESSION_COOKIE = 'portcullis_session';
+/** Set and cleared with the session cookie, but readable by the page: a hint that a session may exist, never proof of one. */
+export const SIGNED_IN_COOKIE = 'portcullis_signed_in';
 /** The realm of the management API's `WWW-Authenticate: Bearer` challenges. */
 const BEARER_REALM = 'portcullis';
 

@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { MembershipService } from '../../orgs/membership-service.js';
 import { SESSION_TTL_SECONDS, type SessionService } from '../../orgs/session-service.js';
 import type { UserService } from '../../orgs/user-service.js';
-import { errors, InviteBody, InviteLookup, InviteLookupBody, Me, NoContent, SessionAnswer, SessionBody, SetupBody, User as UserSchema, type User } from '../../wire/management.js';
-import { SESSION_COOKIE, userOf } from './access.js';
+import { errors, InviteBody, InviteLookup, InviteLookupBody, Me, NoContent, SessionAnswer, SessionBody, SetupBody, SetupStatus, User as UserSchema, type User } from '../../wire/management.js';
+import { SESSION_COOKIE, SIGNED_IN_COOKIE, userOf } from './access.js';
 import type { TypedApp } from './index.js';
 
 export interface SessionRouteDeps {
@@ -23,7 +23,12 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
     platform_admin: user.platform_admin,
     organizations: await memberships.organizationsOf(user.id),
   });
-  const setCookie = (reply: FastifyReply, value: string, maxAge: number) => reply.setCookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/', maxAge });
+  const setCookie = (reply: FastifyReply, value: string, maxAge: number) => {
+    reply.setCookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: secureCookie, path: '/', maxAge });
+    // Readable by the page, and no credential: it only tells the web app that asking GET /session is worth it,
+    // so a visitor who never signed in sees no 401 in the browser console.
+    reply.setCookie(SIGNED_IN_COOKIE, value ? '1' : '', { httpOnly: false, sameSite: 'lax', secure: secureCookie, path: '/', maxAge });
+  };
   /**
    * The user signed in on a public route, if any. Only with the session's CSRF token: a request
    * another site made the browser send proves nothing about who is accepting.
@@ -69,6 +74,12 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
     '/me',
     { config: signedIn, schema: { operationId: 'getMe', summary: 'The signed-in user and their organizations', tags: ['session'], response: { 200: Me, ...errors(401, 403) } } },
     async (request) => me(userOf(request).user),
+  );
+
+  app.get(
+    '/setup',
+    { config: anyone, schema: { summary: 'Whether the instance waits for its first administrator (no user exists yet)', tags: ['session'], response: { 200: SetupStatus } } },
+    async (_request, reply) => reply.header('cache-control', 'no-store').send({ setup_required: await users.setupRequired() }),
   );
 
   app.post(

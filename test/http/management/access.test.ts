@@ -7,7 +7,7 @@ import { testDatabases } from '../../helpers/databases.js';
 import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
 
 /** The management routes anyone may call: everything else must say who may. */
-const PUBLIC = ['POST /api/v1/session', 'POST /api/v1/setup', 'POST /api/v1/invites/lookup', 'POST /api/v1/invites/accept'];
+const PUBLIC = ['POST /api/v1/session', 'GET /api/v1/setup', 'HEAD /api/v1/setup', 'POST /api/v1/setup', 'POST /api/v1/invites/lookup', 'POST /api/v1/invites/accept'];
 
 describe('declared access of the management routes', () => {
   const [pglite] = testDatabases();

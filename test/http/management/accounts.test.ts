@@ -26,8 +26,11 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       await createUser(p.runtime, 'Alice@Example.com');
       const res = await p.app.inject({ method: 'POST', url: '/api/v1/session', payload: { email: 'alice@example.com', password: PASSWORD } });
       expect(res.statusCode).toBe(200);
-      const cookie = String(res.headers['set-cookie']);
+      const [cookie, marker, ...more] = res.headers['set-cookie'] as string[];
       expect(cookie).toMatch(/^portcullis_session=[\w-]{43}; Max-Age=43200; Path=\/; HttpOnly; SameSite=Lax$/);
+      // Beside it, a marker the page can read (no credential: it only says a session may exist), with the same lifetime.
+      expect(marker).toBe('portcullis_signed_in=1; Max-Age=43200; Path=/; SameSite=Lax');
+      expect(more).toEqual([]);
       const body = res.json();
       expect(Object.keys(body).sort()).toEqual(['csrf_token', 'user']);
       expect(body.user).toMatchObject({ email: 'alice@example.com', platform_admin: false, organizations: [] });
@@ -70,7 +73,7 @@ describe.each(testDatabases())('accounts, sessions, members and the catalog on $
       const me = await signIn(p.app, 'root@example.com');
       const out = await call(p.app, me, 'DELETE', '/session');
       expect(out.statusCode).toBe(204);
-      expect(String(out.headers['set-cookie'])).toMatch(/portcullis_session=; Max-Age=0/);
+      expect(out.headers['set-cookie']).toEqual(['portcullis_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax', 'portcullis_signed_in=; Max-Age=0; Path=/; SameSite=Lax']);
       expect((await call(p.app, me, 'GET', '/me')).statusCode).toBe(401);
     });
 
@@ -241,6 +244,11 @@ describe('first administrator', () => {
     const [db] = testDatabases();
     const p = await startPortcullis(await db!.open());
     try {
+      // The sign-in page asks whether to point at the setup link: anyone may, and learns only that.
+      const status = await p.app.inject({ method: 'GET', url: '/api/v1/setup' });
+      expect(status.statusCode).toBe(200);
+      expect(status.headers['cache-control']).toBe('no-store');
+      expect(status.json()).toEqual({ setup_required: true });
       const link = await p.runtime.users.setupLink();
       expect(link).toMatch(/^http:\/\/localhost:8080\/setup\?token=[0-9A-Za-z]{43}$/);
       const token = new URL(link!).searchParams.get('token');
@@ -250,6 +258,7 @@ describe('first administrator', () => {
       const again = await p.app.inject({ method: 'POST', url: '/api/v1/setup', payload: { token, email: 'second@example.com', password: PASSWORD } });
       expect(again.statusCode).toBe(400);
       expect(await p.runtime.users.setupLink()).toBeUndefined();
+      expect((await p.app.inject({ method: 'GET', url: '/api/v1/setup' })).json()).toEqual({ setup_required: false });
     } finally {
       await p.close();
     }

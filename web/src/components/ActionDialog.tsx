@@ -7,8 +7,10 @@ type Action = ReturnType<typeof useAction>;
 
 /**
  * A dialog whose form does one thing: Cancel and a submit button in the footer, and the
- * error of the last attempt under the fields (cleared by any edit). A danger dialog starts
- * on Cancel, so Enter does not destroy anything by accident.
+ * error of the last attempt (with the server's details) in the footer beside them, so it is
+ * in view after Save however long the form is (cleared by any edit). `notice` shows there too:
+ * a warning to read before submitting. A danger dialog starts on Cancel, so Enter does not
+ * destroy anything by accident.
  */
 export function FormDialog({
   title,
@@ -20,6 +22,7 @@ export function FormDialog({
   tone = 'default',
   size,
   icon,
+  notice,
   children,
 }: {
   title: string;
@@ -32,6 +35,7 @@ export function FormDialog({
   tone?: 'default' | 'danger';
   size?: 'medium' | 'large';
   icon?: ReactNode;
+  notice?: ReactNode;
   children: ReactNode;
 }) {
   const danger = tone === 'danger';
@@ -46,6 +50,12 @@ export function FormDialog({
       onEdit={danger ? undefined : () => action.setError(undefined)}
       footer={
         <>
+          {(notice || action.error) && (
+            <div className="dialog-footer-note">
+              {notice}
+              <ErrorText message={action.error} details={action.details} />
+            </div>
+          )}
           <Button onClick={onClose} data-autofocus={danger || undefined}>
             Cancel
           </Button>
@@ -57,7 +67,6 @@ export function FormDialog({
       }
     >
       {children}
-      <ErrorText message={action.error} />
     </Dialog>
   );
 }

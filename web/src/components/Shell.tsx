@@ -1,11 +1,12 @@
-import { Boxes, Building2, Castle, CircleUser, KeyRound, LogOut, Plug, ScrollText, Settings, ShieldCheck, Users, UsersRound } from 'lucide-react';
+import { Boxes, Building2, Castle, CircleUser, Code, KeyRound, LogOut, Plug, ScrollText, Settings, ShieldCheck, Users, UsersRound } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { Link, navigate, useLocation } from '../router';
 import { rememberOrg, useMe, useSession, type OrgChoice } from '../session';
 import { Menu, MenuGroup, MenuItem, MenuSeparator } from './Menu';
 
-/** Where a chosen organization opens: the same section as now, when in one. */
+/** Where a chosen organization opens: the same section as now, when in one; a settings page stays (it follows the chosen organization). */
 function orgPath(orgId: string, pathname: string): string {
+  if (pathname.startsWith('/settings/')) return pathname;
   const section = /^\/organizations\/[^/]+\/(api(?:\/roles)?|members|audit-log)$/.exec(pathname)?.[1] ?? 'api';
   return `/organizations/${encodeURIComponent(orgId)}/${section}`;
 }
@@ -34,6 +35,9 @@ export function TopBar({ currentOrg }: { currentOrg: OrgChoice | undefined }) {
         <Menu label="Settings" icon={<Settings size={20} aria-hidden="true" />}>
           <MenuItem icon={<Boxes size={16} />} onSelect={() => (currentOrg ? navigate(`/organizations/${encodeURIComponent(currentOrg.id)}/api`) : navigate('/'))}>
             My organization
+          </MenuItem>
+          <MenuItem icon={<Code size={16} />} onSelect={() => navigate('/settings/developers/oauth2')}>
+            Developers
           </MenuItem>
           {me.platform_admin && (
             <>
@@ -117,6 +121,20 @@ export function OrgSidebar({ org }: { org: OrgChoice }) {
           </NavLink>
         </>
       )}
+    </nav>
+  );
+}
+
+export function DevelopersSidebar() {
+  return (
+    <nav className="sidebar" aria-label="Developers">
+      <div className="sidebar-heading">
+        <span className="sidebar-kicker">Settings</span>
+        <span className="sidebar-title">Developers</span>
+      </div>
+      <NavLink to="/settings/developers/oauth2" icon={<KeyRound size={17} />}>
+        OAuth2
+      </NavLink>
     </nav>
   );
 }

@@ -3,9 +3,23 @@ import { useEffect, useId, useState, type ButtonHTMLAttributes, type ReactElemen
 
 type Tone = 'primary' | 'secondary' | 'danger' | 'danger-outline' | 'ghost';
 
-export function Button({ tone = 'secondary', busy, children, className, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { tone?: Tone; busy?: boolean }) {
+/**
+ * A button; while `busy` it ignores presses but stays enabled, so it keeps focus (a disabled
+ * button drops focus to the page body, out of the dialog it is in).
+ */
+export function Button({ tone = 'secondary', busy, children, className, onClick, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { tone?: Tone; busy?: boolean }) {
   return (
-    <button type="button" {...rest} className={`btn btn-${tone}${className ? ` ${className}` : ''}`} disabled={rest.disabled || busy} aria-busy={busy || undefined}>
+    <button
+      type="button"
+      {...rest}
+      className={`btn btn-${tone}${className ? ` ${className}` : ''}`}
+      aria-disabled={busy || undefined}
+      aria-busy={busy || undefined}
+      onClick={(e) => {
+        if (busy) e.preventDefault();
+        else onClick?.(e);
+      }}
+    >
       {children}
     </button>
   );
@@ -20,14 +34,23 @@ export function IconButton({ label, icon, tone = 'ghost', ...rest }: ButtonHTMLA
   );
 }
 
-/** An error, shown where the person acted; screen readers announce it. */
-export function ErrorText({ message, id }: { message: string | undefined; id?: string }) {
+/** An error, shown where the person acted, with the server's details if any; screen readers announce it. */
+export function ErrorText({ message, id, details = [], className }: { message: string | undefined; id?: string; details?: readonly string[]; className?: string }) {
   if (!message) return null;
   return (
-    <p className="error-text" role="alert" id={id}>
+    <div className={`error-text${className ? ` ${className}` : ''}`} role="alert" id={id}>
       <TriangleAlert size={16} aria-hidden="true" />
-      <span>{message}</span>
-    </p>
+      <div>
+        <span>{message}</span>
+        {details.length > 0 && (
+          <ul className="error-details">
+            {details.map((d) => (
+              <li key={d}>{d}</li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
   );
 }
 

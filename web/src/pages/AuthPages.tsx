@@ -41,6 +41,8 @@ export function SignInPage() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const action = useAction();
+  // An instance without users: nobody can sign in yet; the first administrator comes in through the setup link.
+  const setup = useResource(() => api.get<{ setup_required: boolean }>('/setup'), 'setup');
   const submit = () =>
     action.run(async () => {
       if (!email.trim() || !password) throw new Error('Enter your email address and your password.');
@@ -48,7 +50,25 @@ export function SignInPage() {
       navigate(safeNext(search.get('next')), { replace: true });
     });
   return (
-    <AuthCard title="Sign in" intro={notice && <Callout tone="info">{notice}</Callout>} onSubmit={submit} onEdit={() => action.setError(undefined)}>
+    <AuthCard
+      title="Sign in"
+      intro={
+        <>
+          {notice && <Callout tone="info">{notice}</Callout>}
+          {setup.data?.setup_required && (
+            <div data-testid="setup-hint">
+              <Callout tone="info" title="No accounts yet">
+                This Portcullis has no users. Its first start printed a one-time setup link, <code>…/setup?token=…</code>, in the terminal or log of the server (a box that begins “Portcullis has no
+                users yet”). Open that link to create the first administrator. Restart the server for a new link if it has expired, or set <code>ADMIN_EMAIL</code> and <code>ADMIN_PASSWORD</code>{' '}
+                before starting it.
+              </Callout>
+            </div>
+          )}
+        </>
+      }
+      onSubmit={submit}
+      onEdit={() => action.setError(undefined)}
+    >
       <Field label="Email">{(id) => <input id={id} type="email" autoComplete="username" autoFocus value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
       <Field label="Password">{(id) => <input id={id} type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />}</Field>
       <ErrorText message={action.error} />

@@ -1,5 +1,5 @@
 import { KeyRound, Pencil, Plus, RotateCw, Trash2 } from 'lucide-react';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, enc, type Api, type Client, type Page, type Role, type Rotated } from '../../api';
 import { DataTable, ListView, LoadMore } from '../../components/ListView';
 import { Badge, Button, Callout, CopyButton, CopyValue, EmptyState, IconButton, PageHeader, formatDate, relativeTime } from '../../components/ui';
@@ -42,7 +42,11 @@ async function allClients(orgId: string, cursor?: string | null): Promise<Page<C
   return api.get<Page<Client>>(`/organizations/${enc(orgId)}/clients?limit=100${cursor ? `&cursor=${enc(cursor)}` : ''}`);
 }
 
-function ClientsTab({ org }: { org: OrgChoice }) {
+/**
+ * An organization's clients with every action on them (create, rotate, roles, delete): on the
+ * API page's Clients tab and on Settings → Developers → OAuth2, which adds `cardExtra` to each card.
+ */
+export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (client: Client, roles: Role[]) => ReactNode }) {
   const canEdit = org.role === 'admin';
   const clients = useResource(() => allClients(org.id), org.id);
   const roles = useResource(() => api.get<Page<Role>>(`/organizations/${enc(org.id)}/roles`).then((p) => p.data), org.id);
@@ -93,7 +97,9 @@ function ClientsTab({ org }: { org: OrgChoice }) {
                 onRotate={() => setOpen({ kind: 'rotate', client })}
                 onDelete={() => setOpen({ kind: 'delete', client })}
                 onEditRoles={() => setOpen({ kind: 'roles', client })}
-              />
+              >
+                {cardExtra?.(client, roles.data ?? [])}
+              </ClientCard>
             ))}
           </ul>
         )}
@@ -104,6 +110,7 @@ function ClientsTab({ org }: { org: OrgChoice }) {
         <CreateClientDialog
           orgId={org.id}
           roles={roles.data ?? []}
+          existingNames={clients.data?.data.map((c) => c.name) ?? []}
           onClose={close}
           onCreated={({ client_secret, ...client }) => {
             clients.update((p) => ({ ...p, data: [client, ...p.data] }));
@@ -160,6 +167,7 @@ function ClientCard({
   onRotate,
   onDelete,
   onEditRoles,
+  children,
 }: {
   client: Client;
   canEdit: boolean;
@@ -168,6 +176,7 @@ function ClientCard({
   onRotate(): void;
   onDelete(): void;
   onEditRoles(): void;
+  children?: ReactNode;
 }) {
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -229,6 +238,7 @@ function ClientCard({
         </div>
       </dl>
       {revealed && <RevealedSecret revealed={revealed} />}
+      {children}
     </li>
   );
 }

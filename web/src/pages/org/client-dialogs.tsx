@@ -21,19 +21,68 @@ function RoleSummary({ role }: { role: RoleShown }) {
   );
 }
 
-export function CreateClientDialog({ orgId, roles, onCreated, onClose }: { orgId: string; roles: Role[]; onCreated(client: Created): void; onClose(): void }) {
+/** What may be a mistake in a new client, said before it is created; the person can create it anyway. */
+function creationWarnings(name: string, chosen: readonly string[], existingNames: readonly string[]): string[] {
+  const warnings: string[] = [];
+  if (chosen.length === 0) warnings.push('It has no roles, so it can get no token until you give it one.');
+  const wanted = name.trim().toLocaleLowerCase();
+  if (wanted && existingNames.some((n) => n.trim().toLocaleLowerCase() === wanted)) warnings.push(`A client named “${name.trim()}” exists already: two clients of one name are easy to mix up.`);
+  return warnings;
+}
+
+export function CreateClientDialog({
+  orgId,
+  roles,
+  existingNames,
+  onCreated,
+  onClose,
+}: {
+  orgId: string;
+  roles: Role[];
+  /** The names of the organization's clients the page has loaded: a duplicate is warned about. */
+  existingNames: readonly string[];
+  onCreated(client: Created): void;
+  onClose(): void;
+}) {
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<string[]>([]);
+  // The warnings the person has seen: Save again creates the client as it is.
+  const [warned, setWarned] = useState<string>();
   const action = useAction();
   const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c, id]));
+  const warnings = creationWarnings(name, chosen, existingNames);
+  const warningKey = warnings.join('\n');
+  const shown = warnings.length > 0 && warned === warningKey;
   const save = () =>
     action.run(async () => {
       if (!name.trim()) throw new Error('Give the client a name, for example the application that will use it.');
+      if (warnings.length > 0 && !shown) {
+        setWarned(warningKey);
+        return;
+      }
       const created = await api.post<Created>(`/organizations/${enc(orgId)}/clients`, { name: name.trim(), roles: chosen });
       onCreated(created);
     });
   return (
-    <FormDialog title="Create client" action={action} onSubmit={save} onClose={onClose} size="large">
+    <FormDialog
+      title="Create client"
+      action={action}
+      onSubmit={save}
+      onClose={onClose}
+      size="large"
+      submitLabel={shown ? 'Create anyway' : 'Save'}
+      notice={
+        shown && (
+          <div role="alert" data-testid="create-warnings">
+            <Callout tone="warning" title="Check before creating">
+              {warnings.map((w) => (
+                <p key={w}>{w}</p>
+              ))}
+            </Callout>
+          </div>
+        )
+      }
+    >
       <Field label="Name" hint="Who will use it, e.g. “Billing exporter”. You can change it later.">
         {(id, hintId) => <input id={id} aria-describedby={hintId} data-autofocus required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
       </Field>
