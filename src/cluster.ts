@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
-import { loggerOptions } from './server.js';
+import { logDestination, loggerOptions } from './server.js';
 
 /**
  * `WORKERS` > 1 (PostgreSQL only): the primary process migrates and bootstraps the
@@ -11,7 +11,7 @@ import { loggerOptions } from './server.js';
  * that dies is replaced; SIGTERM/SIGINT stop them all gracefully.
  */
 export async function runCluster(config: Config): Promise<void> {
-  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  const logger = pino(loggerOptions(config.logLevel, await logDestination(config.logFormat)) as pino.LoggerOptions);
   // Bootstrap once, so workers never race to create the first key or the built-in API.
   const bootstrap = await Runtime.start(config, { logger });
   const setup = await bootstrap.users.setupLink();

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit/audit-log.js';
 import { applyCatalogFile, readCatalogFile } from './catalog/catalog-file.js';
@@ -27,6 +28,7 @@ import { SessionService, SIGN_IN_FAILURES_PER_ACCOUNT } from './orgs/session-ser
 import { UserService } from './orgs/user-service.js';
 import { ChangeFeed } from './store/change-feed.js';
 import { openStore, type Store } from './store/connect.js';
+import { Metrics } from './telemetry/metrics.js';
 import { FailureThrottle } from './throttle/failure-throttle.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
 import { JwsSigner } from './tokens/jws-signer.js';
@@ -37,6 +39,8 @@ export interface RuntimeOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** An open store to use instead of opening one from the config (tests). */
   store?: Store;
+  /** With tracing on (telemetry/tracing.ts): the tracer of the token path's and the store's spans. */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -66,6 +70,10 @@ export class Runtime {
   readonly introspection: Introspection;
   readonly revocation: Revocation;
   readonly housekeeping: Housekeeping;
+  /** This process's Prometheus metrics (GET /metrics). */
+  readonly metrics: Metrics;
+  /** Set when tracing is on; undefined: no spans are made at all. */
+  readonly tracer: Tracer | undefined;
   /** With SMTP_URL: sends invitations and password links. */
   private readonly mailer: Mailer | undefined;
 
@@ -75,8 +83,10 @@ export class Runtime {
     readonly clock: Clock,
     masterKey: Buffer,
     logger: RuntimeOptions['logger'],
+    tracer: Tracer | undefined,
   ) {
     const { data } = store;
+    this.tracer = tracer;
     const hasher = new SecretHasher(deriveKey(masterKey, 'client-secret-pepper'));
     this.feed = new ChangeFeed(data.read, store, clock, (err, what) => logger?.error({ err }, what));
     this.catalog = new CatalogCache(data.read);
@@ -107,7 +117,10 @@ export class Runtime {
     this.audit = new AuditLog(data.read);
 
     this.usage = new UsageRecorder(data, 5000, (err) => logger?.warn({ err }, 'could not record client usage'), { clock });
-    this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'));
+    this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'), {
+      signed: (onThread, seconds) => this.metrics.signed(onThread, seconds),
+      tracer,
+    });
     this.refreshTokens = new RefreshTokenService(data, clock, { absoluteTtlSeconds: config.refreshTokenTtl, idleTtlSeconds: config.refreshTokenIdleTtl });
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.signingKeys.ring, clock, data.read);
     const clientThrottle = new FailureThrottle(
@@ -129,7 +142,7 @@ export class Runtime {
       ['client_credentials', clientCredentialsGrant(issuing)],
       ['refresh_token', refreshTokenGrant(issuing)],
     ]);
-    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes);
+    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, tracer);
     this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.clientSnapshots, () => this.catalog.snapshot);
     this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalog.snapshot, managementAudience(config.issuer));
     this.housekeeping = new Housekeeping(
@@ -141,6 +154,25 @@ export class Runtime {
       ],
       logger,
     );
+    this.metrics = new Metrics(
+      {
+        grantCache: this.clientSnapshots,
+        throttles: [clientThrottle, loginThrottle],
+        refreshTokens: this.refreshTokens,
+        introspection: this.introspection,
+        signingKeyAge: () => {
+          const now = clock.now();
+          try {
+            return (now.getTime() - this.signingKeys.ring.signingKey(now).activatesAt.getTime()) / 1000;
+          } catch {
+            return undefined; // not loaded yet, or no key active yet
+          }
+        },
+        pool: () => store.poolUsage(),
+      },
+      { grantTypes: this.tokenEndpoint.grantTypes },
+    );
+    store.instrument({ queries: this.metrics.query, tracer });
   }
 
   static async start(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -156,7 +188,7 @@ export class Runtime {
         statementTimeoutMs: config.databaseStatementTimeout * 1000,
       }));
     try {
-      const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger);
+      const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger, opts.tracer);
       // Listening before anything is loaded: a change made while the caches load is announced.
       await runtime.feed.start();
       await runtime.catalog.load();
@@ -185,6 +217,7 @@ export class Runtime {
     await this.usage.stop();
     await this.signer.close();
     this.mailer?.close();
+    this.store.instrument(undefined);
     await this.store.close();
   }
 }

@@ -19,6 +19,8 @@ export interface OAuthRouteDeps {
   allowQueryCredentials: boolean;
   /** TOKEN_RATE_LIMIT: token requests per client and address per minute; 0: no limit. */
   tokenRateLimit: number;
+  /** Called for each request the token rate limit refuses (the metrics). */
+  onRateLimited?: () => void;
 }
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -110,6 +112,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         config: {
           oauth: true,
           quietOnSuccess: true,
+          tokenEndpoint: true,
           ...(deps.tokenRateLimit > 0
             ? {
                 rateLimit: {
@@ -118,6 +121,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
                   hook: 'preHandler',
                   keyGenerator: clientKey,
                   errorResponseBuilder: (_req: FastifyRequest, ctx: { ttl: number }) => new ThrottledError(ctx.ttl / 1000),
+                  onExceeded: () => deps.onRateLimited?.(),
                 },
               }
             : {}),

@@ -1,4 +1,6 @@
+import type { Tracer } from '@opentelemetry/api';
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
+import { inSpan } from '../telemetry/tracing.js';
 import type { ClientAuthenticator } from './client-authenticator.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 import type { GrantHandler, TokenParams, TokenResponse } from './grants/grant.js';
@@ -19,6 +21,8 @@ export class TokenEndpoint {
   constructor(
     private readonly authenticator: ClientAuthenticator,
     private readonly grants: ReadonlyMap<string, GrantHandler>,
+    /** Set when tracing is on: authentication and the grant become spans of the request's trace. */
+    private readonly tracer?: Tracer,
   ) {}
 
   get grantTypes(): string[] {
@@ -30,7 +34,15 @@ export class TokenEndpoint {
     if (grantType === undefined || grantType === '') throw new InvalidRequestError('grant_type is required.');
     const grant = this.grants.get(grantType);
     if (!grant) throw new UnsupportedGrantTypeError(grantType);
-    const client = await this.authenticator.authenticate(req.credentials, req.ip);
-    return grant(client, req.body);
+    const tracer = this.tracer;
+    if (!tracer) {
+      const client = await this.authenticator.authenticate(req.credentials, req.ip);
+      return grant(client, req.body);
+    }
+    // The client_id only once authenticated: before, it is whatever the caller wrote.
+    const client = await inSpan(tracer, 'oauth.authenticate', { 'oauth.grant_type': grantType, 'oauth.client_auth_method': req.credentials?.method ?? 'none' }, () =>
+      this.authenticator.authenticate(req.credentials, req.ip),
+    );
+    return inSpan(tracer, 'oauth.grant', { 'oauth.grant_type': grantType, 'oauth.client_id': client.client.clientId }, () => grant(client, req.body));
   }
 }

@@ -60,6 +60,8 @@ const SWEEP_MIN = 1024;
  * address the map has forgotten has nothing to be refused for.
  */
 export class FailureThrottle {
+  /** The settings' name: the metrics' `throttle` label. */
+  readonly name: string;
   private readonly addresses: FailureCounter;
   private readonly pairs: FailureCounter;
   private readonly keys: FailureCounter | undefined;
@@ -68,6 +70,8 @@ export class FailureThrottle {
   private readonly windowMs: number;
   private readonly maxEntries: number;
   private sweepAt = SWEEP_MIN;
+  /** Requests refused so far (the metrics). */
+  refusals = 0;
 
   constructor(
     settings: ThrottleSettings,
@@ -75,6 +79,7 @@ export class FailureThrottle {
   ) {
     const counter = settings.counter ?? memoryFailureCounter;
     const { name, windowSeconds } = settings;
+    this.name = name;
     this.windowMs = windowSeconds * 1000;
     this.maxEntries = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.addresses = counter(`${name}:address`, settings.failuresPerAddress, windowSeconds);
@@ -89,7 +94,10 @@ export class FailureThrottle {
   check(key: string | undefined, ip: string): Promise<void> | undefined {
     const address = throttledAddress(ip);
     if (!this.failedRecently(address)) return undefined; // the hot path
-    return this.lookup(usable(key), address);
+    return this.lookup(usable(key), address).catch((err: unknown) => {
+      if (err instanceof ThrottledError) this.refusals++;
+      throw err;
+    });
   }
 
   /** Counts a failed attempt for `key` (undefined: none could be told) from `ip`. */

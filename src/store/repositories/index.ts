@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Kysely } from 'kysely';
 import type { Executor } from '../executor.js';
 import type { Database } from '../schema.js';
@@ -64,18 +65,38 @@ export interface Data {
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
-export function dataOf(db: Kysely<Database>): Data {
+/**
+ * `tracing.tracer`, read at each transaction, is set when tracing is on (the store is opened
+ * before the runtime that knows): each transaction is then a `db.transaction` span, whose
+ * parent is the request's span.
+ */
+export function dataOf(db: Kysely<Database>, tracing: { readonly tracer?: Tracer | undefined } = {}): Data {
+  const run = async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => {
+    const txs: Tx[] = [];
+    const result = await db.transaction().execute((trx) => {
+      const tx = new Tx(trx);
+      txs.push(tx);
+      return work(tx);
+    });
+    for (const tx of txs) await tx.runAfterCommit();
+    return result;
+  };
   return {
     read: new Repositories(db),
-    async transaction(work) {
-      const txs: Tx[] = [];
-      const result = await db.transaction().execute((trx) => {
-        const tx = new Tx(trx);
-        txs.push(tx);
-        return work(tx);
+    transaction(work) {
+      const tracer = tracing.tracer;
+      if (!tracer) return run(work);
+      return tracer.startActiveSpan('db.transaction', { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } }, async (span) => {
+        try {
+          return await run(work);
+        } catch (err) {
+          // The error's name only: a constraint message may quote values.
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+          throw err;
+        } finally {
+          span.end();
+        }
       });
-      for (const tx of txs) await tx.runAfterCommit();
-      return result;
     },
   };
 }
