@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
 import { Lifecycle } from './http/lifecycle.js';
-import { buildServer, logDestination, loggerOptions } from './server.js';
+import { buildServer, logDestination, processLogger } from './server.js';
 import { startTracing, type Tracing } from './telemetry/otel-sdk.js';
 
 export interface RunningServer {
@@ -22,7 +21,7 @@ export interface RunningServer {
 export async function startServer(config: Config, opts: { quiet?: boolean } = {}): Promise<RunningServer> {
   // One destination for the process's own lines and the requests' (one pino-pretty, when pretty).
   const logStream = await logDestination(config.logFormat);
-  const logger = pino(loggerOptions(config.logLevel, logStream) as pino.LoggerOptions);
+  const logger = processLogger(config.logLevel, logStream);
   if (config.allowQueryCredentials) {
     logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
   }

@@ -3,7 +3,7 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
-import { levels } from 'pino';
+import { levels, pino, type Logger } from 'pino';
 import { frameworkError, installErrorHandler } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -42,15 +42,21 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
   };
 }
 
+/** The process's own logger (start, stop, housekeeping), with the requests' options and destination. */
+export function processLogger(level: string, stream?: { write(line: string): void }): Logger {
+  const options = loggerOptions(level) as pino.LoggerOptions;
+  return stream ? pino(options, stream) : pino(options);
+}
+
 /**
  * Where log lines go: undefined for pino's own JSON on stdout; for LOG_FORMAT=pretty, pino-pretty
  * (imported only then: a JSON server never loads it), synchronous in this thread, so that a
  * line is on the terminal before the process goes on (and before it exits).
  */
-export async function logDestination(format: 'pretty' | 'json'): Promise<{ write(line: string): void } | undefined> {
+export async function logDestination(format: 'pretty' | 'json', destination?: NodeJS.WritableStream): Promise<{ write(line: string): void } | undefined> {
   if (format === 'json') return undefined;
   const { default: pretty } = await import('pino-pretty');
-  return pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  return pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', ...(destination ? { destination, colorize: false } : {}) });
 }
 
 /**

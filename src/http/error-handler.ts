@@ -63,6 +63,8 @@ export function installErrorHandler(app: FastifyInstance): void {
  * an encoded lone surrogate), before any route is chosen: the family follows the path.
  */
 export function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // No onRequest hook runs before this answer: echo the request id here (telemetry/request-id.ts).
+  reply.header('x-request-id', request.id);
   const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is malformed (percent-encoding or UTF-8).';
   if (/^\/oauth2?\//.test(request.url)) void sendOAuth(request, reply, new InvalidRequestError(message, err.code));
   else
