@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { testDatabases } from '../helpers/databases.js';
@@ -184,6 +185,20 @@ describe.each(testDatabases())('Prometheus metrics on $name', (db) => {
     expect(delta(before, after, 'portcullis_http_request_duration_seconds_count', { route: '/api/v1/organizations/:org', method: 'GET', status_class: '4xx' })).toBe(1);
     expect(delta(before, after, 'portcullis_http_requests_total', { route: 'unmatched', method: 'GET', status: '404' })).toBe(1);
     expect([...after.keys()].some((k) => k.includes('doesnotexist') || k.includes('x1y2z3'))).toBe(false);
+  });
+
+  it('exposes every metric the Grafana dashboard and the operator guide name', async () => {
+    // Every registered metric has its TYPE line, observed yet or not.
+    const text = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map(([, n]) => n as string));
+    const named = (text: string) => new Set([...text.matchAll(/portcullis_[a-z_]+/g)].map(([n]) => n.replace(/_(bucket|count|sum)$/, '')));
+    const dashboard = named(fs.readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8'));
+    const guide = named(fs.readFileSync(new URL('../../docs/operator-guide.md', import.meta.url), 'utf8'));
+    expect(dashboard.size).toBeGreaterThan(15);
+    expect([...dashboard].filter((n) => !exposed.has(n))).toEqual([]);
+    expect([...guide].filter((n) => !exposed.has(n) && n !== 'portcullis_session')).toEqual([]);
+    // And the guide's table lists every one of ours.
+    expect([...exposed].filter((n) => n.startsWith('portcullis_') && !guide.has(n))).toEqual([]);
   });
 
   it('reports the age of the signing key in use, computed when scraped', async () => {
