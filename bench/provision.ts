@@ -22,7 +22,18 @@ const THROUGH_SERVICE_WHEN_BULK = 100;
 const BULK_BATCH = 1000;
 
 /** Settings an operator may tune that the bench passes on from its own environment (e.g. SIGNING_THREADS=0 npm run bench). */
-const TUNABLE = ['SIGNING_THREADS', 'EMBEDDED_SHARED_BUFFERS_MB', 'GRANT_CACHE_SIZE', 'AUTH_FAILURES_PER_CLIENT', 'AUTH_FAILURES_PER_IP'];
+// The OTEL_* ones measure the server with tracing on (e.g. OTEL_TRACES_EXPORTER=otlp and a local collector) against without.
+const TUNABLE = [
+  'SIGNING_THREADS',
+  'EMBEDDED_SHARED_BUFFERS_MB',
+  'GRANT_CACHE_SIZE',
+  'AUTH_FAILURES_PER_CLIENT',
+  'AUTH_FAILURES_PER_IP',
+  'LOG_FORMAT',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+];
 
 /**
  * dist/ of the checkout. The forked servers run from plain-JS copies outside bench/ (see
