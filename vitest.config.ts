@@ -2,7 +2,9 @@ import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // Workspace packages (packages/*) export their TypeScript sources under this condition, so tests need no build.
-const sourceConditions = ['@portcullis/source', ...defaultServerConditions];
+// Without the bundlers' `module` condition, which Node does not know: under it @opentelemetry/api
+// resolves to an ESM build whose extensionless imports only a bundler can follow.
+const sourceConditions = ['@portcullis/source', ...defaultServerConditions.filter((c) => c !== 'module')];
 
 export default defineConfig({
   ssr: { resolve: { conditions: sourceConditions } },

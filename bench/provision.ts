@@ -22,6 +22,7 @@ const THROUGH_SERVICE_WHEN_BULK = 100;
 const BULK_BATCH = 1000;
 
 /** Settings an operator may tune that the bench passes on from its own environment (e.g. SIGNING_THREADS=0 npm run bench). */
+// The OTEL_* ones measure the server with tracing on (e.g. OTEL_TRACES_EXPORTER=otlp and a local collector) against without.
 const TUNABLE = [
   'SIGNING_THREADS',
   'EMBEDDED_SHARED_BUFFERS_MB',
@@ -33,6 +34,10 @@ const TUNABLE = [
   'REDIS_KEY_PREFIX',
   'REDIS_COMMAND_TIMEOUT',
   'REDIS_CONNECT_TIMEOUT',
+  'LOG_FORMAT',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
 ];
 
 /**

@@ -1,9 +1,8 @@
 import cluster from 'node:cluster';
-import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
 import { printSetupBanner } from './setup-banner.js';
-import { loggerOptions } from './server.js';
+import { logDestination, processLogger } from './server.js';
 
 /**
  * `WORKERS` > 1 (PostgreSQL only): the primary process migrates and bootstraps the
@@ -12,7 +11,7 @@ import { loggerOptions } from './server.js';
  * that dies is replaced; SIGTERM/SIGINT stop them all gracefully.
  */
 export async function runCluster(config: Config): Promise<void> {
-  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  const logger = processLogger(config.logLevel, await logDestination(config.logFormat));
   // Bootstrap once, so workers never race to create the first key or the built-in API.
   const bootstrap = await Runtime.start(config, { logger });
   const setup = await bootstrap.users.setupLink();

@@ -22,6 +22,11 @@ const EnvSchema = Type.Object({
   ALLOW_QUERY_CREDENTIALS: Type.Optional(Boolish),
   SIGNING_ALG: Type.Optional(Type.Union([Type.Literal('ES256'), Type.Literal('RS256'), Type.Literal('EdDSA')])),
   LOG_LEVEL: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+  LOG_FORMAT: Type.Optional(Type.Union([Type.Literal('pretty'), Type.Literal('json')])),
+  // OpenTelemetry's own variables (the exporter reads the rest of them itself); validated here so a typo fails at start.
+  OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('console'), Type.Literal('none')])),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'an http(s) URL' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'an http(s) URL' })),
   TRUST_PROXY: Type.Optional(Boolish),
   BODY_LIMIT: Type.Optional(IntString({ minimum: 1024, maximum: 10485760 })),
   TOKEN_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
@@ -75,6 +80,10 @@ export interface Config {
   allowQueryCredentials: boolean;
   signingAlg: SigningAlg;
   logLevel: string;
+  /** pretty: pino-pretty's coloured lines for a terminal; json: one JSON object per line. */
+  logFormat: 'pretty' | 'json';
+  /** Where spans go (telemetry/otel-sdk.ts); undefined: tracing off, the SDK is never loaded. */
+  tracesExporter: 'otlp' | 'console' | undefined;
   trustProxy: boolean;
   bodyLimit: number;
   /** Token requests per client_id and address (per address for a request naming no client) per minute; 0 turns the limit off. */
@@ -133,8 +142,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads and validates the settings; throws a ConfigError naming every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates the settings; throws a ConfigError naming every bad variable. `stdoutIsTty`
+ * picks LOG_FORMAT's default: pretty for a person at a terminal, JSON for a log collector.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, stdoutIsTty: boolean = process.stdout.isTTY === true): Config {
   const picked: Record<string, string> = {};
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = env[key];
@@ -178,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowQueryCredentials: bool(e.ALLOW_QUERY_CREDENTIALS),
     signingAlg: e.SIGNING_ALG ?? 'ES256',
     logLevel: e.LOG_LEVEL ?? 'info',
+    logFormat: e.LOG_FORMAT ?? (stdoutIsTty ? 'pretty' : 'json'),
+    tracesExporter: tracesExporter(e),
     trustProxy: bool(e.TRUST_PROXY),
     bodyLimit: int(e.BODY_LIMIT, 16384),
     tokenRateLimit: int(e.TOKEN_RATE_LIMIT, 6000),
@@ -206,6 +220,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.SMTP_URL,
     smtpFrom: e.SMTP_FROM ?? `Portcullis <no-reply@${hostOf(issuer)}>`,
   };
+}
+
+/** OTEL_TRACES_EXPORTER when set (`none`: off); otherwise OTLP when an OTLP endpoint is set; otherwise off. */
+function tracesExporter(e: Env): Config['tracesExporter'] {
+  if (e.OTEL_TRACES_EXPORTER !== undefined) return e.OTEL_TRACES_EXPORTER === 'none' ? undefined : e.OTEL_TRACES_EXPORTER;
+  return e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined ? 'otlp' : undefined;
 }
 
 function hostOf(url: string): string {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import type { Config } from './config.js';
 import { Runtime } from './runtime.js';
 import { printSetupBanner } from './setup-banner.js';
 import { Lifecycle } from './http/lifecycle.js';
-import { buildServer, loggerOptions } from './server.js';
+import { buildServer, logDestination, processLogger } from './server.js';
+import { startTracing, type Tracing } from './telemetry/otel-sdk.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -20,11 +20,22 @@ export interface RunningServer {
 
 /** Starts Portcullis: settings → store and caches → HTTP → listening. */
 export async function startServer(config: Config, opts: { quiet?: boolean } = {}): Promise<RunningServer> {
-  const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  // One destination for the process's own lines and the requests' (one pino-pretty, when pretty).
+  const logStream = await logDestination(config.logFormat);
+  const logger = processLogger(config.logLevel, logStream);
   if (config.allowQueryCredentials) {
     logger.warn('ALLOW_QUERY_CREDENTIALS=true: client secrets are accepted in URLs, where proxies and browsers may record them');
   }
-  const runtime = await Runtime.start(config, { logger });
+  // Before anything makes a span: the SDK's context manager must be in place (and is loaded only when configured).
+  const tracing: Tracing | undefined = config.tracesExporter ? await startTracing(config.tracesExporter) : undefined;
+  if (tracing) logger.info(`tracing on: spans go to the ${config.tracesExporter} exporter`);
+  let runtime: Runtime;
+  try {
+    runtime = await Runtime.start(config, { logger, tracer: tracing?.tracer });
+  } catch (err) {
+    await tracing?.shutdown();
+    throw err;
+  }
   const lifecycle = new Lifecycle();
   let app: FastifyInstance;
   try {
@@ -32,10 +43,11 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
     const warmStart = performance.now();
     const warmed = await runtime.clientSnapshots.warm();
     if (warmed > 0) logger.info(`loaded ${warmed} client snapshots into the cache in ${Math.round(performance.now() - warmStart)} ms`);
-    app = await buildServer(runtime, { lifecycle });
+    app = await buildServer(runtime, { lifecycle, logStream });
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await runtime.close();
+    await tracing?.shutdown();
     throw err;
   }
   const address = app.server.address();
@@ -60,6 +72,8 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
         if (drainSeconds > 0) await new Promise((resolve) => setTimeout(resolve, drainSeconds * 1000));
         await app.close();
         await runtime.close();
+        // Last: the spans of the final requests are sent before the process ends.
+        await tracing?.shutdown();
       })()),
   };
 }

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { AuditLog } from './audit/audit-log.js';
 import { applyCatalogFile, readCatalogFile } from './catalog/catalog-file.js';
@@ -17,7 +18,7 @@ import { SecretRules } from './usage/secret-rules.js';
 import { TokenMeter } from './usage/token-meter.js';
 import { UsageCounter } from './usage/usage-counter.js';
 import { UsageService } from './usage/usage-service.js';
-import { systemClock, type Clock } from './clock.js';
+import { addMs, systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Housekeeping } from './housekeeping.js';
 import { IdempotencyKeys } from './idempotency/idempotency-keys.js';
@@ -38,6 +39,7 @@ import { UserService } from './orgs/user-service.js';
 import { ChangeFeed } from './store/change-feed.js';
 import { openStore, type Store } from './store/connect.js';
 import { SharedRedis } from './store/redis.js';
+import { Metrics } from './telemetry/metrics.js';
 import { FailureThrottle } from './throttle/failure-throttle.js';
 import { type Limiters, memoryLimiters, redisLimiters } from './throttle/limiters.js';
 import { AccessTokenVerifier } from './tokens/access-token-verifier.js';
@@ -49,6 +51,8 @@ export interface RuntimeOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** An open store to use instead of opening one from the config (tests). */
   store?: Store;
+  /** With tracing on (telemetry/tracing.ts): the tracer of the token path's and the store's spans. */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -88,6 +92,10 @@ export class Runtime {
   /** Where rate limits, throttles and quotas count: Redis with REDIS_URL (shared by every process), else this process. */
   readonly limiters: Limiters;
   readonly idempotencyKeys: IdempotencyKeys;
+  /** This process's Prometheus metrics (GET /metrics). */
+  readonly metrics: Metrics;
+  /** Set when tracing is on; undefined: no spans are made at all. */
+  readonly tracer: Tracer | undefined;
   /** With SMTP_URL: sends invitations and password links. */
   private readonly mailer: Mailer | undefined;
 
@@ -99,9 +107,11 @@ export class Runtime {
     logger: RuntimeOptions['logger'],
     /** With REDIS_URL. */
     readonly redis: SharedRedis | undefined,
+    tracer: Tracer | undefined,
   ) {
     const { data } = store;
     this.limiters = redis ? redisLimiters(redis) : memoryLimiters;
+    this.tracer = tracer;
     const hasher = new SecretHasher(deriveKey(masterKey, 'client-secret-pepper'));
     this.feed = new ChangeFeed(data.read, store, clock, (err, what) => logger?.error({ err }, what));
     this.catalog = new CatalogCache(data.read);
@@ -143,7 +153,10 @@ export class Runtime {
     // The seam for a shared store (Redis): anything that implements QuotaStore.
     const quotaStore: QuotaStore = this.quotaSync?.store ?? new LocalQuotaStore();
     this.quotas = new Quotas(quotaStore, this.policies, clock);
-    this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'));
+    this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'), {
+      signed: (onThread, seconds) => this.metrics.signed(onThread, seconds),
+      tracer,
+    });
     this.refreshTokens = new RefreshTokenService(data, clock, { absoluteTtlSeconds: config.refreshTokenTtl, idleTtlSeconds: config.refreshTokenIdleTtl });
     this.accessTokens = new AccessTokenVerifier(config.issuer, () => this.signingKeys.ring, clock, data.read);
     const clientThrottle = new FailureThrottle(
@@ -174,7 +187,7 @@ export class Runtime {
       ['client_credentials', clientCredentialsGrant(issuing)],
       ['refresh_token', refreshTokenGrant(issuing)],
     ]);
-    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, meter);
+    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, meter, tracer);
     this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.clientSnapshots, () => this.catalog.snapshot);
     this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalog.snapshot, managementAudience(config.issuer));
     this.housekeeping = new Housekeeping(
@@ -188,6 +201,31 @@ export class Runtime {
       ],
       logger,
     );
+    this.metrics = new Metrics(
+      {
+        grantCache: this.clientSnapshots,
+        throttles: [clientThrottle, loginThrottle],
+        refreshTokens: this.refreshTokens,
+        introspection: this.introspection,
+        signingKeyAge: () => {
+          const now = clock.now();
+          try {
+            return (now.getTime() - this.signingKeys.ring.signingKey(now).activatesAt.getTime()) / 1000;
+          } catch {
+            return undefined; // not loaded yet, or no key active yet
+          }
+        },
+        pool: () => store.poolUsage(),
+        secretsExpiring: () => {
+          const now = clock.now();
+          return data.read.usage.secretsExpiringBy(now, addMs(now, 14 * 86400_000));
+        },
+        redis,
+      },
+      { grantTypes: this.tokenEndpoint.grantTypes },
+    );
+    this.quotas.onRefusal((clientId) => this.metrics.quotaRefused(clientId));
+    store.instrument({ queries: this.metrics.query, tracer });
   }
 
   static async start(config: Config, opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -208,7 +246,7 @@ export class Runtime {
     try {
       // Waits at most REDIS_CONNECT_TIMEOUT: without Redis the limits count in this process until it answers.
       await redis?.connect();
-      const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger, redis);
+      const runtime = new Runtime(config, store, opts.clock ?? systemClock, master.key, opts.logger, redis, opts.tracer);
       // Listening before anything is loaded: a change made while the caches load is announced.
       await runtime.feed.start();
       await runtime.catalog.load();
@@ -244,6 +282,7 @@ export class Runtime {
     await this.signer.close();
     this.mailer?.close();
     await this.redis?.close();
+    this.store.instrument(undefined);
     await this.store.close();
   }
 }

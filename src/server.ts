@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { describeRoute, docsTheme, securitySchemes, shareTitledSchemas } from './http/openapi.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
-import { levels } from 'pino';
+import { levels, pino, type Logger } from 'pino';
 import { frameworkError, installErrorHandler } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { healthRoutes } from './http/health-routes.js';
@@ -16,6 +16,8 @@ import { docsHelmet, installBaselineHeaders } from './http/security-headers.js';
 import { webRoutes } from './http/web-routes.js';
 import { wellKnownRoutes } from './http/well-known-routes.js';
 import type { Runtime } from './runtime.js';
+import { installRequestIdHeader, requestIdOf } from './telemetry/request-id.js';
+import { installRequestTracing } from './telemetry/tracing.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -39,6 +41,23 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
       req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
     },
   };
+}
+
+/** The process's own logger (start, stop, housekeeping), with the requests' options and destination. */
+export function processLogger(level: string, stream?: { write(line: string): void }): Logger {
+  const options = loggerOptions(level) as pino.LoggerOptions;
+  return stream ? pino(options, stream) : pino(options);
+}
+
+/**
+ * Where log lines go: undefined for pino's own JSON on stdout; for LOG_FORMAT=pretty, pino-pretty
+ * (imported only then: a JSON server never loads it), synchronous in this thread, so that a
+ * line is on the terminal before the process goes on (and before it exits).
+ */
+export async function logDestination(format: 'pretty' | 'json', destination?: NodeJS.WritableStream): Promise<{ write(line: string): void } | undefined> {
+  if (format === 'json') return undefined;
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', ...(destination ? { destination, colorize: false } : {}) });
 }
 
 /**
@@ -75,10 +94,13 @@ export async function buildServer(
   const { config } = runtime;
   const app = Fastify({
     // Always our options: the redaction must not depend on who builds the server.
-    logger: loggerOptions(config.logLevel, opts.logStream),
+    logger: loggerOptions(config.logLevel, opts.logStream ?? (await logDestination(config.logFormat))),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     logController: new AccessLog(),
+    // Our own, validated (telemetry/request-id.ts); Fastify would take any x-request-id as it is.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     frameworkErrors: frameworkError,
     // Longer than any parameter the schemas allow (ids are at most 128), so that a long one is the schema's 400.
     routerOptions: { maxParamLength: 1024 },
@@ -91,6 +113,9 @@ export async function buildServer(
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
   // First of all hooks: nosniff (and HSTS over https) on every answer, errors and 404s included.
   installBaselineHeaders(app, config.issuer);
+  installRequestIdHeader(app);
+  // Only with tracing on: otherwise no hook at all, so the hot path pays nothing.
+  if (runtime.tracer) installRequestTracing(app, runtime.tracer);
   installErrorHandler(app);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
   // The OpenAPI document is generated from the routes' own schemas (docs/http-api.md §4).
@@ -115,7 +140,7 @@ export async function buildServer(
     await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true }, ...docsTheme });
   });
   // Not encapsulated and before the other routes: its onResponse hook counts every route's answers.
-  await metricsRoutes(app, { clientSnapshots: runtime.clientSnapshots, quotas: runtime.quotas, read: runtime.store.data.read, clock: runtime.clock, redis: runtime.redis });
+  await metricsRoutes(app, { metrics: runtime.metrics });
   await app.register(oauthRoutes, {
     tokenEndpoint: runtime.tokenEndpoint,
     authenticator: runtime.authenticator,
@@ -124,6 +149,7 @@ export async function buildServer(
     allowQueryCredentials: config.allowQueryCredentials,
     tokenRateLimit: config.tokenRateLimit,
     limiters: runtime.limiters,
+    onRateLimited: () => runtime.metrics.rateLimitExceeded('token'),
   });
   await app.register(wellKnownRoutes, { issuer: config.issuer, grantTypes: runtime.tokenEndpoint.grantTypes, signingKeys: runtime.signingKeys, clock: runtime.clock });
   await app.register(healthRoutes, { store: runtime.store, lifecycle });
@@ -132,6 +158,7 @@ export async function buildServer(
     issuer: config.issuer,
     rateLimit: config.managementRateLimit,
     limiters: runtime.limiters,
+    onRateLimited: () => runtime.metrics.rateLimitExceeded('management'),
     sessions: runtime.sessions,
     memberships: runtime.memberships,
     organizations: runtime.organizations,

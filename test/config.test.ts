@@ -183,4 +183,22 @@ describe('loadConfig', () => {
     expect(configError({ PORT: '70000' }).message).toContain('PORT: integer 0..65535 expected, got 70000');
     expect(configError({ SIGNING_ALG: 'HS256' }).message).toContain('SIGNING_ALG: one of ES256, RS256, EdDSA expected, got "HS256"');
   });
+
+  it('logs pretty at a terminal and JSON otherwise, unless LOG_FORMAT says', () => {
+    expect(loadConfig({}, true).logFormat).toBe('pretty');
+    expect(loadConfig({}, false).logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }, false).logFormat).toBe('pretty');
+    expect(configError({ LOG_FORMAT: 'text' }).message).toContain('LOG_FORMAT: one of pretty, json expected, got "text"');
+  });
+
+  it('turns tracing on only with an exporter or an OTLP endpoint', () => {
+    expect(loadConfig({}).tracesExporter).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracesExporter).toBe('otlp');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector:4318/v1/traces' }).tracesExporter).toBe('otlp');
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console' }).tracesExporter).toBe('console');
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracesExporter).toBeUndefined();
+    expect(configError({ OTEL_TRACES_EXPORTER: 'jaeger' }).message).toContain('OTEL_TRACES_EXPORTER:');
+    expect(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }).message).toContain('OTEL_EXPORTER_OTLP_ENDPOINT: an http(s) URL expected');
+  });
 });

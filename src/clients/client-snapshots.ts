@@ -45,6 +45,8 @@ export class ClientSnapshotCache implements ChangeSubscriber {
   private readonly loading = new Map<string, Promise<ClientSnapshot | undefined>>();
   /** Bumped by every eviction, so a read that raced a change does not cache stale data. */
   private generation = 0;
+  /** For the metrics: lookups answered here or not, and entries dropped (lru-cache tells why). */
+  readonly counts = { hits: 0, misses: 0, evictedByCapacity: 0, evictedByExpiry: 0, evictedByChange: 0 };
 
   constructor(
     private readonly read: Repositories,
@@ -54,15 +56,35 @@ export class ClientSnapshotCache implements ChangeSubscriber {
     // and fills its arrays for every entry up front (about 3 MB resident at the default 100,000,
     // which a platform with fewer clients never fills); with maxSize they grow with the entries.
     // A lookup costs about the same either way (well under a microsecond).
-    this.cache = maxEntries > 0 ? new LRUCache({ maxSize: maxEntries, sizeCalculation: () => 1, ttl: ENTRY_TTL_MS }) : undefined;
+    this.cache =
+      maxEntries > 0
+        ? new LRUCache<string, ClientSnapshot>({
+            maxSize: maxEntries,
+            sizeCalculation: () => 1,
+            ttl: ENTRY_TTL_MS,
+            // Called on removal only, never on a lookup; 'set' (a replaced entry) is not an eviction.
+            dispose: (_value, _key, reason) => {
+              if (reason === 'evict') this.counts.evictedByCapacity++;
+              else if (reason === 'expire') this.counts.evictedByExpiry++;
+              else if (reason === 'delete') this.counts.evictedByChange++;
+            },
+          })
+        : undefined;
     // Without a cache every request reads (known clients too), so there is nothing to even out.
     this.unknown = maxEntries > 0 ? new LRUCache({ maxSize: UNKNOWN_ENTRIES, sizeCalculation: () => 1, ttl: UNKNOWN_TTL_MS }) : undefined;
   }
 
   async get(clientId: string): Promise<ClientSnapshot | undefined> {
     const hit = this.cache?.get(clientId);
-    if (hit) return hit;
-    if (this.unknown?.get(clientId)) return undefined;
+    if (hit) {
+      this.counts.hits++;
+      return hit;
+    }
+    if (this.unknown?.get(clientId)) {
+      this.counts.hits++;
+      return undefined;
+    }
+    this.counts.misses++;
     // Concurrent requests for one client share one query.
     let pending = this.loading.get(clientId);
     if (!pending) {

@@ -19,6 +19,10 @@ declare module 'fastify' {
     /** Errors of this route speak RFC 6749 §5.2 (`error`, `error_description`) instead of the management shape. */
     oauth?: boolean;
   }
+  interface FastifyReply {
+    /** The OAuth `error` code this answer carries, if it is one (the metrics count refusals by it). */
+    oauthError: string | null;
+  }
 }
 
 const SERVER_ERROR = 'The server could not handle this request.';
@@ -32,6 +36,7 @@ const UNAVAILABLE_RETRY_AFTER = 5;
  * A private detail and anything unexpected go to the log only, never to the caller.
  */
 export function installErrorHandler(app: FastifyInstance): void {
+  app.decorateReply('oauthError', null);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const unavailable = err instanceof UnavailableError || isDatabaseUnavailable(err);
     // Expected in an outage, and the operator learns it from /readyz and the metrics: a warning, not an error.
@@ -58,6 +63,8 @@ export function installErrorHandler(app: FastifyInstance): void {
  * an encoded lone surrogate), before any route is chosen: the family follows the path.
  */
 export function frameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // No onRequest hook runs before this answer: echo the request id here (telemetry/request-id.ts).
+  reply.header('x-request-id', request.id);
   const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long.' : 'The URL is malformed (percent-encoding or UTF-8).';
   if (/^\/oauth2?\//.test(request.url)) void sendOAuth(request, reply, new InvalidRequestError(message, err.code));
   else
@@ -114,6 +121,7 @@ function isFastifyError(err: Error): err is FastifyError {
 
 function sendOAuth(request: FastifyRequest, reply: FastifyReply, err: OAuthError): FastifyReply {
   request.log.info({ oauth_error: err.error, detail: err.detail ?? err.description, status: err.status }, 'oauth request refused');
+  reply.oauthError = err.error;
   return reply
     .code(err.status)
     .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...err.headers() })

@@ -23,6 +23,8 @@ export interface OAuthRouteDeps {
   tokenRateLimit: number;
   /** Where TOKEN_RATE_LIMIT counts (Redis with REDIS_URL). */
   limiters: Limiters;
+  /** Called for each request the token rate limit refuses (the metrics). */
+  onRateLimited?: () => void;
 }
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -117,6 +119,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         config: {
           oauth: true,
           quietOnSuccess: true,
+          tokenEndpoint: true,
           ...(deps.tokenRateLimit > 0
             ? {
                 rateLimit: {
@@ -125,6 +128,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
                   hook: 'preHandler',
                   keyGenerator: clientKey,
                   errorResponseBuilder: (_req: FastifyRequest, ctx: { ttl: number }) => new ThrottledError(ctx.ttl / 1000),
+                  onExceeded: () => deps.onRateLimited?.(),
                 },
               }
             : {}),

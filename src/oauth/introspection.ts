@@ -25,8 +25,14 @@ export class Introspection {
 
   /** `token_type_hint` is not needed (RFC 7662 §2.1 makes it optional): refresh tokens are `pcr_…`, access tokens JWTs. */
   async introspect(caller: AuthenticatedClient, token: string): Promise<IntrospectionAnswer> {
-    return (await this.asRefreshToken(caller, token)) ?? (await this.asAccessToken(caller, token)) ?? INACTIVE;
+    const answer = (await this.asRefreshToken(caller, token)) ?? (await this.asAccessToken(caller, token)) ?? INACTIVE;
+    if (answer.active) this.answers.active++;
+    else this.answers.inactive++;
+    return answer;
   }
+
+  /** Answers so far, by `active` (the metrics). */
+  readonly answers = { active: 0, inactive: 0 };
 
   /** Undefined when `token` is not a live access token of ours; INACTIVE when it is ours but not for this caller. */
   private async asAccessToken(caller: AuthenticatedClient, token: string): Promise<IntrospectionAnswer | undefined> {

@@ -1,4 +1,6 @@
+import type { Tracer } from '@opentelemetry/api';
 import { InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
+import { inSpan } from '../telemetry/tracing.js';
 import type { TokenMeter } from '../usage/token-meter.js';
 import type { AuthenticatedClient, ClientAuthenticator } from './client-authenticator.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
@@ -22,6 +24,8 @@ export class TokenEndpoint {
     private readonly grants: ReadonlyMap<string, GrantHandler>,
     /** Usage and quotas (src/usage/): the quota check, and the count of refusals. */
     private readonly meter: TokenMeter,
+    /** Set when tracing is on: authentication and the grant become spans of the request's trace. */
+    private readonly tracer?: Tracer,
   ) {}
 
   get grantTypes(): string[] {
@@ -36,11 +40,22 @@ export class TokenEndpoint {
       if (grantType === undefined || grantType === '') throw new InvalidRequestError('grant_type is required.');
       const grant = this.grants.get(grantType);
       if (!grant) throw new UnsupportedGrantTypeError(grantType);
-      client = await this.authenticator.authenticate(req.credentials, req.ip);
+      const tracer = this.tracer;
+      if (!tracer) {
+        client = await this.authenticator.authenticate(req.credentials, req.ip);
+      } else {
+        // The client_id only once authenticated: before, it is whatever the caller wrote.
+        client = await inSpan(tracer, 'oauth.authenticate', { 'oauth.grant_type': grantType, 'oauth.client_auth_method': req.credentials?.method ?? 'none' }, () =>
+          this.authenticator.authenticate(req.credentials, req.ip),
+        );
+      }
       // No promise unless a quota store is remote: the token path stays one await shorter.
       const admitting = this.meter.admit(client.client);
       admitted = admitting instanceof Promise ? await admitting : admitting;
-      return await grant(client, req.body);
+      const authenticated = client;
+      return await (tracer
+        ? inSpan(tracer, 'oauth.grant', { 'oauth.grant_type': grantType, 'oauth.client_id': authenticated.client.clientId }, () => grant(authenticated, req.body))
+        : grant(authenticated, req.body));
     } catch (err) {
       await this.meter.refused(err, client?.client, req.credentials?.clientId, req.body, admitted);
       throw err;

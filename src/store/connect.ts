@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import type { Tracer } from '@opentelemetry/api';
+import { Kysely, PostgresDialect, sql, type LogEvent } from 'kysely';
 import type { Client } from 'pg';
 import { DEFAULT_EMBEDDED_SHARED_BUFFERS_MB } from '../config.js';
 import { PGliteDialect } from './pglite-dialect.js';
@@ -12,6 +13,24 @@ import type { Database } from './schema.js';
 
 export type StoreKind = 'pglite' | 'postgres';
 
+/** Who watches the store: every statement (its Kysely operation node kind, seconds, failure) and, with tracing on, every transaction. */
+export interface StoreTelemetry {
+  queries?: (kind: string, seconds: number, failed: boolean) => void;
+  tracer?: Tracer | undefined;
+}
+
+/** The connections of the store's pool at one instant. */
+export interface PoolUsage {
+  /** Connections the pool may open (1 for the embedded database). */
+  max: number;
+  /** Open now. */
+  total: number;
+  /** Open and not in use. */
+  idle: number;
+  /** Statements and transactions waiting for a connection. */
+  waiting: number;
+}
+
 /** The database, whichever it is, and the few things beyond queries that differ between the two. */
 export interface Store extends ChangeTransport {
   readonly kind: StoreKind;
@@ -21,6 +40,13 @@ export interface Store extends ChangeTransport {
   readonly data: Data;
   /** Resolves when the database answers a query. */
   ping(): Promise<void>;
+  /**
+   * Sets (or with undefined, removes) who watches the store: one hook at the executor (Kysely's
+   * query log) and one at the transaction runner, rather than one in every repository.
+   */
+  instrument(telemetry: StoreTelemetry | undefined): void;
+  /** The pool's connections now (read when the metrics are scraped). */
+  poolUsage(): PoolUsage;
   /**
    * Housekeeping the database does not do by itself: the embedded database runs PostgreSQL in
    * single-user mode, where autovacuum never runs, so this vacuums and analyzes it (dead rows
@@ -93,7 +119,8 @@ async function openPostgres(url: string, poolSize: number, listenRetryMs: number
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const observed = observable();
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: observed.log });
   const listeners: Client[] = [];
   let closed = false;
 
@@ -144,12 +171,15 @@ async function openPostgres(url: string, poolSize: number, listenRetryMs: number
   return {
     kind: 'postgres',
     db,
-    data: dataOf(db),
+    data: dataOf(db, observed.telemetry),
     listen,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
     maintain: async () => {},
+    instrument: observed.set,
+    // node-postgres's own counts; LISTEN connections are not the pool's.
+    poolUsage: () => ({ max: poolSize, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: async () => {
       closed = true;
       await Promise.all(listeners.map((c) => c.end().catch(() => {})));
@@ -183,11 +213,13 @@ async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Sto
       throw err;
     }
   }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const observed = observable();
+  const dialect = new PGliteDialect(pglite);
+  const db = new Kysely<Database>({ dialect, log: observed.log });
   return {
     kind: 'pglite',
     db,
-    data: dataOf(db),
+    data: dataOf(db, observed.telemetry),
     // In-process: the connection cannot be lost.
     listen: async (channel, handlers) => {
       await pglite.listen(channel, handlers.onMessage);
@@ -198,10 +230,30 @@ async function openPGlite(dataDir: string, sharedBuffersMb: number): Promise<Sto
     maintain: async () => {
       await sql`vacuum analyze`.execute(db);
     },
+    instrument: observed.set,
+    // One connection, always open, handed to one holder at a time (pglite-dialect.ts).
+    poolUsage: () => ({ max: 1, total: 1, idle: dialect.usage.held ? 0 : 1, waiting: dialect.usage.waiting }),
     close: async () => {
       await db.destroy();
       await pglite.close();
       lock?.();
+    },
+  };
+}
+
+/**
+ * Kysely's `log` option and the transaction runner's tracing, forwarding to the telemetry set
+ * later (the store is opened before the runtime that measures it). Kysely times a statement
+ * only when logging is on: one performance.now() pair per statement.
+ */
+function observable(): { log: (event: LogEvent) => void; telemetry: StoreTelemetry; set: Store['instrument'] } {
+  const telemetry: StoreTelemetry = {};
+  return {
+    log: (event) => telemetry.queries?.(event.query.query.kind, event.queryDurationMillis / 1000, event.level === 'error'),
+    telemetry,
+    set: (next) => {
+      telemetry.queries = next?.queries;
+      telemetry.tracer = next?.tracer;
     },
   };
 }

@@ -22,12 +22,15 @@ import {
  * declares PGlite ≤ 0.4; this is the whole of it.)
  */
 export class PGliteDialect implements Dialect {
+  /** Whether the one connection is held, and how many wait for it (the pool metrics). */
+  readonly usage = { held: false, waiting: 0 };
+
   constructor(private readonly pglite: PGlite) {}
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(this.pglite, this.usage);
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler();
@@ -42,7 +45,10 @@ class PGliteDriver implements Driver {
   private queue: Promise<void> = Promise.resolve();
   private release: (() => void) | undefined;
 
-  constructor(pglite: PGlite) {
+  constructor(
+    pglite: PGlite,
+    private readonly usage: PGliteDialect['usage'],
+  ) {
     this.connection = new PGliteConnection(pglite);
   }
 
@@ -52,7 +58,10 @@ class PGliteDriver implements Driver {
     const previous = this.queue;
     let release!: () => void;
     this.queue = new Promise<void>((resolve) => (release = resolve));
+    this.usage.waiting++;
     await previous;
+    this.usage.waiting--;
+    this.usage.held = true;
     this.release = release;
     return this.connection;
   }
@@ -60,6 +69,7 @@ class PGliteDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const release = this.release;
     this.release = undefined;
+    this.usage.held = false;
     release?.();
   }
 

@@ -61,6 +61,8 @@ const SWEEP_MIN = 1024;
  * processes give an address at most N − 1 attempts beyond a limit per window.
  */
 export class FailureThrottle {
+  /** The settings' name: the metrics' `throttle` label. */
+  readonly name: string;
   private readonly addresses: FailureCounter;
   private readonly pairs: FailureCounter;
   private readonly keys: FailureCounter | undefined;
@@ -69,6 +71,8 @@ export class FailureThrottle {
   private readonly windowMs: number;
   private readonly maxEntries: number;
   private sweepAt = SWEEP_MIN;
+  /** Requests refused so far (the metrics). */
+  refusals = 0;
 
   constructor(
     settings: ThrottleSettings,
@@ -79,6 +83,7 @@ export class FailureThrottle {
     // The failure that reaches a limit refuses for a full window from then: blockDuration = the window.
     const counter = (suffix: string, limit: number) =>
       new RateLimiterCounter(limiters.create({ name: `${name}:${suffix}`, points: limit, durationSeconds: windowSeconds, blockDurationSeconds: windowSeconds }));
+    this.name = name;
     this.windowMs = windowSeconds * 1000;
     this.maxEntries = settings.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.addresses = counter('address', settings.failuresPerAddress);
@@ -93,7 +98,10 @@ export class FailureThrottle {
   check(key: string | undefined, ip: string): Promise<void> | undefined {
     const address = throttledAddress(ip);
     if (!this.failedRecently(address)) return undefined; // the hot path
-    return this.lookup(usable(key), address);
+    return this.lookup(usable(key), address).catch((err: unknown) => {
+      if (err instanceof ThrottledError) this.refusals++;
+      throw err;
+    });
   }
 
   /** Counts a failed attempt for `key` (undefined: none could be told) from `ip`. */

@@ -36,6 +36,9 @@ function hashOf(token: string): Buffer {
  * BCP §4.14.2).
  */
 export class RefreshTokenService {
+  /** Spent tokens presented again so far (the metrics). */
+  reuseDetections = 0;
+
   constructor(
     private readonly data: Data,
     private readonly clock: Clock,
@@ -61,6 +64,7 @@ export class RefreshTokenService {
       if (row.client_id !== clientId) return { error: 'refresh token of another client' } as const;
       if (row.revoked_at) return { error: 'revoked refresh token' } as const;
       if (row.used_at) {
+        this.reuseDetections++;
         await tx.tokenState.revokeFamily(row.family_id, now);
         await tx.audit.record(
           (await tx.tokenPath.orgOfClient(row.client_id)) ?? null,

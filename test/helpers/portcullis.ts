@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { ApiError } from '../../src/errors/api-error.js';
@@ -23,7 +24,7 @@ export interface TestPortcullis {
 /** A runtime and its Fastify app (for `inject`) on the given store, with a movable clock. */
 export async function startPortcullis(
   store: Store,
-  opts: { env?: Record<string, string>; clock?: TestClock; logStream?: { write(line: string): void }; masterKey?: string; webRoot?: string } = {},
+  opts: { env?: Record<string, string>; clock?: TestClock; logStream?: { write(line: string): void }; masterKey?: string; webRoot?: string; tracer?: Tracer } = {},
 ): Promise<TestPortcullis> {
   const config = loadConfig({
     ISSUER: TEST_ISSUER,
@@ -32,7 +33,7 @@ export async function startPortcullis(
     ...opts.env,
   });
   const clock = opts.clock ?? new TestClock();
-  const runtime = await Runtime.start(config, { store, clock });
+  const runtime = await Runtime.start(config, { store, clock, tracer: opts.tracer });
   const app = await buildServer(runtime, { logStream: opts.logStream, webRoot: opts.webRoot });
   await app.ready();
   return {

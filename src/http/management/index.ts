@@ -40,6 +40,8 @@ export interface ManagementDeps extends AccessDeps {
   rateLimit: number;
   /** Where the rate limit counts (Redis with REDIS_URL). */
   limiters: Limiters;
+  /** Called for each request the rate limit refuses (the metrics). */
+  onRateLimited?: () => void;
 }
 
 /** The management API (docs/http-api.md §3) under /api/v1. Each route declares who may call it (./access.ts). */
@@ -52,6 +54,7 @@ export async function managementRoutes(app: FastifyInstance, deps: ManagementDep
       timeWindow: 60_000,
       keyGenerator: (request: FastifyRequest) => request.ip,
       errorResponseBuilder: (_request, ctx) => new ThrottledError(ctx.ttl / 1000),
+      onExceeded: () => deps.onRateLimited?.(),
     });
   }
   // JSON in and out: a form-encoded body is what a foreign page's <form> can send (login CSRF).

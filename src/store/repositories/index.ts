@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { sql, type ControlledTransaction, type Kysely } from 'kysely';
 import type { Executor } from '../executor.js';
 import type { Database } from '../schema.js';
@@ -111,7 +112,12 @@ function released(): void {
   if (--holding === 0) heldScope.disable();
 }
 
-export function dataOf(db: Kysely<Database>): Data {
+/**
+ * `tracing.tracer`, read at each transaction, is set when tracing is on (the store is opened
+ * before the runtime that knows): each transaction is then a `db.transaction` span, whose
+ * parent is the request's span.
+ */
+export function dataOf(db: Kysely<Database>, tracing: { readonly tracer?: Tracer | undefined } = {}): Data {
   // Reads go to the held transaction while one is open in this async context: on the embedded
   // database (one connection) a read on the pool would wait for that transaction forever, and on
   // PostgreSQL it would not see the request's own writes.
@@ -123,19 +129,34 @@ export function dataOf(db: Kysely<Database>): Data {
       return typeof value === 'function' ? value.bind(executor) : value;
     },
   });
+  const run = async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => {
+    const held = heldScope.getStore();
+    if (held?.open) return joined(held, work);
+    const txs: Tx[] = [];
+    const result = await db.transaction().execute((trx) => {
+      const tx = new Tx(trx);
+      txs.push(tx);
+      return work(tx);
+    });
+    for (const tx of txs) await tx.runAfterCommit();
+    return result;
+  };
   return {
     read: new Repositories(reading),
-    async transaction(work) {
-      const held = heldScope.getStore();
-      if (held?.open) return joined(held, work);
-      const txs: Tx[] = [];
-      const result = await db.transaction().execute((trx) => {
-        const tx = new Tx(trx);
-        txs.push(tx);
-        return work(tx);
+    transaction(work) {
+      const tracer = tracing.tracer;
+      if (!tracer) return run(work);
+      return tracer.startActiveSpan('db.transaction', { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'postgresql' } }, async (span) => {
+        try {
+          return await run(work);
+        } catch (err) {
+          // The error's name only: a constraint message may quote values.
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+          throw err;
+        } finally {
+          span.end();
+        }
       });
-      for (const tx of txs) await tx.runAfterCommit();
-      return result;
     },
     async hold() {
       const trx = await db.startTransaction().execute();
