@@ -20,6 +20,7 @@ import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { Introspection } from './oauth/introspection.js';
 import { Revocation } from './oauth/revocation.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { DpopNonces, DpopVerifier } from './oauth/dpop.js';
 import { InvitationLinks } from './orgs/invitation-links.js';
 import { type Mailer, smtpMailer } from './orgs/mailer.js';
 import { MembershipService } from './orgs/membership-service.js';
@@ -131,7 +132,12 @@ export class Runtime {
       ['client_credentials', clientCredentialsGrant(issuing)],
       ['refresh_token', refreshTokenGrant(issuing)],
     ]);
-    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes);
+    const dpop = new DpopVerifier(
+      (jkt, jti, expiresAt) => data.read.tokenState.claimJti('dpop_proof', jkt, jti, expiresAt),
+      clock,
+      config.dpopNonce ? new DpopNonces(deriveKey(masterKey, 'dpop-nonce'), clock) : undefined,
+    );
+    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, dpop);
     this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.clientSnapshots, () => this.catalog.snapshot);
     this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalog.snapshot, managementAudience(config.issuer));
     this.housekeeping = new Housekeeping(

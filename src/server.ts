@@ -120,6 +120,7 @@ export async function buildServer(
     revocation: runtime.revocation,
     allowQueryCredentials: config.allowQueryCredentials,
     tokenRateLimit: config.tokenRateLimit,
+    issuer: config.issuer,
   });
   await app.register(wellKnownRoutes, { issuer: config.issuer, grantTypes: runtime.tokenEndpoint.grantTypes, signingKeys: runtime.signingKeys, clock: runtime.clock });
   await app.register(healthRoutes, { store: runtime.store, lifecycle });

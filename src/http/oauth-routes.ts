@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ThrottledError } from '../errors/domain-errors.js';
-import { InvalidRequestError, OAUTH_ERROR_CODES, type OAuthErrorCode } from '../errors/oauth-error.js';
+import { InvalidDpopProofError, InvalidRequestError, OAUTH_ERROR_CODES, type OAuthErrorCode } from '../errors/oauth-error.js';
 import type { ClientAuthenticator } from '../oauth/client-authenticator.js';
 import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
 import type { Introspection } from '../oauth/introspection.js';
@@ -19,6 +19,19 @@ export interface OAuthRouteDeps {
   allowQueryCredentials: boolean;
   /** TOKEN_RATE_LIMIT: token requests per client and address per minute; 0: no limit. */
   tokenRateLimit: number;
+  /** ISSUER: a DPoP proof's `htu` names ISSUER + the endpoint's path (behind a proxy too). */
+  issuer: string;
+}
+
+/**
+ * The `DPoP` header (RFC 9449 §4.1), which must come once: Node joins a repeated header with
+ * commas, which no compact JWS holds.
+ */
+function dpopHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers.dpop;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.includes(',')) throw new InvalidDpopProofError('Send exactly one DPoP header.');
+  return value;
 }
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -41,7 +54,7 @@ const TokenBody = Type.Object(
 const TokenQuery = Type.Object({ client_id: Param(256), client_secret: Param(256) }, { additionalProperties: true });
 const TokenResponse = Type.Object({
   access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
+  token_type: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')]),
   expires_in: Type.Integer(),
   scope: Type.String(),
   refresh_token: Type.Optional(Type.String()),
@@ -137,8 +150,15 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         },
       },
       async (request, reply) => {
-        const result = await deps.tokenEndpoint.handle({ credentials: credentialsOf(request), body: parse(request).body, ip: request.ip });
-        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(result);
+        const result = await deps.tokenEndpoint.handle({
+          credentials: credentialsOf(request),
+          body: parse(request).body,
+          ip: request.ip,
+          dpop: dpopHeader(request),
+          url: `${deps.issuer}${url}`,
+        });
+        const nonce = deps.tokenEndpoint.currentDpopNonce();
+        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...(nonce ? { 'dpop-nonce': nonce } : {}) }).send(result);
       },
     );
   }

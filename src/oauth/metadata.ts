@@ -21,5 +21,7 @@ export function authorizationServerMetadata(issuer: string, grantTypes: string[]
     ...auth('introspection_endpoint'),
     revocation_endpoint: `${issuer}/oauth/revoke`,
     ...auth('revocation_endpoint'),
+    // RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
   };
 }

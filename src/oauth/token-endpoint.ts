@@ -1,5 +1,6 @@
-import { InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
+import { InvalidDpopProofError, InvalidRequestError, UnsupportedGrantTypeError } from '../errors/oauth-error.js';
 import type { ClientAuthenticator } from './client-authenticator.js';
+import type { DpopVerifier } from './dpop.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 import type { GrantHandler, TokenParams, TokenResponse } from './grants/grant.js';
 
@@ -8,6 +9,10 @@ export interface TokenRequest {
   credentials: PresentedCredentials | undefined;
   body: TokenParams;
   ip: string;
+  /** The `DPoP` header (RFC 9449 §4.1), undefined when absent; the caller refuses it sent twice. */
+  dpop: string | undefined;
+  /** This endpoint's URL (ISSUER + path), which a proof's `htu` must name. */
+  url: string;
 }
 
 /**
@@ -19,7 +24,13 @@ export class TokenEndpoint {
   constructor(
     private readonly authenticator: ClientAuthenticator,
     private readonly grants: ReadonlyMap<string, GrantHandler>,
+    private readonly dpop: DpopVerifier,
   ) {}
+
+  /** With DPOP_NONCE: the nonce to hand out in the `DPoP-Nonce` header of token answers (RFC 9449 §8.1). */
+  currentDpopNonce(): string | undefined {
+    return this.dpop.nonces?.current();
+  }
 
   get grantTypes(): string[] {
     return [...this.grants.keys()];
@@ -31,6 +42,10 @@ export class TokenEndpoint {
     const grant = this.grants.get(grantType);
     if (!grant) throw new UnsupportedGrantTypeError(grantType);
     const client = await this.authenticator.authenticate(req.credentials, req.ip);
-    return grant(client, req.body);
+    const jkt = req.dpop === undefined ? undefined : await this.dpop.verify(req.dpop, 'POST', req.url);
+    if (jkt === undefined && client.client.requireDpop) {
+      throw new InvalidDpopProofError('This client must send a DPoP proof (require_dpop).');
+    }
+    return grant(client, req.body, jkt);
   }
 }

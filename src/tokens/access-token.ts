@@ -14,6 +14,8 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   jti: string;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
+  cnf?: { jkt: string };
 }
 
 export interface TokenRequestFacts {
@@ -25,6 +27,8 @@ export interface TokenRequestFacts {
   roles: string[];
   ttlSeconds: number;
   now: Date;
+  /** The DPoP key's thumbprint, for a bound token. */
+  jkt?: string | undefined;
 }
 
 /** Builds the claims: `sub` is the client (RFC 9068 §2.2 for client-credentials tokens), `jti` 128 random bits. */
@@ -41,6 +45,7 @@ export function accessTokenClaims(f: TokenRequestFacts): AccessTokenClaims {
     iat,
     exp: iat + f.ttlSeconds,
     jti: newTokenId(),
+    ...(f.jkt ? { cnf: { jkt: f.jkt } } : {}),
   };
 }
 

@@ -35,10 +35,10 @@ export function narrowScope(wanted: string[], allowed: string[]): string[] {
   return allowed.filter((p) => wanted.includes(p));
 }
 
-/** Signs an access token for `client` on `api` with `scope` (RFC 9068), and shapes the token answer. */
-export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[]): Promise<TokenResponse> {
+/** Signs an access token for `client` on `api` with `scope` (RFC 9068), bound to the DPoP key `jkt` when given (RFC 9449 §6), and shapes the token answer. */
+export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[], jkt: string | undefined): Promise<TokenResponse> {
   const now = deps.clock.now();
   const ttl = api.accessTokenTtl ?? deps.defaultTtl;
-  const claims = accessTokenClaims({ issuer: deps.issuer, clientId: client.clientId, orgId: client.orgId, audience: api.identifier, scope, roles: client.roles, ttlSeconds: ttl, now });
-  return { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+  const claims = accessTokenClaims({ issuer: deps.issuer, clientId: client.clientId, orgId: client.orgId, audience: api.identifier, scope, roles: client.roles, ttlSeconds: ttl, now, jkt });
+  return { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: claims.scope };
 }
