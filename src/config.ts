@@ -28,6 +28,7 @@ const EnvSchema = Type.Object({
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'an http(s) URL' })),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', description: 'an http(s) URL' })),
   TRUST_PROXY: Type.Optional(Boolish),
+  DPOP_NONCE: Type.Optional(Boolish),
   BODY_LIMIT: Type.Optional(IntString({ minimum: 1024, maximum: 10485760 })),
   TOKEN_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
   MANAGEMENT_RATE_LIMIT: Type.Optional(IntString({ minimum: 0, maximum: 100000000 })),
@@ -103,6 +104,8 @@ export interface Config {
   catalogFile: string | undefined;
   /** Server processes (node:cluster); more than one needs DATABASE_URL. */
   workers: number;
+  /** DPoP proofs must carry a server nonce (RFC 9449 §8), derived from MASTER_KEY so that every node accepts it. */
+  dpopNonce: boolean;
   /** Worker threads per process that sign access tokens; 0 signs on the event loop (tokens/jws-signer.ts). */
   signingThreads: number;
   /** PostgreSQL's shared_buffers for the embedded database, in MB (it is all resident from the start). */
@@ -193,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, stdoutIsTty: bo
     logFormat: e.LOG_FORMAT ?? (stdoutIsTty ? 'pretty' : 'json'),
     tracesExporter: tracesExporter(e),
     trustProxy: bool(e.TRUST_PROXY),
+    dpopNonce: bool(e.DPOP_NONCE),
     bodyLimit: int(e.BODY_LIMIT, 16384),
     tokenRateLimit: int(e.TOKEN_RATE_LIMIT, 6000),
     managementRateLimit: int(e.MANAGEMENT_RATE_LIMIT, 1200),

@@ -24,12 +24,14 @@ import { Housekeeping } from './housekeeping.js';
 import { IdempotencyKeys } from './idempotency/idempotency-keys.js';
 import { KeyService } from './keys/key-service.js';
 import { deriveKey, resolveMasterKey } from './keys/master-key.js';
+import { ClientAssertionVerifier } from './oauth/client-assertion.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { Introspection } from './oauth/introspection.js';
 import { Revocation } from './oauth/revocation.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
+import { DpopNonces, DpopVerifier } from './oauth/dpop.js';
 import { InvitationLinks } from './orgs/invitation-links.js';
 import { type Mailer, smtpMailer } from './orgs/mailer.js';
 import { MembershipService } from './orgs/membership-service.js';
@@ -170,7 +172,8 @@ export class Runtime {
       },
       clock,
     );
-    this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock, new SecretRules(this.policies, data, this.feed));
+    const assertions = new ClientAssertionVerifier(config.issuer, (clientId, jti, expiresAt) => data.read.tokenState.claimJti('client_assertion', clientId, jti, expiresAt), clock);
+    this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock, assertions, new SecretRules(this.policies, data, this.feed));
     const meter = new TokenMeter(this.usageCounter, this.quotas, this.clientSnapshots, () => this.catalog.snapshot);
     const issuing = {
       issuer: config.issuer,
@@ -187,13 +190,19 @@ export class Runtime {
       ['client_credentials', clientCredentialsGrant(issuing)],
       ['refresh_token', refreshTokenGrant(issuing)],
     ]);
-    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, meter, tracer);
+    const dpop = new DpopVerifier(
+      (jkt, jti, expiresAt) => data.read.tokenState.claimJti('dpop_proof', jkt, jti, expiresAt),
+      clock,
+      config.dpopNonce ? new DpopNonces(deriveKey(masterKey, 'dpop-nonce'), clock) : undefined,
+    );
+    this.tokenEndpoint = new TokenEndpoint(this.authenticator, grantTypes, dpop, meter, tracer);
     this.introspection = new Introspection(config.issuer, this.accessTokens, this.refreshTokens, this.clientSnapshots, () => this.catalog.snapshot);
     this.revocation = new Revocation(this.accessTokens, this.refreshTokens, () => this.catalog.snapshot, managementAudience(config.issuer));
     this.housekeeping = new Housekeeping(
       [
         { what: 'prune expired refresh tokens', run: () => this.refreshTokens.prune() },
         { what: 'prune expired revocations', run: () => this.accessTokens.prune() },
+        { what: 'prune expired assertion and proof ids', run: () => data.read.tokenState.pruneUsedJtis(clock.now()) },
         { what: 'prune old changes', run: () => this.feed.prune() },
         { what: 'prune old usage', run: () => this.usageReports.prune(config.usageRetentionDays) },
         { what: 'prune expired idempotency keys', run: () => this.idempotencyKeys.prune() },

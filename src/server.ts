@@ -150,6 +150,7 @@ export async function buildServer(
     tokenRateLimit: config.tokenRateLimit,
     limiters: runtime.limiters,
     onRateLimited: () => runtime.metrics.rateLimitExceeded('token'),
+    issuer: config.issuer,
   });
   await app.register(wellKnownRoutes, { issuer: config.issuer, grantTypes: runtime.tokenEndpoint.grantTypes, signingKeys: runtime.signingKeys, clock: runtime.clock });
   await app.register(healthRoutes, { store: runtime.store, lifecycle });

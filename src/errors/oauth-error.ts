@@ -1,6 +1,6 @@
 /**
  * Every `error` code the OAuth endpoints can send, with its statuses (RFC 6749 §5.2,
- * RFC 8707 §2; `too_many_requests`, `quota_exceeded` and `server_error` are ours). Checked against the
+ * RFC 8707 §2, RFC 9449 §5 and §8; `too_many_requests`, `quota_exceeded` and `server_error` are ours). Checked against the
  * contract document and the OpenAPI document by a test.
  */
 export const OAUTH_ERROR_CODES = {
@@ -11,6 +11,8 @@ export const OAUTH_ERROR_CODES = {
   unsupported_grant_type: [400],
   invalid_scope: [400],
   invalid_target: [400],
+  invalid_dpop_proof: [400],
+  use_dpop_nonce: [400],
   too_many_requests: [429],
   quota_exceeded: [429],
   server_error: [500],
@@ -96,6 +98,23 @@ export class InvalidScopeError extends OAuthError {
 export class InvalidTargetError extends OAuthError {
   constructor(description: string, detail?: string) {
     super('invalid_target', description, 400, detail);
+  }
+}
+
+/** RFC 9449 §5: the DPoP proof is missing (for a client that must send one), malformed or invalid. */
+export class InvalidDpopProofError extends OAuthError {
+  constructor(description: string, detail?: string) {
+    super('invalid_dpop_proof', description, 400, detail);
+  }
+}
+
+/** RFC 9449 §8: the proof must carry the server's nonce, which the `DPoP-Nonce` header gives. */
+export class UseDpopNonceError extends OAuthError {
+  constructor(private readonly nonce: string) {
+    super('use_dpop_nonce', 'Send a DPoP proof with the nonce of the DPoP-Nonce header.', 400);
+  }
+  override headers(): Record<string, string> {
+    return { 'dpop-nonce': this.nonce };
   }
 }
 

@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ThrottledError } from '../errors/domain-errors.js';
-import { InvalidRequestError, OAUTH_ERROR_CODES, type OAuthErrorCode } from '../errors/oauth-error.js';
+import { InvalidDpopProofError, InvalidRequestError, OAUTH_ERROR_CODES, type OAuthErrorCode } from '../errors/oauth-error.js';
 import type { ClientAuthenticator } from '../oauth/client-authenticator.js';
 import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
 import type { Introspection } from '../oauth/introspection.js';
@@ -25,6 +25,19 @@ export interface OAuthRouteDeps {
   limiters: Limiters;
   /** Called for each request the token rate limit refuses (the metrics). */
   onRateLimited?: () => void;
+  /** ISSUER: a DPoP proof's `htu` names ISSUER + the endpoint's path (behind a proxy too). */
+  issuer: string;
+}
+
+/**
+ * The `DPoP` header (RFC 9449 §4.1), which must come once: Node joins a repeated header with
+ * commas, which no compact JWS holds.
+ */
+function dpopHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers.dpop;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.includes(',')) throw new InvalidDpopProofError('Send exactly one DPoP header.');
+  return value;
 }
 
 const Param = (maxLength: number) => Type.Optional(Type.String({ maxLength }));
@@ -35,6 +48,8 @@ const TokenBody = Type.Object(
     grant_type: Param(128),
     client_id: Param(256),
     client_secret: Param(256),
+    client_assertion_type: Param(128),
+    client_assertion: Param(8192),
     audience: Param(2048),
     resource: Param(2048),
     scope: Param(4096),
@@ -45,13 +60,16 @@ const TokenBody = Type.Object(
 const TokenQuery = Type.Object({ client_id: Param(256), client_secret: Param(256) }, { additionalProperties: true });
 const TokenResponse = Type.Object({
   access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
+  token_type: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')]),
   expires_in: Type.Integer(),
   scope: Type.String(),
   refresh_token: Type.Optional(Type.String()),
 });
 const OAuthErrorBody = Type.Object({ error: Type.Union((Object.keys(OAUTH_ERROR_CODES) as OAuthErrorCode[]).map((code) => Type.Literal(code))), error_description: Type.String() });
-const TokenOperationBody = Type.Object({ token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256) }, { additionalProperties: true });
+const TokenOperationBody = Type.Object(
+  { token: Param(8192), token_type_hint: Param(64), client_id: Param(256), client_secret: Param(256), client_assertion_type: Param(128), client_assertion: Param(8192) },
+  { additionalProperties: true },
+);
 /** RFC 7009 §2.2: 200 with no content, whether or not the token was valid. */
 const RevokedAnswer = Type.Unsafe<undefined>({ type: 'null', description: 'Revoked, or not a valid token of this client: the answer is the same' });
 const IntrospectionResponse = Type.Object({ active: Type.Boolean() }, { additionalProperties: true });
@@ -144,8 +162,15 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         },
       },
       async (request, reply) => {
-        const result = await deps.tokenEndpoint.handle({ credentials: credentialsOf(request), body: parse(request).body, ip: request.ip });
-        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(result);
+        const result = await deps.tokenEndpoint.handle({
+          credentials: credentialsOf(request),
+          body: parse(request).body,
+          ip: request.ip,
+          dpop: dpopHeader(request),
+          url: `${deps.issuer}${url}`,
+        });
+        const nonce = deps.tokenEndpoint.currentDpopNonce();
+        return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...(nonce ? { 'dpop-nonce': nonce } : {}) }).send(result);
       },
     );
   }

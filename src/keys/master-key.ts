@@ -35,6 +35,6 @@ function decode(text: string, source: string): Buffer {
 }
 
 /** A purpose-bound subkey, so the secret pepper and the key-encryption key are independent. */
-export function deriveKey(master: Buffer, purpose: 'client-secret-pepper' | 'signing-key-encryption'): Buffer {
+export function deriveKey(master: Buffer, purpose: 'client-secret-pepper' | 'signing-key-encryption' | 'dpop-nonce'): Buffer {
   return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), `portcullis/${purpose}/v1`, 32));
 }

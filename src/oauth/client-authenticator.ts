@@ -6,6 +6,7 @@ import type { UsageRecorder } from '../usage/usage-recorder.js';
 import { InvalidClientError } from '../errors/oauth-error.js';
 import { isStorable } from '../wire/text.js';
 import type { FailureThrottle } from '../throttle/failure-throttle.js';
+import type { ClientAssertionVerifier } from './client-assertion.js';
 import type { SecretRules } from '../usage/secret-rules.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 
@@ -21,7 +22,8 @@ export interface AuthenticatedClient {
 const UNKNOWN_CLIENT_HASHES: readonly Buffer[] = [randomBytes(32)];
 
 /**
- * Authenticates a client by its secret (RFC 6749 §2.3.1). Every way of failing gives
+ * Authenticates a client by its secret (RFC 6749 §2.3.1) or a `private_key_jwt` assertion
+ * (RFC 7523 §2.2). A client without a secret has no hash to match, so a secret always fails for it. Every way of failing gives
  * the same `invalid_client` (docs/http-api.md §2); the private `detail` tells the log which.
  */
 export class ClientAuthenticator {
@@ -31,6 +33,7 @@ export class ClientAuthenticator {
     private readonly throttle: FailureThrottle,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    private readonly assertions: ClientAssertionVerifier,
     /** secret_max_age_days and retire_when_unused_seconds (src/usage/secret-rules.ts). */
     private readonly secretRules: SecretRules,
   ) {}
@@ -45,7 +48,8 @@ export class ClientAuthenticator {
     // no await) unless the address has failed recently: the token path pays one map lookup.
     const refusing = this.throttle.check(credentials.clientId, ip);
     if (refusing) await refusing;
-    const result = await this.verify(credentials.clientId, credentials.clientSecret);
+    const result =
+      credentials.method === 'private_key_jwt' ? await this.verifyAssertion(credentials.clientId, credentials.assertion) : await this.verify(credentials.clientId, credentials.clientSecret);
     if (typeof result === 'string') {
       await this.throttle.failed(credentials.clientId, ip);
       throw new InvalidClientError(result);
@@ -53,6 +57,18 @@ export class ClientAuthenticator {
     const forgetting = this.throttle.succeeded(credentials.clientId, ip);
     if (forgetting) await forgetting;
     return { client: result, method: credentials.method };
+  }
+
+  /** The client's snapshot, or why its `private_key_jwt` assertion failed (client-assertion.ts). */
+  private async verifyAssertion(clientId: string, assertion: string): Promise<ClientSnapshot | string> {
+    if (clientId.length === 0 || clientId.length > 128 || !isStorable(clientId)) return 'malformed client_id (or an assertion without sub)';
+    const client = await this.clients.get(clientId);
+    if (!client) return 'unknown client';
+    const failure = await this.assertions.verify(client, assertion);
+    if (failure !== undefined) return failure;
+    // No secret was used: a id that matches no secret row moves only the client's last_used_at.
+    this.usage.record(clientId, `private_key_jwt:${clientId}`, this.clock.now());
+    return client;
   }
 
   /** The client's snapshot, or why authentication failed. */

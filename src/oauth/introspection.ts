@@ -44,7 +44,8 @@ export class Introspection {
     if (await this.verifier.isRevoked(claims.jti)) return INACTIVE;
     return {
       active: true,
-      token_type: 'Bearer',
+      token_type: claims.cnf ? 'DPoP' : 'Bearer',
+      ...(claims.cnf ? { cnf: { jkt: claims.cnf.jkt } } : {}),
       client_id: claims.client_id,
       org_id: claims.org_id,
       scope: claims.scope,
@@ -79,6 +80,8 @@ export class Introspection {
       exp: Math.floor(facts.expiresAt.getTime() / 1000),
       iat: Math.floor(facts.createdAt.getTime() / 1000),
       jti: facts.id,
+      // RFC 9449 §6.2: the key the family is bound to.
+      ...(facts.jkt ? { cnf: { jkt: facts.jkt } } : {}),
     };
   }
 }

@@ -5,6 +5,7 @@ import * as m0003 from './migrations/0003-token-state.js';
 import * as m0004 from './migrations/0004-change-feed.js';
 import * as m0005 from './migrations/0005-invitations.js';
 import * as m0006 from './migrations/0006-usage-and-policy.js';
+import * as m0007 from './migrations/0007-client-keys.js';
 import * as m0008 from './migrations/0008-idempotency.js';
 
 /** Numbered migrations, in order. Imported statically so the built server and the tests see the same list. */
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0004-change-feed': m0004,
   '0005-invitations': m0005,
   '0006-usage-and-policy': m0006,
+  '0007-client-keys': m0007,
   '0008-idempotency': m0008,
 };
 

@@ -48,6 +48,10 @@ export interface ClientTable {
   org_id: string;
   name: string;
   refresh_tokens: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Public JWKs for private_key_jwt (RFC 7523 §2.2); empty when the client has none. */
+  jwks: ColumnType<PublicJwk[], string | undefined, string>;
+  /** Token requests must carry a DPoP proof (RFC 9449). */
+  require_dpop: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
@@ -56,6 +60,9 @@ export interface ClientTable {
   token_quota_limit: ColumnType<number | null, number | null | undefined, number | null>;
   token_quota_per: ColumnType<'hour' | 'day' | null, 'hour' | 'day' | null | undefined, 'hour' | 'day' | null>;
 }
+
+/** A public JSON Web Key (RFC 7517 §4) as stored: only public members (clients/client-keys.ts checks). */
+export type PublicJwk = Record<string, string>;
 
 export interface ClientRoleTable {
   client_id: string;
@@ -157,6 +164,16 @@ export interface RefreshTokenTable {
   idle_expires_at: Timestamp;
   used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** The RFC 7638 thumbprint of the DPoP key the family is bound to, or null (RFC 9449 §5). */
+  jkt: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface UsedJtiTable {
+  kind: 'client_assertion' | 'dpop_proof';
+  /** The client id (assertions) or the proof key's thumbprint (DPoP). */
+  owner: string;
+  jti: string;
+  expires_at: Timestamp;
 }
 
 export interface RevokedAccessTokenTable {
@@ -245,6 +262,7 @@ export interface Database {
   quota_counts: QuotaCountTable;
   organization_policies: OrganizationPolicyTable;
   idempotency_keys: IdempotencyKeyTable;
+  used_jtis: UsedJtiTable;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

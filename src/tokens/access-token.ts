@@ -14,6 +14,8 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   jti: string;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
+  cnf?: { jkt: string };
 }
 
 export interface TokenRequestFacts {
@@ -27,6 +29,8 @@ export interface TokenRequestFacts {
   now: Date;
   /** The client's `token_claims`: added, never replacing a claim above (their names are refused on input). */
   extra?: Readonly<Record<string, string | number | boolean>>;
+  /** The DPoP key's thumbprint, for a bound token. */
+  jkt?: string | undefined;
 }
 
 /** Builds the claims: `sub` is the client (RFC 9068 §2.2 for client-credentials tokens), `jti` 128 random bits. */
@@ -45,6 +49,7 @@ export function accessTokenClaims(f: TokenRequestFacts): AccessTokenClaims {
     iat,
     exp: iat + f.ttlSeconds,
     jti: newTokenId(),
+    ...(f.jkt ? { cnf: { jkt: f.jkt } } : {}),
   };
 }
 

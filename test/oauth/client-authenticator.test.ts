@@ -4,6 +4,7 @@ import type { ClientSnapshot, ClientSnapshotCache } from '../../src/clients/clie
 import { generateSecret, SecretHasher } from '../../src/clients/secret.js';
 import type { UsageRecorder } from '../../src/usage/usage-recorder.js';
 import { InvalidClientError } from '../../src/errors/oauth-error.js';
+import { ClientAssertionVerifier } from '../../src/oauth/client-assertion.js';
 import { ClientAuthenticator } from '../../src/oauth/client-authenticator.js';
 import { FailureThrottle } from '../../src/throttle/failure-throttle.js';
 import type { ChangeFeed } from '../../src/store/change-feed.js';
@@ -19,6 +20,9 @@ function setup() {
     clientId: 'known',
     orgId: 'org_1',
     refreshTokens: false,
+    requireDpop: false,
+    jwks: [],
+    keySet: undefined,
     roles: [],
     secrets: [{ id: 'sec_1', hash: hasher.hash(secret), createdAt: 0, expiresAt: null, lastUsedAt: null, retireWhenUnusedSeconds: null }],
     secretHashes: [hasher.hash(secret)],
@@ -30,7 +34,15 @@ function setup() {
   const throttle = new FailureThrottle({ name: 'test', failuresPerKeyFromAddress: 1000, failuresPerAddress: 1000, windowSeconds: 60 }, new TestClock());
   const match = vi.spyOn(hasher, 'match');
   return {
-    authenticator: new ClientAuthenticator(clients, hasher, throttle, usage, new TestClock(), new SecretRules(new PolicyCache({} as Repositories), {} as Data, {} as ChangeFeed)),
+    authenticator: new ClientAuthenticator(
+      clients,
+      hasher,
+      throttle,
+      usage,
+      new TestClock(),
+      new ClientAssertionVerifier('http://localhost:8080', async () => true, new TestClock()),
+      new SecretRules(new PolicyCache({} as Repositories), {} as Data, {} as ChangeFeed),
+    ),
     secret,
     match,
   };

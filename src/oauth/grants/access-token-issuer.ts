@@ -40,8 +40,8 @@ export function narrowScope(wanted: string[], allowed: string[]): string[] {
   return allowed.filter((p) => wanted.includes(p));
 }
 
-/** Signs an access token for `client` on `api` with `scope` (RFC 9068), and shapes the token answer. */
-export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[]): Promise<TokenResponse> {
+/** Signs an access token for `client` on `api` with `scope` (RFC 9068), bound to the DPoP key `jkt` when given (RFC 9449 §6), and shapes the token answer. */
+export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[], jkt: string | undefined): Promise<TokenResponse> {
   const now = deps.clock.now();
   const cap = deps.policyOf(client.orgId).max_access_token_ttl;
   const wanted = api.accessTokenTtl ?? deps.defaultTtl;
@@ -56,8 +56,9 @@ export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot,
     ttlSeconds: ttl,
     now,
     extra: client.tokenClaims,
+    jkt,
   });
-  const answer: TokenResponse = { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: 'Bearer', expires_in: ttl, scope: claims.scope };
+  const answer: TokenResponse = { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: claims.scope };
   deps.onIssued(client, api.identifier, ttl);
   return answer;
 }

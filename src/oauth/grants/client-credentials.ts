@@ -10,7 +10,7 @@ import type { GrantHandler } from './grant.js';
  * `refresh_tokens: true` also gets a refresh token that starts a new family.
  */
 export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: RefreshTokenService }): GrantHandler {
-  return async ({ client }, params) => {
+  return async ({ client }, params, jkt) => {
     const audience = requestedAudience(params);
     const catalog = deps.catalog();
     const api = catalog.apiByIdentifier(audience);
@@ -19,10 +19,11 @@ export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: Refre
       throw new InvalidTargetError('The audience is not a registered API, or this client holds no permission on it.', api ? 'client holds no permission on the audience' : 'unknown audience');
     }
     const asked = parseScope(params.scope);
-    const answer = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held);
+    const answer = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held, jkt);
     // The policy's refresh_tokens_allowed off: none issued, whatever the client's setting.
     if (!client.refreshTokens || !deps.policyOf(client.orgId).refresh_tokens_allowed) return answer;
-    return { ...answer, refresh_token: await deps.refreshTokens.issue(client.clientId, api.identifier, asked) };
+    // A family started with a proof is bound to that key (RFC 9449 §5).
+    return { ...answer, refresh_token: await deps.refreshTokens.issue(client.clientId, api.identifier, asked, jkt ?? null) };
   };
 }
 

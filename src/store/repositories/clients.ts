@@ -3,6 +3,7 @@ import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Client, TokenClaims, TokenQuota } from '../../wire/management.js';
 import { fromEpochMs } from '../../clock.js';
 import type { Executor } from '../executor.js';
+import type { PublicJwk } from '../schema.js';
 import { newestFirst, toPage, type Page, type PageRequest } from '../pagination.js';
 
 /**
@@ -41,7 +42,10 @@ export class ClientRepository {
     return (await this.db.selectFrom('clients').select('client_id').where('org_id', '=', orgId).execute()).map((r) => r.client_id);
   }
 
-  async insert(orgId: string, client: { clientId: string; name: string; refreshTokens: boolean; tokenClaims: TokenClaims; tokenQuota: TokenQuota | null; now: Date }): Promise<void> {
+  async insert(
+    orgId: string,
+    client: { clientId: string; name: string; refreshTokens: boolean; requireDpop: boolean; jwks: PublicJwk[]; tokenClaims: TokenClaims; tokenQuota: TokenQuota | null; now: Date },
+  ): Promise<void> {
     await this.db
       .insertInto('clients')
       .values({
@@ -52,6 +56,8 @@ export class ClientRepository {
         token_claims: claimsColumn(client.tokenClaims),
         token_quota_limit: client.tokenQuota?.limit ?? null,
         token_quota_per: client.tokenQuota?.per ?? null,
+        require_dpop: client.requireDpop,
+        jwks: JSON.stringify(client.jwks),
         created_at: client.now,
         updated_at: client.now,
       })
@@ -72,7 +78,15 @@ export class ClientRepository {
   async update(
     orgId: string,
     clientId: string,
-    patch: { name?: string | undefined; refreshTokens?: boolean | undefined; tokenClaims?: TokenClaims | undefined; tokenQuota?: TokenQuota | null | undefined; updatedAt: Date },
+    patch: {
+      name?: string | undefined;
+      refreshTokens?: boolean | undefined;
+      requireDpop?: boolean | undefined;
+      jwks?: PublicJwk[] | undefined;
+      tokenClaims?: TokenClaims | undefined;
+      tokenQuota?: TokenQuota | null | undefined;
+      updatedAt: Date;
+    },
   ): Promise<void> {
     await this.db
       .updateTable('clients')
@@ -81,6 +95,8 @@ export class ClientRepository {
         ...(patch.refreshTokens !== undefined ? { refresh_tokens: patch.refreshTokens } : {}),
         ...(patch.tokenClaims !== undefined ? { token_claims: claimsColumn(patch.tokenClaims) } : {}),
         ...(patch.tokenQuota !== undefined ? { token_quota_limit: patch.tokenQuota?.limit ?? null, token_quota_per: patch.tokenQuota?.per ?? null } : {}),
+        ...(patch.requireDpop !== undefined ? { require_dpop: patch.requireDpop } : {}),
+        ...(patch.jwks !== undefined ? { jwks: JSON.stringify(patch.jwks) } : {}),
         updated_at: patch.updatedAt,
       })
       .where('org_id', '=', orgId)
@@ -153,6 +169,8 @@ function toClient(row: {
   org_id: string;
   name: string;
   refresh_tokens: boolean;
+  require_dpop: boolean;
+  jwks: PublicJwk[];
   created_at: Date;
   updated_at: Date;
   last_used_at: Date | null;
@@ -170,7 +188,7 @@ function toClient(row: {
     name: row.name,
     organization_id: row.org_id,
     roles: row.roles,
-    secret_hint: row.secret_hint ?? '',
+    secret_hint: row.secret_hint,
     secret_expires_at: row.secret_expires_at === null ? null : timeOf(row.secret_expires_at),
     previous_secret: previous
       ? {
@@ -181,6 +199,8 @@ function toClient(row: {
         }
       : null,
     refresh_tokens: row.refresh_tokens,
+    require_dpop: row.require_dpop,
+    jwks: { keys: row.jwks },
     token_claims: row.token_claims ?? {},
     token_quota: row.token_quota_limit !== null && row.token_quota_per !== null ? { limit: row.token_quota_limit, per: row.token_quota_per } : null,
     created_at: row.created_at,

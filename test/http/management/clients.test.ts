@@ -8,11 +8,13 @@ import { tokenRequest } from '../../helpers/tokens.js';
 const CLIENT_KEYS = [
   'client_id',
   'created_at',
+  'jwks',
   'last_used_at',
   'name',
   'organization_id',
   'previous_secret',
   'refresh_tokens',
+  'require_dpop',
   'roles',
   'secret_expires_at',
   'secret_hint',
