@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { Housekeeping } from './housekeeping.js';
 import { KeyService } from './keys/key-service.js';
 import { deriveKey, resolveMasterKey } from './keys/master-key.js';
+import { ClientAssertionVerifier } from './oauth/client-assertion.js';
 import { ClientAuthenticator } from './oauth/client-authenticator.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
@@ -115,7 +116,8 @@ export class Runtime {
       { name: 'client-auth', failuresPerKeyFromAddress: config.authFailuresPerClient, failuresPerAddress: config.authFailuresPerIp, windowSeconds: config.authFailureWindow },
       clock,
     );
-    this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock);
+    const assertions = new ClientAssertionVerifier(config.issuer, (clientId, jti, expiresAt) => data.read.tokenState.claimJti('client_assertion', clientId, jti, expiresAt), clock);
+    this.authenticator = new ClientAuthenticator(this.clientSnapshots, hasher, clientThrottle, this.usage, clock, assertions);
     const issuing = {
       issuer: config.issuer,
       defaultTtl: config.accessTokenTtl,
@@ -136,6 +138,7 @@ export class Runtime {
       [
         { what: 'prune expired refresh tokens', run: () => this.refreshTokens.prune() },
         { what: 'prune expired revocations', run: () => this.accessTokens.prune() },
+        { what: 'prune expired assertion and proof ids', run: () => data.read.tokenState.pruneUsedJtis(clock.now()) },
         { what: 'prune old changes', run: () => this.feed.prune() },
         { what: 'vacuum the embedded database', run: () => store.maintain() },
       ],

@@ -1,12 +1,13 @@
 import type { Actor } from '../audit/actor.js';
 import { diff } from '../audit/diff.js';
 import { addSeconds, type Clock } from '../clock.js';
-import { InvalidInputError, NotFoundError, type InputIssue } from '../errors/domain-errors.js';
+import { ConflictError, InvalidInputError, NotFoundError, type InputIssue } from '../errors/domain-errors.js';
 import { newClientId, newId } from '../ids.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 import type { Page, PageRequest } from '../store/pagination.js';
 import type { Data, Tx } from '../store/repositories/index.js';
-import type { Client, ClientPatch, NewClient, RotateAnswer } from '../wire/management.js';
+import type { Client, ClientJwks, ClientPatch, NewClient, RotateAnswer } from '../wire/management.js';
+import { checkClientKeys, thumbprints } from './client-keys.js';
 import { generateSecret, secretHint, type SecretHasher } from './secret.js';
 
 /**
@@ -31,29 +32,62 @@ export class ClientService {
     return found(await this.data.read.clients.find(orgId, clientId));
   }
 
-  /** Creates a client and its first secret; the plain secret is in this answer and nowhere else. */
-  async create(orgId: string, input: NewClient, actor: Actor): Promise<{ client: Client; client_secret: string }> {
-    const secret = generateSecret();
+  /**
+   * Creates a client and its first secret; the plain secret is in this answer and nowhere else.
+   * With `secret: false` the client has no secret and authenticates with its `jwks` only
+   * (private_key_jwt), which must then hold at least one key.
+   */
+  async create(orgId: string, input: NewClient & { secret?: true }, actor: Actor): Promise<{ client: Client; client_secret: string }>;
+  async create(orgId: string, input: NewClient, actor: Actor): Promise<{ client: Client; client_secret?: string }>;
+  async create(orgId: string, input: NewClient, actor: Actor): Promise<{ client: Client; client_secret?: string }> {
+    const withSecret = input.secret ?? true;
+    const jwks = await checkClientKeys(input.jwks?.keys ?? [], ['jwks', 'keys']);
+    if (!withSecret && jwks.length === 0) {
+      throw new InvalidInputError('A client without a secret (secret: false) needs at least one public key in jwks to authenticate with.', [
+        { path: ['secret'], message: 'false needs jwks with at least one key' },
+      ]);
+    }
+    const secret = withSecret ? generateSecret() : undefined;
     const client = await this.data.transaction(async (tx) => {
       if (!(await tx.organizations.find(orgId))) throw new NotFoundError('Organization');
       const roles = await existingRoles(tx, input.roles);
       const clientId = newClientId();
       const now = this.clock.now();
       const refreshTokens = input.refresh_tokens ?? false;
-      await tx.clients.insert(orgId, { clientId, name: input.name, refreshTokens, now });
+      const requireDpop = input.require_dpop ?? false;
+      await tx.clients.insert(orgId, { clientId, name: input.name, refreshTokens, requireDpop, jwks, now });
       await tx.clients.setRoles(orgId, clientId, roles);
-      await this.insertSecret(tx, orgId, clientId, secret, now);
-      await tx.audit.record(orgId, actor, { action: 'client.created', target: { type: 'client', id: clientId }, details: { name: input.name, roles, refresh_tokens: refreshTokens } });
+      if (secret) await this.insertSecret(tx, orgId, clientId, secret, now);
+      await tx.audit.record(orgId, actor, {
+        action: 'client.created',
+        target: { type: 'client', id: clientId },
+        details: { name: input.name, roles, refresh_tokens: refreshTokens, require_dpop: requireDpop, secret: withSecret, key_thumbprints: await thumbprints(jwks) },
+      });
       // Caches remember unknown client ids (clients/client-snapshots.ts): the new id must not stay one.
       await this.feed.publish(tx, { kind: 'client', clientId });
       return found(await tx.clients.find(orgId, clientId));
     });
-    return { client, client_secret: secret };
+    return secret ? { client, client_secret: secret } : { client };
   }
 
   async update(orgId: string, clientId: string, patch: ClientPatch, actor: Actor): Promise<Client> {
     return this.change(orgId, clientId, actor, 'client.updated', {}, async (tx) => {
-      await tx.clients.update(orgId, clientId, { name: patch.name, refreshTokens: patch.refresh_tokens, updatedAt: this.clock.now() });
+      await tx.clients.update(orgId, clientId, { name: patch.name, refreshTokens: patch.refresh_tokens, requireDpop: patch.require_dpop, updatedAt: this.clock.now() });
+    });
+  }
+
+  /**
+   * Replaces the client's public keys for private_key_jwt; `[]` removes them, except from a
+   * client without a secret, which would be left with no way to authenticate (409: rotate a
+   * secret first). Assertions signed by a removed key fail at once on every node (the change feed).
+   */
+  async setKeys(orgId: string, clientId: string, jwks: ClientJwks, actor: Actor): Promise<Client> {
+    const keys = await checkClientKeys(jwks.keys, ['keys']);
+    return this.change(orgId, clientId, actor, 'client.keys_changed', { key_thumbprints: await thumbprints(keys) }, async (tx, before) => {
+      if (keys.length === 0 && before.secret_hint === null) {
+        throw new ConflictError('This client has no secret: removing its keys would leave it no way to authenticate. Rotate its secret first to give it one.');
+      }
+      await tx.clients.update(orgId, clientId, { jwks: keys, updatedAt: this.clock.now() });
     });
   }
 
@@ -66,7 +100,7 @@ export class ClientService {
   }
 
   /**
-   * Issues a new secret. With `gracePeriodSeconds` 0 the old secret fails at once; otherwise
+   * Issues a new secret (a client without one gets its first: it may then use either). With `gracePeriodSeconds` 0 the old secret fails at once; otherwise
    * it keeps working until then. A client has at most two secrets: an older previous secret
    * still in its grace period is dropped by a second rotation.
    */
@@ -96,13 +130,13 @@ export class ClientService {
   }
 
   /** One change to an existing client: lock it (it must be this organization's), apply, audit with a diff and `details`, publish. */
-  private async change(orgId: string, clientId: string, actor: Actor, action: string, details: Record<string, unknown>, apply: (tx: Tx) => Promise<void>): Promise<Client> {
+  private async change(orgId: string, clientId: string, actor: Actor, action: string, details: Record<string, unknown>, apply: (tx: Tx, before: Client) => Promise<void>): Promise<Client> {
     return this.data.transaction(async (tx) => {
       if (!(await tx.clients.lock(orgId, clientId))) throw new NotFoundError('Client');
       const before = found(await tx.clients.find(orgId, clientId));
-      await apply(tx);
+      await apply(tx, before);
       const after = found(await tx.clients.find(orgId, clientId));
-      await tx.audit.record(orgId, actor, { action, target: { type: 'client', id: clientId }, details: { ...diff(before, after, ['name', 'refresh_tokens', 'roles']), ...details } });
+      await tx.audit.record(orgId, actor, { action, target: { type: 'client', id: clientId }, details: { ...diff(before, after, ['name', 'refresh_tokens', 'require_dpop', 'roles']), ...details } });
       await this.feed.publish(tx, { kind: 'client', clientId });
       return after;
     });

@@ -1,3 +1,4 @@
+import { createLocalJWKSet, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Change, ChangeSubscriber } from '../store/change-feed.js';
 import type { Repositories } from '../store/repositories/index.js';
@@ -11,6 +12,8 @@ import type { ClientSnapshotRow } from '../store/repositories/token-path.js';
 export interface ClientSnapshot extends ClientSnapshotRow {
   /** `secrets[i].hash`, in the same order: what SecretHasher.match takes, built once per load. */
   secretHashes: Buffer[];
+  /** The client's keys as jose's key resolver (keys imported once, on first use), or undefined when it has none. */
+  keySet: ReturnType<typeof createLocalJWKSet> | undefined;
 }
 
 /**
@@ -153,6 +156,10 @@ export class ClientSnapshotCache implements ChangeSubscriber {
   }
 
   private async load(clientIds: readonly string[]): Promise<ClientSnapshot[]> {
-    return (await this.read.tokenPath.snapshots(clientIds)).map((row) => ({ ...row, secretHashes: row.secrets.map((s) => s.hash) }));
+    return (await this.read.tokenPath.snapshots(clientIds)).map((row) => ({
+      ...row,
+      secretHashes: row.secrets.map((s) => s.hash),
+      keySet: row.jwks.length > 0 ? createLocalJWKSet({ keys: row.jwks as JWK[] }) : undefined,
+    }));
   }
 }

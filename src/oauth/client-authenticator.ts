@@ -6,6 +6,7 @@ import type { UsageRecorder } from '../clients/usage-recorder.js';
 import { InvalidClientError } from '../errors/oauth-error.js';
 import { isStorable } from '../wire/text.js';
 import type { FailureThrottle } from '../throttle/failure-throttle.js';
+import type { ClientAssertionVerifier } from './client-assertion.js';
 import type { PresentedCredentials } from './client-credentials-parser.js';
 
 export interface AuthenticatedClient {
@@ -20,7 +21,8 @@ export interface AuthenticatedClient {
 const UNKNOWN_CLIENT_HASHES: readonly Buffer[] = [randomBytes(32)];
 
 /**
- * Authenticates a client by its secret (RFC 6749 §2.3.1). Every way of failing gives
+ * Authenticates a client by its secret (RFC 6749 §2.3.1) or a `private_key_jwt` assertion
+ * (RFC 7523 §2.2). A client without a secret has no hash to match, so a secret always fails for it. Every way of failing gives
  * the same `invalid_client` (docs/http-api.md §2); the private `detail` tells the log which.
  */
 export class ClientAuthenticator {
@@ -30,6 +32,7 @@ export class ClientAuthenticator {
     private readonly throttle: FailureThrottle,
     private readonly usage: UsageRecorder,
     private readonly clock: Clock,
+    private readonly assertions: ClientAssertionVerifier,
   ) {}
 
   async authenticate(credentials: PresentedCredentials | undefined, ip: string): Promise<AuthenticatedClient> {
@@ -42,7 +45,8 @@ export class ClientAuthenticator {
     // no await) unless the address has failed recently: the token path pays one map lookup.
     const refusing = this.throttle.check(credentials.clientId, ip);
     if (refusing) await refusing;
-    const result = await this.verify(credentials.clientId, credentials.clientSecret);
+    const result =
+      credentials.method === 'private_key_jwt' ? await this.verifyAssertion(credentials.clientId, credentials.assertion) : await this.verify(credentials.clientId, credentials.clientSecret);
     if (typeof result === 'string') {
       await this.throttle.failed(credentials.clientId, ip);
       throw new InvalidClientError(result);
@@ -50,6 +54,18 @@ export class ClientAuthenticator {
     const forgetting = this.throttle.succeeded(credentials.clientId, ip);
     if (forgetting) await forgetting;
     return { client: result, method: credentials.method };
+  }
+
+  /** The client's snapshot, or why its `private_key_jwt` assertion failed (client-assertion.ts). */
+  private async verifyAssertion(clientId: string, assertion: string): Promise<ClientSnapshot | string> {
+    if (clientId.length === 0 || clientId.length > 128 || !isStorable(clientId)) return 'malformed client_id (or an assertion without sub)';
+    const client = await this.clients.get(clientId);
+    if (!client) return 'unknown client';
+    const failure = await this.assertions.verify(client, assertion);
+    if (failure !== undefined) return failure;
+    // No secret was used: a id that matches no secret row moves only the client's last_used_at.
+    this.usage.record(clientId, `private_key_jwt:${clientId}`, this.clock.now());
+    return client;
   }
 
   /** The client's snapshot, or why authentication failed. */

@@ -1,23 +1,29 @@
+import { decodeJwt } from 'jose';
 import { InvalidRequestError } from '../errors/oauth-error.js';
 
-export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'query';
+export type SecretMethod = 'client_secret_basic' | 'client_secret_post' | 'query';
 
-export interface PresentedCredentials {
-  clientId: string;
-  clientSecret: string;
-  method: AuthMethod;
-}
+/** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
+export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export type PresentedCredentials =
+  | { method: SecretMethod; clientId: string; clientSecret: string }
+  /** `clientId` is the body's `client_id`, else the assertion's (unverified) `sub`: which client's keys to try. */
+  | { method: 'private_key_jwt'; clientId: string; assertion: string };
+
+export type AuthMethod = PresentedCredentials['method'];
 
 export interface CredentialSources {
   authorization: string | undefined;
-  body: { client_id?: string | undefined; client_secret?: string | undefined };
+  body: { client_id?: string | undefined; client_secret?: string | undefined; client_assertion?: string | undefined; client_assertion_type?: string | undefined };
   query: { client_id?: string | undefined; client_secret?: string | undefined };
 }
 
 /**
  * Finds the client's credentials (RFC 6749 §2.3.1): exactly one of an HTTP Basic
- * header, `client_id`+`client_secret` in the body, or, only when the operator allows
- * it, in the query string. Returns undefined when none is present (the caller answers
+ * header, `client_id`+`client_secret` in the body, a JWT client assertion (RFC 7521 §4.2,
+ * RFC 7523 §2.2), or, only when the operator allows it, `client_id`+`client_secret` in the
+ * query string. Returns undefined when none is present (the caller answers
  * `invalid_client`). Throws `invalid_request` for two methods at once, a malformed
  * Basic header, or query credentials that are not allowed.
  *
@@ -31,6 +37,8 @@ export function parseClientCredentials(src: CredentialSources, opts: { allowQuer
     if (src.body.client_id === undefined) throw new InvalidRequestError('client_secret was sent without client_id.');
     found.push({ clientId: src.body.client_id, clientSecret: src.body.client_secret, method: 'client_secret_post' });
   }
+  const assertion = parseAssertion(src.body);
+  if (assertion) found.push(assertion);
   if (src.query.client_secret !== undefined || src.query.client_id !== undefined) {
     if (!opts.allowQuery) {
       throw new InvalidRequestError(
@@ -47,10 +55,30 @@ export function parseClientCredentials(src: CredentialSources, opts: { allowQuer
   }
   const [credentials] = found;
   // A client_id in the body next to another method is allowed (RFC 6749 §3.2.1) only if it names the same client.
-  if (credentials && src.body.client_id !== undefined && src.body.client_id !== credentials.clientId) {
+  if (credentials && credentials.method !== 'private_key_jwt' && src.body.client_id !== undefined && src.body.client_id !== credentials.clientId) {
     throw new InvalidRequestError('client_id in the body does not match the authenticated client.');
   }
   return credentials;
+}
+
+/**
+ * RFC 7521 §4.2: `client_assertion_type` and `client_assertion` together; the `client_id`, if
+ * sent, must name the assertion's client (checked against `sub` when the assertion is verified).
+ * The assertion is decoded here without being trusted, only to know whose keys to try.
+ */
+function parseAssertion(body: CredentialSources['body']): PresentedCredentials | undefined {
+  const { client_assertion: assertion, client_assertion_type: type } = body;
+  if (assertion === undefined && type === undefined) return undefined;
+  if (type !== JWT_BEARER_ASSERTION) throw new InvalidRequestError(`client_assertion_type must be ${JWT_BEARER_ASSERTION}.`);
+  if (assertion === undefined) throw new InvalidRequestError('client_assertion is required with client_assertion_type.');
+  let sub: unknown;
+  try {
+    sub = decodeJwt(assertion).sub;
+  } catch {
+    // Undecodable: it fails verification as invalid_client, like a wrong secret.
+  }
+  const clientId = body.client_id ?? (typeof sub === 'string' ? sub : '');
+  return { method: 'private_key_jwt', clientId, assertion };
 }
 
 /**

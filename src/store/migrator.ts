@@ -4,6 +4,7 @@ import * as m0002 from './migrations/0002-accounts.js';
 import * as m0003 from './migrations/0003-token-state.js';
 import * as m0004 from './migrations/0004-change-feed.js';
 import * as m0005 from './migrations/0005-invitations.js';
+import * as m0007 from './migrations/0007-client-keys.js';
 
 /** Numbered migrations, in order. Imported statically so the built server and the tests see the same list. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0003-token-state': m0003,
   '0004-change-feed': m0004,
   '0005-invitations': m0005,
+  '0007-client-keys': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

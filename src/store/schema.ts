@@ -48,10 +48,17 @@ export interface ClientTable {
   org_id: string;
   name: string;
   refresh_tokens: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Public JWKs for private_key_jwt (RFC 7523 §2.2); empty when the client has none. */
+  jwks: ColumnType<PublicJwk[], string | undefined, string>;
+  /** Token requests must carry a DPoP proof (RFC 9449). */
+  require_dpop: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
 }
+
+/** A public JSON Web Key (RFC 7517 §4) as stored: only public members (clients/client-keys.ts checks). */
+export type PublicJwk = Record<string, string>;
 
 export interface ClientRoleTable {
   client_id: string;
@@ -151,6 +158,16 @@ export interface RefreshTokenTable {
   idle_expires_at: Timestamp;
   used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** The RFC 7638 thumbprint of the DPoP key the family is bound to, or null (RFC 9449 §5). */
+  jkt: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface UsedJtiTable {
+  kind: 'client_assertion' | 'dpop_proof';
+  /** The client id (assertions) or the proof key's thumbprint (DPoP). */
+  owner: string;
+  jti: string;
+  expires_at: Timestamp;
 }
 
 export interface RevokedAccessTokenTable {
@@ -187,6 +204,7 @@ export interface Database {
   refresh_tokens: RefreshTokenTable;
   revoked_access_tokens: RevokedAccessTokenTable;
   changes: ChangeTable;
+  used_jtis: UsedJtiTable;
 }
 
 export type SigningKeyRow = Selectable<SigningKeyTable>;

@@ -16,6 +16,8 @@ export interface RefreshTokenFacts {
   scope: string[] | null;
   createdAt: Date;
   expiresAt: Date;
+  /** The thumbprint of the DPoP key the family is bound to (RFC 9449 §5), or null. */
+  jkt: string | null;
 }
 
 export interface RefreshTokenSettings {
@@ -42,10 +44,10 @@ export class RefreshTokenService {
     private readonly settings: RefreshTokenSettings,
   ) {}
 
-  /** Starts a family. */
-  async issue(clientId: string, audience: string, scope: string[] | null): Promise<string> {
+  /** Starts a family, bound to the DPoP key `jkt` when the request carried a proof. */
+  async issue(clientId: string, audience: string, scope: string[] | null, jkt: string | null = null): Promise<string> {
     const now = this.clock.now();
-    return this.insert(this.data.read, { familyId: newId('rtf'), clientId, audience, scope, now, expiresAt: addSeconds(now, this.settings.absoluteTtlSeconds) });
+    return this.insert(this.data.read, { familyId: newId('rtf'), clientId, audience, scope, jkt, now, expiresAt: addSeconds(now, this.settings.absoluteTtlSeconds) });
   }
 
   /**
@@ -82,10 +84,11 @@ export class RefreshTokenService {
         scope: row.scope === null ? null : row.scope.split(' '),
         createdAt: row.created_at,
         expiresAt: row.expires_at,
+        jkt: row.jkt,
       };
       check(facts);
       await tx.tokenState.spendRefreshToken(row.id, now);
-      const next = await this.insert(tx, { familyId: row.family_id, clientId, audience: row.audience, scope: facts.scope, now, expiresAt: row.expires_at });
+      const next = await this.insert(tx, { familyId: row.family_id, clientId, audience: row.audience, scope: facts.scope, jkt: row.jkt, now, expiresAt: row.expires_at });
       return { facts, next } as const;
     });
     if ('error' in outcome) throw new InvalidGrantError('The refresh token is invalid, expired, revoked or was issued to another client.', outcome.error);
@@ -107,6 +110,7 @@ export class RefreshTokenService {
       scope: row.scope === null ? null : row.scope.split(' '),
       createdAt: row.created_at,
       expiresAt: earlier(row.idle_expires_at, row.expires_at),
+      jkt: row.jkt,
     };
   }
 
@@ -130,7 +134,7 @@ export class RefreshTokenService {
     return this.data.read.tokenState.pruneRefreshTokens(this.clock.now());
   }
 
-  private async insert(repos: Repositories, f: { familyId: string; clientId: string; audience: string; scope: string[] | null; now: Date; expiresAt: Date }): Promise<string> {
+  private async insert(repos: Repositories, f: { familyId: string; clientId: string; audience: string; scope: string[] | null; jkt: string | null; now: Date; expiresAt: Date }): Promise<string> {
     const token = PREFIX + randomBase62(256);
     const idle = addSeconds(f.now, this.settings.idleTtlSeconds);
     await repos.tokenState.insertRefreshToken({
@@ -143,6 +147,7 @@ export class RefreshTokenService {
       created_at: f.now,
       expires_at: f.expiresAt,
       idle_expires_at: earlier(idle, f.expiresAt),
+      jkt: f.jkt,
     });
     return token;
   }

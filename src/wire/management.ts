@@ -145,21 +145,64 @@ export const RolePatch = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+/** Base64url, as JWK members carry their numbers (RFC 7518 §6): enough for an 8192-bit RSA modulus. */
+const Base64url = Type.String({ minLength: 1, maxLength: 1400, pattern: '^[A-Za-z0-9_-]+$' });
+const JwkWord = Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_.-]+$' });
+/**
+ * A public JWK (RFC 7517 §4) as a client registers it. Other members pass the schema so that
+ * clients/client-keys.ts can name a private member (`d`, …) in a clear refusal; members it does
+ * not keep are not stored.
+ */
+export const PublicJwkInput = Type.Object(
+  {
+    kty: JwkWord,
+    crv: Type.Optional(JwkWord),
+    x: Type.Optional(Base64url),
+    y: Type.Optional(Base64url),
+    n: Type.Optional(Base64url),
+    e: Type.Optional(Base64url),
+    kid: Type.Optional(Storable({ minLength: 1, maxLength: 200 })),
+    alg: Type.Optional(JwkWord),
+    use: Type.Optional(JwkWord),
+  },
+  { additionalProperties: true, maxProperties: 32 },
+);
+/** A JWK Set (RFC 7517 §5) of public keys; `{keys: []}` removes them. */
+export const ClientJwks = Type.Object({ keys: Type.Array(PublicJwkInput, { maxItems: 10 }) }, { additionalProperties: false });
 export const Client = Type.Object({
   client_id: Type.String(),
   name: Type.String(),
   organization_id: Type.String(),
   roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
-  secret_hint: Type.String(),
+  /** Null for a client without a secret (one that authenticates with private_key_jwt only). */
+  secret_hint: Type.Union([Type.String(), Type.Null()]),
   refresh_tokens: Type.Boolean(),
+  require_dpop: Type.Boolean(),
+  /** The public keys for private_key_jwt, each with its `kid` (the RFC 7638 thumbprint when none was registered). */
+  jwks: Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.String())) }),
   created_at: DateTime,
   updated_at: DateTime,
   last_used_at: Type.Union([DateTime, Type.Null()]),
 });
-export const ClientWithSecret = Type.Intersect([Client, Type.Object({ client_secret: Type.String() })]);
+/** A client created without a secret (`secret: false`) has no `client_secret` here. */
+export const ClientWithSecret = Type.Intersect([Client, Type.Object({ client_secret: Type.Optional(Type.String()) })]);
 const RoleIds = Type.Array(RoleId, { maxItems: 100 });
-export const NewClient = Type.Object({ name: Name, roles: RoleIds, refresh_tokens: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
-export const ClientPatch = Type.Object({ name: Type.Optional(Name), refresh_tokens: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 });
+export const NewClient = Type.Object(
+  {
+    name: Name,
+    roles: RoleIds,
+    refresh_tokens: Type.Optional(Type.Boolean()),
+    require_dpop: Type.Optional(Type.Boolean()),
+    jwks: Type.Optional(ClientJwks),
+    /** Default true; false (with `jwks`) makes a client that authenticates with private_key_jwt only. */
+    secret: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const ClientPatch = Type.Object(
+  { name: Type.Optional(Name), refresh_tokens: Type.Optional(Type.Boolean()), require_dpop: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1 },
+);
 export const ClientRoles = Type.Object({ roles: RoleIds }, { additionalProperties: false });
 export const RotateBody = Type.Object({ grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400 })) }, { additionalProperties: false });
 export const RotateAnswer = Type.Object({ client_secret: Type.String(), secret_hint: Type.String(), previous_secret_expires_at: Type.Union([DateTime, Type.Null()]) });
@@ -226,6 +269,7 @@ export type Client = Static<typeof Client>;
 export type ClientWithSecret = Static<typeof ClientWithSecret>;
 export type NewClient = Static<typeof NewClient>;
 export type ClientPatch = Static<typeof ClientPatch>;
+export type ClientJwks = Static<typeof ClientJwks>;
 export type RotateAnswer = Static<typeof RotateAnswer>;
 export type AuditEvent = Static<typeof AuditEvent>;
 export type ErrorBody = Static<typeof ErrorBody>;

@@ -73,6 +73,8 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
         roles: [{ id: reader.id, name: reader.name }],
         secret_hint: client_secret.slice(-4),
         refresh_tokens: false,
+        require_dpop: false,
+        jwks: { keys: [] },
         created_at: now,
         updated_at: now,
         last_used_at: null,
@@ -408,7 +410,7 @@ describe.each(testDatabases())('ClientService on $name', (db) => {
       for (const e of events) {
         expect(e).toMatchObject({ org_id: org.id, actor_type: 'user', actor_id: 'usr_alice', ip: '203.0.113.7', target_type: 'client', target_id: client.client_id });
       }
-      expect(events[0]!.details).toEqual({ name: 'Audited', roles: [reader.id], refresh_tokens: false });
+      expect(events[0]!.details).toEqual({ name: 'Audited', roles: [reader.id], refresh_tokens: false, require_dpop: false, secret: true, key_thumbprints: [] });
       expect(events[4]!.details).toEqual({ name: 'Audited 2' });
     });
 

@@ -4,6 +4,7 @@ import type { ClientSnapshot, ClientSnapshotCache } from '../../src/clients/clie
 import { generateSecret, SecretHasher } from '../../src/clients/secret.js';
 import type { UsageRecorder } from '../../src/clients/usage-recorder.js';
 import { InvalidClientError } from '../../src/errors/oauth-error.js';
+import { ClientAssertionVerifier } from '../../src/oauth/client-assertion.js';
 import { ClientAuthenticator } from '../../src/oauth/client-authenticator.js';
 import { FailureThrottle } from '../../src/throttle/failure-throttle.js';
 import { TestClock } from '../helpers/clock.js';
@@ -15,6 +16,9 @@ function setup() {
     clientId: 'known',
     orgId: 'org_1',
     refreshTokens: false,
+    requireDpop: false,
+    jwks: [],
+    keySet: undefined,
     roles: [],
     secrets: [{ id: 'sec_1', hash: hasher.hash(secret), expiresAt: null }],
     secretHashes: [hasher.hash(secret)],
@@ -23,7 +27,11 @@ function setup() {
   const usage = { record: vi.fn() } as unknown as UsageRecorder;
   const throttle = new FailureThrottle({ name: 'test', failuresPerKeyFromAddress: 1000, failuresPerAddress: 1000, windowSeconds: 60 }, new TestClock());
   const match = vi.spyOn(hasher, 'match');
-  return { authenticator: new ClientAuthenticator(clients, hasher, throttle, usage, new TestClock()), secret, match };
+  return {
+    authenticator: new ClientAuthenticator(clients, hasher, throttle, usage, new TestClock(), new ClientAssertionVerifier('http://localhost:8080', async () => true, new TestClock())),
+    secret,
+    match,
+  };
 }
 
 describe('ClientAuthenticator', () => {

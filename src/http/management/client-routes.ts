@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ClientService } from '../../clients/client-service.js';
-import { Client, ClientPatch, ClientRoles, ClientWithSecret, errors, IdParam, NewClient, NoContent, PageOf, PageQuery, RotateAnswer, RotateBody } from '../../wire/management.js';
+import { Client, ClientJwks, ClientPatch, ClientRoles, ClientWithSecret, errors, IdParam, NewClient, NoContent, PageOf, PageQuery, RotateAnswer, RotateBody } from '../../wire/management.js';
 import { actorOf } from './access.js';
 import type { TypedApp } from './index.js';
 
@@ -36,11 +36,11 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
       },
     },
     async (request, reply) => {
-      const { client, client_secret } = await clients.create(request.params.org, request.body, actorOf(request));
+      const { client, ...secret } = await clients.create(request.params.org, request.body, actorOf(request));
       return reply
         .code(201)
         .header('cache-control', 'no-store')
-        .send({ ...client, client_secret });
+        .send({ ...client, ...secret });
     },
   );
 
@@ -61,6 +61,23 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     { config: writers, schema: { summary: "Replace the client's roles", tags: ['clients'], params: ClientParams, body: ClientRoles, response: { 200: Client, ...errors(400, 401, 403, 404) } } },
     async (request) => {
       return clients.setRoles(request.params.org, request.params.client_id, request.body.roles, actorOf(request));
+    },
+  );
+
+  app.put(
+    '/organizations/:org/clients/:client_id/jwks',
+    {
+      config: writers,
+      schema: {
+        summary: "Replace the client's public keys for private_key_jwt; {keys: []} removes them",
+        tags: ['clients'],
+        params: ClientParams,
+        body: ClientJwks,
+        response: { 200: Client, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      return clients.setKeys(request.params.org, request.params.client_id, request.body, actorOf(request));
     },
   );
 

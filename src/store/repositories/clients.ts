@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Client } from '../../wire/management.js';
 import type { Executor } from '../executor.js';
+import type { PublicJwk } from '../schema.js';
 import { newestFirst, toPage, type Page, type PageRequest } from '../pagination.js';
 
 /**
@@ -34,20 +35,35 @@ export class ClientRepository {
     return (await this.db.selectFrom('clients').select('client_id').where('org_id', '=', orgId).execute()).map((r) => r.client_id);
   }
 
-  async insert(orgId: string, client: { clientId: string; name: string; refreshTokens: boolean; now: Date }): Promise<void> {
+  async insert(orgId: string, client: { clientId: string; name: string; refreshTokens: boolean; requireDpop: boolean; jwks: PublicJwk[]; now: Date }): Promise<void> {
     await this.db
       .insertInto('clients')
-      .values({ client_id: client.clientId, org_id: orgId, name: client.name, refresh_tokens: client.refreshTokens, created_at: client.now, updated_at: client.now })
+      .values({
+        client_id: client.clientId,
+        org_id: orgId,
+        name: client.name,
+        refresh_tokens: client.refreshTokens,
+        require_dpop: client.requireDpop,
+        jwks: JSON.stringify(client.jwks),
+        created_at: client.now,
+        updated_at: client.now,
+      })
       .execute();
   }
 
   /** Sets the given fields and `updated_at` (by primary key). */
-  async update(orgId: string, clientId: string, patch: { name?: string | undefined; refreshTokens?: boolean | undefined; updatedAt: Date }): Promise<void> {
+  async update(
+    orgId: string,
+    clientId: string,
+    patch: { name?: string | undefined; refreshTokens?: boolean | undefined; requireDpop?: boolean | undefined; jwks?: PublicJwk[] | undefined; updatedAt: Date },
+  ): Promise<void> {
     await this.db
       .updateTable('clients')
       .set({
         ...(patch.name !== undefined ? { name: patch.name } : {}),
         ...(patch.refreshTokens !== undefined ? { refresh_tokens: patch.refreshTokens } : {}),
+        ...(patch.requireDpop !== undefined ? { require_dpop: patch.requireDpop } : {}),
+        ...(patch.jwks !== undefined ? { jwks: JSON.stringify(patch.jwks) } : {}),
         updated_at: patch.updatedAt,
       })
       .where('org_id', '=', orgId)
@@ -111,6 +127,8 @@ function toClient(row: {
   org_id: string;
   name: string;
   refresh_tokens: boolean;
+  require_dpop: boolean;
+  jwks: PublicJwk[];
   created_at: Date;
   updated_at: Date;
   last_used_at: Date | null;
@@ -122,8 +140,10 @@ function toClient(row: {
     name: row.name,
     organization_id: row.org_id,
     roles: row.roles,
-    secret_hint: row.secret_hint ?? '',
+    secret_hint: row.secret_hint,
     refresh_tokens: row.refresh_tokens,
+    require_dpop: row.require_dpop,
+    jwks: { keys: row.jwks },
     created_at: row.created_at,
     updated_at: row.updated_at,
     last_used_at: row.last_used_at,

@@ -1,11 +1,16 @@
 import { sql } from 'kysely';
 import type { Executor } from '../executor.js';
+import type { PublicJwk } from '../schema.js';
 
 /** What the token path knows of a client, compiled from one indexed read. */
 export interface ClientSnapshotRow {
   clientId: string;
   orgId: string;
   refreshTokens: boolean;
+  /** Token requests must carry a DPoP proof (RFC 9449). */
+  requireDpop: boolean;
+  /** Public JWKs for private_key_jwt; empty when the client has none. */
+  jwks: PublicJwk[];
   roles: string[];
   secrets: { id: string; hash: Buffer; expiresAt: number | null }[];
 }
@@ -34,6 +39,8 @@ export class TokenPathRepository {
         'clients.client_id',
         'clients.org_id',
         'clients.refresh_tokens',
+        'clients.require_dpop',
+        'clients.jwks',
         sql<string[]>`coalesce((select array_agg(r.role_id order by r.role_id) from client_roles r where r.client_id = ${eb.ref('clients.client_id')}), '{}')`.as('roles'),
         sql<{ id: string; hash: string; expires_at: string | null }[]>`coalesce((
           select json_agg(json_build_object('id', s.id, 'hash', encode(s.hash, 'base64'), 'expires_at', s.expires_at))
@@ -45,6 +52,8 @@ export class TokenPathRepository {
       clientId: row.client_id,
       orgId: row.org_id,
       refreshTokens: row.refresh_tokens,
+      requireDpop: row.require_dpop,
+      jwks: row.jwks,
       roles: row.roles,
       secrets: row.secrets.map((s) => ({ id: s.id, hash: Buffer.from(s.hash, 'base64'), expiresAt: s.expires_at ? Date.parse(s.expires_at) : null })),
     }));

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Executor } from '../executor.js';
-import type { RefreshTokenTable } from '../schema.js';
+import type { RefreshTokenTable, UsedJtiTable } from '../schema.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokenTable>;
 
@@ -54,6 +54,26 @@ export class TokenStateRepository {
   /** Drops tokens past their absolute expiry (a scan: hourly housekeeping). */
   async pruneRefreshTokens(now: Date): Promise<number> {
     const result = await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /**
+   * Records a `jti` as used until `expiresAt`; false when it was already (a replay). One
+   * statement on the primary key, so two nodes racing with the same `jti` cannot both win.
+   */
+  async claimJti(kind: UsedJtiTable['kind'], owner: string, jti: string, expiresAt: Date): Promise<boolean> {
+    const rows = await this.db
+      .insertInto('used_jtis')
+      .values({ kind, owner, jti, expires_at: expiresAt })
+      .onConflict((oc) => oc.columns(['kind', 'owner', 'jti']).doNothing())
+      .returning('jti')
+      .execute();
+    return rows.length === 1;
+  }
+
+  /** Forgets jtis that could no longer be accepted anyway (used_jtis_expires_idx; housekeeping). */
+  async pruneUsedJtis(now: Date): Promise<number> {
+    const result = await this.db.deleteFrom('used_jtis').where('expires_at', '<', now).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 

@@ -5,7 +5,7 @@ import { call, createUser, managementClient, signIn, type Caller } from '../../h
 import { startPortcullis, type TestPortcullis } from '../../helpers/portcullis.js';
 import { tokenRequest } from '../../helpers/tokens.js';
 
-const CLIENT_KEYS = ['client_id', 'created_at', 'last_used_at', 'name', 'organization_id', 'refresh_tokens', 'roles', 'secret_hint', 'updated_at'];
+const CLIENT_KEYS = ['client_id', 'created_at', 'jwks', 'last_used_at', 'name', 'organization_id', 'refresh_tokens', 'require_dpop', 'roles', 'secret_hint', 'updated_at'];
 
 describe.each(testDatabases())('organization clients through the management API on $name', (db) => {
   let p: TestPortcullis;
