@@ -32,7 +32,13 @@ export async function clientAuthFor(settings: ClientAuthSettings): Promise<oauth
   const method = authMethodOf(settings);
   if (method === 'private_key_jwt') {
     if (settings.privateKey === undefined) throw new TypeError('createTokenSource: authMethod private_key_jwt needs privateKey.');
-    return oauth.PrivateKeyJwt(await importPrivateKey(settings.privateKey, settings.privateKeyId));
+    return oauth.PrivateKeyJwt(await importPrivateKey(settings.privateKey, settings.privateKeyId), {
+      // oauth4webapi names Ed25519 signatures by the fully-specified "Ed25519" (RFC 9864); servers,
+      // Portcullis among them, know the older "EdDSA" (RFC 8037), which means the same signature.
+      [oauth.modifyAssertion]: (header) => {
+        if (header.alg === 'Ed25519') header.alg = 'EdDSA';
+      },
+    });
   }
   if (!settings.clientSecret) throw new TypeError(`createTokenSource: authMethod ${method} needs clientSecret.`);
   return method === 'client_secret_post' ? oauth.ClientSecretPost(settings.clientSecret) : oauth.ClientSecretBasic(settings.clientSecret);
