@@ -32,17 +32,22 @@ export async function clientAuthFor(settings: ClientAuthSettings): Promise<oauth
   const method = authMethodOf(settings);
   if (method === 'private_key_jwt') {
     if (settings.privateKey === undefined) throw new TypeError('createTokenSource: authMethod private_key_jwt needs privateKey.');
-    return oauth.PrivateKeyJwt(await importPrivateKey(settings.privateKey, settings.privateKeyId), {
-      // oauth4webapi names Ed25519 signatures by the fully-specified "Ed25519" (RFC 9864); servers,
-      // Portcullis among them, know the older "EdDSA" (RFC 8037), which means the same signature.
-      [oauth.modifyAssertion]: (header) => {
-        if (header.alg === 'Ed25519') header.alg = 'EdDSA';
-      },
-    });
+    return oauth.PrivateKeyJwt(await importPrivateKey(settings.privateKey, settings.privateKeyId), EDDSA_AS_SERVERS_KNOW_IT);
   }
   if (!settings.clientSecret) throw new TypeError(`createTokenSource: authMethod ${method} needs clientSecret.`);
   return method === 'client_secret_post' ? oauth.ClientSecretPost(settings.clientSecret) : oauth.ClientSecretBasic(settings.clientSecret);
 }
+
+/**
+ * oauth4webapi names Ed25519 signatures by the fully-specified "Ed25519" (RFC 9864); servers,
+ * Portcullis among them, know the older "EdDSA" (RFC 8037), which means the same signature.
+ * Used for client assertions and DPoP proofs.
+ */
+export const EDDSA_AS_SERVERS_KNOW_IT: oauth.ModifyAssertionOptions = {
+  [oauth.modifyAssertion]: (header) => {
+    if (header.alg === 'Ed25519') header.alg = 'EdDSA';
+  },
+};
 
 async function importPrivateKey(input: ClientPrivateKey, kid: string | undefined): Promise<oauth.PrivateKey> {
   if (typeof input !== 'string' && !isJwk(input)) return { key: input, ...(kid !== undefined ? { kid } : {}) };

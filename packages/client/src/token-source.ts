@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import { authMethodOf, clientAuthFor, type ClientAuthMethod, type ClientPrivateKey } from './client-auth.js';
+import { authMethodOf, clientAuthFor, EDDSA_AS_SERVERS_KNOW_IT, type ClientAuthMethod, type ClientPrivateKey } from './client-auth.js';
 import { discover } from './discovery.js';
 import { OAuthError } from './errors.js';
 import { DEFAULT_RETRY, isTransient, realSleep, withRetries, type FetchLike, type RetryOptions } from './http.js';
@@ -255,5 +255,5 @@ async function makeCredentials(options: TokenSourceOptions, client: oauth.Client
   if (!options.dpop) return { auth, dpop: undefined };
   // RFC 9449 §5: the key the tokens are bound to. A generated one never leaves this process (its private key is not extractable).
   const keyPair = options.dpop === true ? await oauth.generateKeyPair('ES256') : options.dpop;
-  return { auth, dpop: oauth.DPoP(client, keyPair) };
+  return { auth, dpop: oauth.DPoP(client, keyPair, EDDSA_AS_SERVERS_KNOW_IT) };
 }
