@@ -30,9 +30,10 @@ export function presentedToken(authorization: string | readonly string[] | undef
 
 /** The token of an `Authorization: Bearer` header (RFC 6750 §2.1); see `presentedToken`, which also takes `DPoP`. */
 export function bearerToken(authorization: string | readonly string[] | undefined): string {
-  const presented = presentedToken(authorization);
-  if (presented.scheme !== 'Bearer') throw new MissingTokenError();
-  return presented.token;
+  // Any other scheme, DPoP included, well-formed or not, is "no bearer token" (RFC 6750 §3.1).
+  const header = typeof authorization === 'string' ? authorization.trim() : undefined;
+  if (header !== undefined && !/^Bearer\b/i.test(header)) throw new MissingTokenError();
+  return presentedToken(authorization).token;
 }
 
 /** Throws `InsufficientScopeError` unless the token carries every one of `required`. */
