@@ -15,6 +15,8 @@ export interface RecordedRequest {
   path: string;
   body: string;
   authorization: string | null;
+  /** The DPoP proof header (RFC 9449 §4.1). */
+  dpop: string | null;
   /** The answer's status and body, once it has come. */
   status?: number;
   answer?: string;
@@ -31,7 +33,7 @@ export function recordingFetch() {
     const request = new Request(input, init);
     const path = new URL(request.url).pathname;
     const body = request.body ? await request.clone().text() : '';
-    const recorded: RecordedRequest = { method: request.method, path, body, authorization: request.headers.get('authorization') };
+    const recorded: RecordedRequest = { method: request.method, path, body, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop') };
     requests.push(recorded);
     const fault = faults.get(path)?.shift();
     if (fault) return fault();

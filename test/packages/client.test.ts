@@ -247,6 +247,15 @@ describe('@portcullis/client', () => {
         if (denyAll || denied.has(request.accessToken?.claims.jti ?? '')) return reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'invalid_token' });
         return { ok: true, body: request.body };
       });
+      // APIs that refuse every call, each with another 401: none of them says the token is invalid.
+      const refusals: Record<string, string | undefined> = { basic: 'Basic realm="meters"', bare: 'Bearer realm="meters"', none: undefined };
+      for (const [name, challenge] of Object.entries(refusals)) {
+        api.get(`/refuse/${name}`, async (request, reply) => {
+          received.push({ authorization: request.headers.authorization, body: undefined });
+          if (challenge) reply.header('www-authenticate', challenge);
+          return reply.code(401).send({ error: 'unauthorized' });
+        });
+      }
       await api.listen({ port: 0, host: '127.0.0.1' });
       const address = api.server.address();
       apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -278,6 +287,43 @@ describe('@portcullis/client', () => {
         expect(res.status).toBe(401);
         expect(received).toHaveLength(2);
         expect(recorder.count(TOKEN)).toBe(2);
+      } finally {
+        denyAll = false;
+      }
+    });
+
+    it.each(['basic', 'bare', 'none'])('does not renew on a 401 without invalid_token (%s): 10 calls, 1 token request', async (name) => {
+      received.length = 0;
+      const { source, recorder } = sourceFor(seeded);
+      const call = createAuthenticatedFetch(source);
+      for (let i = 0; i < 10; i++) {
+        const res = await call(`${apiUrl}/refuse/${name}`);
+        expect(res.status).toBe(401);
+        expect(await res.json()).toEqual({ error: 'unauthorized' });
+      }
+      expect(received).toHaveLength(10);
+      expect(new Set(received.map((r) => r.authorization)).size).toBe(1);
+      expect(recorder.count(TOKEN)).toBe(1);
+    });
+
+    it('renews a token refused with invalid_token once, however many calls it failed', async () => {
+      received.length = 0;
+      denyAll = true;
+      try {
+        const { source, recorder } = sourceFor(seeded);
+        const call = createAuthenticatedFetch(source);
+        const first = await source.getToken();
+        const answers = await Promise.all(Array.from({ length: 5 }, () => call(`${apiUrl}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })));
+        expect(answers.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+        // Five calls refused with the first token share one renewal; their retries, refused too, renew nothing.
+        expect(recorder.count(TOKEN)).toBe(2);
+        const second = await source.getToken();
+        const sent = received.map((r) => r.authorization);
+        expect(sent.filter((a) => a === `Bearer ${first}`)).toHaveLength(5);
+        expect(sent.filter((a) => a === `Bearer ${second}`)).toHaveLength(5);
+        // The next call finds the second token refused: it is renewed once in its turn.
+        expect((await call(`${apiUrl}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+        expect(recorder.count(TOKEN)).toBe(3);
       } finally {
         denyAll = false;
       }

@@ -1,6 +1,8 @@
+// #region docs:fastify-imports
 import { createAccessTokenVerifier, type VerifierOptions } from '@portcullis/resource';
 import { requirePermissions } from '@portcullis/resource/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+// #endregion
 
 export interface MeterApiOptions {
   /** The Portcullis issuer, e.g. http://localhost:8080. */
@@ -8,6 +10,8 @@ export interface MeterApiOptions {
   /** This API's identifier in Portcullis, e.g. https://meters.example.com/. */
   audience: string;
   logger?: boolean;
+  /** Accept only DPoP-bound tokens with their proofs (RFC 9449): a stolen token is useless without the client's key. */
+  requireDpop?: boolean;
   /** Further verifier settings (introspection, JWKS cache…). */
   verifier?: Partial<VerifierOptions>;
 }
@@ -25,21 +29,28 @@ export interface Reading {
  */
 export async function buildMeterApi(options: MeterApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false });
-  const verifier = createAccessTokenVerifier({ issuer: options.issuer, audience: options.audience, ...options.verifier });
   const readings = new Map<string, Reading[]>();
   const keyOf = (org: string | undefined, meterId: string) => `${org ?? ''}/${meterId}`;
+  const readingsOf = (org: string | undefined, meterId: string) => (readings.get(keyOf(org, meterId)) ?? []).slice(-100);
+  const { issuer, audience } = options;
+  const dpop = { required: options.requireDpop ?? false };
 
   app.get('/healthz', async () => ({ ok: true }));
+
+  // #region docs:fastify
+  // With dpop.required, bearer tokens are refused: only DPoP-bound tokens, with their proofs, pass.
+  const verifier = createAccessTokenVerifier({ issuer, audience, dpop, ...options.verifier });
 
   app.get<{ Params: { meterId: string } }>(
     '/meters/:meterId/readings',
     // onRequest: the token is checked before the request is even parsed.
     { onRequest: requirePermissions(verifier, 'meters:read') },
     async (request) => {
-      const { meterId } = request.params;
-      return { meter_id: meterId, readings: (readings.get(keyOf(request.accessToken?.organizationId, meterId)) ?? []).slice(-100) };
+      const { organizationId } = request.accessToken!;
+      return { meter_id: request.params.meterId, readings: readingsOf(organizationId, request.params.meterId) };
     },
   );
+  // #endregion
 
   app.post<{ Params: { meterId: string }; Body: { value: number; at?: string } }>(
     '/meters/:meterId/readings',

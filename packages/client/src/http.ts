@@ -15,34 +15,21 @@ export interface RetryOptions {
 
 export const DEFAULT_RETRY: Required<RetryOptions> = { retries: 3, baseDelayMs: 200, maxDelayMs: 5000 };
 
-/** One request with a timeout. A failure to get any answer becomes a `TransportError`. */
-export async function send(fetchImpl: FetchLike, url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
-  try {
-    return await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-  } catch (err) {
-    if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
-      throw new TransportError('timeout', `No answer from ${url} within ${timeoutMs} ms.`, undefined, { cause: err });
+/**
+ * The fetch handed to oauth4webapi (its `customFetch`): each request gets a timeout, and a
+ * failure to get any answer becomes a `TransportError` naming the reason.
+ */
+export function timedFetch(fetchImpl: FetchLike, timeoutMs: number) {
+  return async (url: string, init: RequestInit): Promise<Response> => {
+    try {
+      return await fetchImpl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+        throw new TransportError('timeout', `No answer from ${url} within ${timeoutMs} ms.`, undefined, { cause: err });
+      }
+      throw new TransportError('network_error', `Could not reach ${url}: ${describeNetworkError(err)}.`, undefined, { cause: err });
     }
-    throw new TransportError('network_error', `Could not reach ${url}: ${describeNetworkError(err)}.`, undefined, { cause: err });
-  }
-}
-
-/** The JSON body of a response, or a `TransportError` naming what came instead. */
-export async function readJson(response: Response, url: string): Promise<unknown> {
-  const text = await response.text().catch((err: unknown) => {
-    throw new TransportError('network_error', `The answer from ${url} broke off: ${describeNetworkError(err)}.`, response.status, { cause: err });
-  });
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    const retryAfter = retryAfterSeconds(response);
-    throw new TransportError(
-      response.ok ? 'invalid_response' : 'http_error',
-      `${url} answered ${response.status} with a body that is not JSON.`,
-      response.status,
-      retryAfter !== undefined ? { cause, retryAfterSeconds: retryAfter } : { cause },
-    );
-  }
+  };
 }
 
 /** `Retry-After` as seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP-date). */

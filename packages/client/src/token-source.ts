@@ -1,13 +1,31 @@
-import { discover, type AuthorizationServerMetadata } from './discovery.js';
+import * as oauth from 'oauth4webapi';
+import { authMethodOf, clientAuthFor, EDDSA_AS_SERVERS_KNOW_IT, type ClientAuthMethod, type ClientPrivateKey } from './client-auth.js';
+import { discover } from './discovery.js';
 import { OAuthError } from './errors.js';
 import { DEFAULT_RETRY, isTransient, realSleep, withRetries, type FetchLike, type RetryOptions } from './http.js';
-import { requestToken, type ClientAuthMethod, type TokenResponse } from './token-endpoint.js';
+import { requestToken, type Grant, type TokenEndpoint, type TokenResponse } from './token-endpoint.js';
 
 export interface TokenSourceOptions {
   /** The Portcullis issuer, e.g. `https://auth.example.com`: the token endpoint is discovered from it (RFC 8414). */
   issuer: string;
   clientId: string;
-  clientSecret: string;
+  /** The client secret (`client_secret_basic` or `client_secret_post`). Not needed with `privateKey`. */
+  clientSecret?: string;
+  /**
+   * Authenticate with `private_key_jwt` (RFC 7523 §2.2) instead of a secret: the private key whose
+   * public half is registered with the client (`PUT …/clients/{id}/jwks`). A `CryptoKey`, a private
+   * JWK, or a PKCS#8 PEM string. Each token request carries a new assertion signed with it.
+   */
+  privateKey?: ClientPrivateKey;
+  /** The `kid` of `privateKey`, sent in the assertion header. Default: the JWK's `kid`, else none. */
+  privateKeyId?: string;
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): `true` makes a new ES256 key pair for this
+   * source; or give a `CryptoKeyPair` (its public key extractable). Every token request carries a
+   * proof, the server binds the token to the key (`token_type: "DPoP"`), and
+   * `createAuthenticatedFetch` sends a proof with each API call. Default `false`.
+   */
+  dpop?: boolean | oauth.CryptoKeyPair;
   /** The identifier of the API the tokens are for (the token's `aud`). */
   audience: string;
   /** Permissions to ask for (a space-separated string or a list). Default: all the client holds on the API. */
@@ -17,7 +35,7 @@ export interface TokenSourceOptions {
    * token's lifetime, so a token is always used for at least half its life.
    */
   renewBeforeSeconds?: number;
-  /** Default `client_secret_basic` (HTTP Basic), which Portcullis and most servers accept. */
+  /** Default `private_key_jwt` with a `privateKey`, else `client_secret_basic` (HTTP Basic), which Portcullis and most servers accept. */
   authMethod?: ClientAuthMethod;
   /** Retries of transient failures (network errors, timeouts, 5xx, 429), or `false` for none. */
   retry?: RetryOptions | false;
@@ -35,8 +53,10 @@ export interface TokenSourceOptions {
 
 /** A token and what the source knows about it. */
 export interface AccessToken {
-  /** The value for `Authorization: Bearer`. */
+  /** The value for `Authorization: Bearer` (or `DPoP`, see `tokenType`). */
   token: string;
+  /** `DPoP` for a token bound to the source's DPoP key (RFC 9449): it is sent with a proof, as `Authorization: DPoP`. */
+  tokenType: 'Bearer' | 'DPoP';
   /** When the token expires, by this process's clock (from `expires_in`, counted from when it was asked for). */
   expiresAt: Date;
   /** The permissions granted (the answer's `scope`, or what was asked for when the server did not say). */
@@ -62,6 +82,11 @@ export interface TokenSource {
    * next call gets a new one. Without an argument, forget it whatever it is. A refresh token is kept.
    */
   invalidate(token?: string): void;
+  /**
+   * The oauth4webapi DPoP handle that signs this source's proofs (undefined without `dpop`), for
+   * requests sent with oauth4webapi's `protectedResourceRequest`; `createAuthenticatedFetch` uses it.
+   */
+  dpopHandle?(): Promise<oauth.DPoPHandle | undefined>;
 }
 
 /** Below this much remaining life, a token is not handed out even when renewal fails. */
@@ -100,27 +125,35 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const sleep = options.sleep ?? realSleep;
   const retryPolicy = options.retry === false ? { ...DEFAULT_RETRY, retries: 0 } : { ...DEFAULT_RETRY, ...options.retry };
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const client = { clientId: options.clientId, clientSecret: options.clientSecret, method: options.authMethod ?? 'client_secret_basic' } as const;
+  const client: oauth.Client = { client_id: options.clientId };
 
-  let metadata: Promise<Pick<AuthorizationServerMetadata, 'token_endpoint'>> | undefined = options.tokenEndpoint ? Promise.resolve({ token_endpoint: options.tokenEndpoint }) : undefined;
+  let server: Promise<oauth.AuthorizationServer> | undefined = options.tokenEndpoint ? Promise.resolve({ issuer: options.issuer, token_endpoint: options.tokenEndpoint }) : undefined;
   let current: Cached | undefined;
   let refreshToken: string | undefined;
   let inFlight: Promise<Cached> | undefined;
-
-  const tokenEndpoint = async (): Promise<string> => {
-    metadata ??= withRetries(() => discover(options.issuer, fetchImpl, timeoutMs), retryPolicy, sleep);
-    try {
-      return (await metadata).token_endpoint;
-    } catch (err) {
-      metadata = undefined;
-      throw err;
-    }
+  // Made once, at the first token request: importing the key and making a DPoP key pair are asynchronous.
+  let credentials: Promise<Credentials> | undefined;
+  const credentialsOf = (): Promise<Credentials> => {
+    credentials ??= makeCredentials(options, client);
+    return credentials;
   };
 
-  const exchange = async (params: Record<string, string>): Promise<Cached> => {
+  const tokenEndpoint = async (): Promise<TokenEndpoint> => {
+    server ??= withRetries(() => discover(options.issuer, fetchImpl, timeoutMs), retryPolicy, sleep);
+    let metadata: oauth.AuthorizationServer;
+    try {
+      metadata = await server;
+    } catch (err) {
+      server = undefined;
+      throw err;
+    }
+    return { server: metadata, client, ...(await credentialsOf()), fetch: fetchImpl, timeoutMs };
+  };
+
+  const exchange = async (grant: Grant): Promise<Cached> => {
     const endpoint = await tokenEndpoint();
     const askedAt = now();
-    const answer = await withRetries(() => requestToken(endpoint, params, client, fetchImpl, timeoutMs), retryPolicy, sleep);
+    const answer = await withRetries(() => requestToken(endpoint, grant), retryPolicy, sleep);
     if (answer.refresh_token) refreshToken = answer.refresh_token;
     return cache(answer, askedAt);
   };
@@ -131,6 +164,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     const renewBeforeMs = Math.min(settings.renewBeforeSeconds * 1000, lifetimeMs / 2);
     return {
       token: answer.access_token,
+      tokenType: answer.token_type,
       expiresAt: new Date(expiresAt),
       renewAt: expiresAt - renewBeforeMs,
       scope: answer.scope !== undefined ? answer.scope.split(' ').filter(Boolean) : settings.scope,
@@ -191,20 +225,35 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     invalidate(token?: string) {
       if (token === undefined || current?.token === token) current = undefined;
     },
+    dpopHandle: async () => (await credentialsOf()).dpop,
   };
 }
 
 function publicView(cached: Cached): AccessToken {
-  return { token: cached.token, expiresAt: cached.expiresAt, scope: cached.scope };
+  return { token: cached.token, tokenType: cached.tokenType, expiresAt: cached.expiresAt, scope: cached.scope };
 }
 
 function validate(options: TokenSourceOptions): { renewBeforeSeconds: number; scope: readonly string[] } {
-  for (const name of ['issuer', 'clientId', 'clientSecret', 'audience'] as const) {
+  for (const name of ['issuer', 'clientId', 'audience'] as const) {
     if (typeof options[name] !== 'string' || options[name] === '') throw new TypeError(`createTokenSource: ${name} is required.`);
+  }
+  const method = authMethodOf(options);
+  if (method === 'private_key_jwt' ? options.privateKey === undefined : typeof options.clientSecret !== 'string' || options.clientSecret === '') {
+    throw new TypeError(method === 'private_key_jwt' ? 'createTokenSource: privateKey is required for private_key_jwt.' : 'createTokenSource: clientSecret (or privateKey) is required.');
   }
   if (!URL.canParse(options.issuer)) throw new TypeError(`createTokenSource: issuer ${JSON.stringify(options.issuer)} is not a URL.`);
   const renewBeforeSeconds = options.renewBeforeSeconds ?? DEFAULT_RENEW_BEFORE_SECONDS;
   if (!(renewBeforeSeconds >= 0)) throw new TypeError('createTokenSource: renewBeforeSeconds must be 0 or more.');
   const scope = typeof options.scope === 'string' ? options.scope.split(' ').filter(Boolean) : [...(options.scope ?? [])];
   return { renewBeforeSeconds, scope };
+}
+
+type Credentials = Pick<TokenEndpoint, 'auth' | 'dpop'>;
+
+async function makeCredentials(options: TokenSourceOptions, client: oauth.Client): Promise<Credentials> {
+  const auth = await clientAuthFor(options);
+  if (!options.dpop) return { auth, dpop: undefined };
+  // RFC 9449 §5: the key the tokens are bound to. A generated one never leaves this process (its private key is not extractable).
+  const keyPair = options.dpop === true ? await oauth.generateKeyPair('ES256') : options.dpop;
+  return { auth, dpop: oauth.DPoP(client, keyPair, EDDSA_AS_SERVERS_KNOW_IT) };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authorizeRequest, bearerErrorResponse } from './bearer.js';
+import type { TLSSocket } from 'node:tls';
+import { authorizeRequest, bearerErrorResponse, type PermissionRequirement } from './bearer.js';
 import { BearerError } from './errors.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js';
 
@@ -14,14 +15,18 @@ declare global {
 }
 
 /** The request and response the middleware touches: Express's, Connect's, or Node's own. */
-export type GuardedRequest = IncomingMessage & { accessToken?: VerifiedAccessToken };
+export type GuardedRequest = IncomingMessage & { accessToken?: VerifiedAccessToken; protocol?: string; originalUrl?: string };
 
 /**
  * Express (or Connect) middleware that calls `next()` only for a request with a valid access
  * token (see `AccessTokenVerifier.verify` for exactly what is checked) carrying every one of
- * `permissions`, after setting `req.accessToken`. Otherwise it ends the response as RFC 6750
- * §3 says: `401` with `WWW-Authenticate: Bearer` (no error code without a token,
- * `error="invalid_token"` for a bad one), `400` `invalid_request` for a malformed header,
+ * `permissions`, after setting `req.accessToken`. A token comes as `Authorization: Bearer`, or
+ * as `Authorization: DPoP` with a `DPoP` proof for this method and URL (RFC 9449 §7; the URL is
+ * Express's `req.protocol` (else TLS or not), the `Host` header and `req.originalUrl`, or the
+ * verifier's `dpop.origin`). Otherwise it ends the response as RFC 6750 §3 and RFC 9449 §7.1 say:
+ * `401` with `WWW-Authenticate: Bearer` (no error code without a token, `error="invalid_token"`
+ * for a bad one), `WWW-Authenticate: DPoP …, algs="…"` for a request that used DPoP (a bad
+ * proof is `error="invalid_dpop_proof"`), `400` `invalid_request` for a malformed header,
  * `403` `insufficient_scope` with the required `scope`, or `503` when the issuer's keys
  * cannot be fetched. The body is JSON `{error, error_description}`. Unexpected errors go to `next(err)`.
  *
@@ -30,8 +35,27 @@ export type GuardedRequest = IncomingMessage & { accessToken?: VerifiedAccessTok
  * ```
  */
 export function requirePermissions(verifier: AccessTokenVerifier, ...permissions: string[]) {
+  return guard(verifier, permissions);
+}
+
+/**
+ * Like `requirePermissions`, but any one of `permissions` is enough (a `403 insufficient_scope`
+ * names them all when the token holds none).
+ */
+export function requireAnyPermission(verifier: AccessTokenVerifier, ...permissions: string[]) {
+  return guard(verifier, { anyOf: permissions });
+}
+
+/** `requirePermissions(verifier)`: any valid token for this API, whatever its permissions. */
+export function requireAccessToken(verifier: AccessTokenVerifier) {
+  return requirePermissions(verifier);
+}
+
+function guard(verifier: AccessTokenVerifier, required: PermissionRequirement) {
   return function portcullisGuard(req: GuardedRequest, res: ServerResponse, next: (err?: unknown) => void): void {
-    authorizeRequest(verifier, req.headers.authorization, permissions).then(
+    const protocol = req.protocol ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http');
+    const origin = verifier.dpop?.origin ?? `${protocol}://${req.headers.host ?? 'localhost'}`;
+    authorizeRequest(verifier, req.headers.authorization, required, { proof: req.headers.dpop, method: req.method ?? 'GET', url: `${origin}${req.originalUrl ?? req.url ?? '/'}` }).then(
       (token) => {
         req.accessToken = token;
         next();
@@ -46,9 +70,4 @@ export function requirePermissions(verifier: AccessTokenVerifier, ...permissions
       },
     );
   };
-}
-
-/** `requirePermissions(verifier)`: any valid token for this API, whatever its permissions. */
-export function requireAccessToken(verifier: AccessTokenVerifier) {
-  return requirePermissions(verifier);
 }

@@ -19,14 +19,29 @@ export {
   type VerifiedAccessToken,
   type VerifierOptions,
 } from './verifier.js';
-export { authorizeRequest, bearerErrorResponse, bearerToken, checkPermissions, type BearerErrorResponse } from './bearer.js';
+export {
+  authorizeRequest,
+  bearerErrorResponse,
+  bearerToken,
+  checkAnyPermission,
+  checkPermissions,
+  presentedToken,
+  type BearerErrorResponse,
+  type DPoPRequest,
+  type PermissionRequirement,
+  type PresentedToken,
+} from './bearer.js';
+export type { DPoPOptions, DPoPPresentation } from './dpop.js';
 export {
   BearerError,
   InsufficientScopeError,
+  InvalidDPoPProofError,
   InvalidRequestError,
   InvalidTokenError,
   MissingTokenError,
   VerifierUnavailableError,
+  type Challenge,
+  type DPoPProofReason,
   type InvalidTokenReason,
 } from './errors.js';
 export type { IntrospectionOptions } from './introspection.js';

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload, type RemoteJWKSet } from 'jose';
+import { DPoPProofChecker, type DPoPOptions, type DPoPPresentation } from './dpop.js';
 import { InvalidTokenError, VerifierUnavailableError, type BearerError } from './errors.js';
 import { introspect, type IntrospectionOptions } from './introspection.js';
 import { fetchIssuerMetadata, type FetchLike, type IssuerMetadata } from './issuer-metadata.js';
@@ -30,6 +31,8 @@ export interface VerifierOptions {
   realm?: string;
   /** The fetch to use. Default `globalThis.fetch`. */
   fetch?: FetchLike;
+  /** DPoP (RFC 9449): require it, and how proofs are checked. DPoP-bound tokens are verified with or without this. */
+  dpop?: DPoPOptions;
 }
 
 /** The claims of a Portcullis access token (RFC 9068 §2.2, plus `org_id` and `roles`). */
@@ -44,6 +47,8 @@ export interface AccessTokenClaims extends JWTPayload {
   scope?: string;
   org_id?: string;
   roles?: string[];
+  /** RFC 9449 §6.1: the thumbprint of the key a DPoP-bound token is bound to. */
+  cnf?: { jkt?: string };
 }
 
 /** A token that passed every check `verify` makes. */
@@ -57,6 +62,8 @@ export interface VerifiedAccessToken {
   /** The role ids the permissions came from (`roles`). */
   roles: readonly string[];
   expiresAt: Date;
+  /** For a DPoP-bound token: the JWK thumbprint (RFC 7638) of its key, which signed the request's proof. */
+  dpopKeyThumbprint: string | undefined;
   /** Every claim, as signed. */
   claims: AccessTokenClaims;
 }
@@ -77,6 +84,11 @@ export interface AccessTokenVerifier {
    * - `iss` is exactly the configured issuer, and `aud` is (or contains) the configured audience;
    * - `exp` is in the future and `nbf`, if present, in the past, with `clockToleranceSeconds` of leeway;
    * - the claims RFC 9068 §2.2 requires are present: `iss`, `sub`, `aud`, `exp`, `iat`, `jti`, `client_id`;
+   * - DPoP (RFC 9449 §7): a token bound to a key (`cnf.jkt`) is accepted only with `dpop`, the
+   *   request's proof, which must pass every check of `DPoPProofChecker.check` (signature by its
+   *   embedded public key, `htm`, `htu`, `ath`, `iat` window, `jti` not replayed, key thumbprint =
+   *   `cnf.jkt`); a token without `cnf` is refused with `dpop` (it is not bound), and without
+   *   `dpop` when the verifier's `dpop.required` is set;
    * - with `introspection` set, after all of the above: the issuer says the token is active (RFC 7662).
    *
    * **Not checked**:
@@ -85,13 +97,17 @@ export interface AccessTokenVerifier {
    *   stays valid here until its `exp` (keep token lifetimes short, or turn introspection on);
    * - the organization: a token of any organization holding permissions on this API passes;
    *   a multi-tenant API must scope its data by `organizationId`;
-   * - `iat` against the clock, and `jti` replay (bearer tokens are reusable by design);
-   * - sender constraint (DPoP, mTLS): a Portcullis token is a plain bearer token.
+   * - the access token's `iat` against the clock, and its `jti` replay (bearer tokens are reusable by design;
+   *   a DPoP proof's `jti` is checked, in this process only);
+   * - a DPoP `nonce` (RFC 9449 §9): this verifier issues none;
+   * - mTLS sender constraint (RFC 8705).
    */
-  verify(token: string): Promise<VerifiedAccessToken>;
+  verify(token: string, dpop?: DPoPPresentation): Promise<VerifiedAccessToken>;
   readonly issuer: string;
   readonly audience: string;
   readonly realm: string | undefined;
+  /** The DPoP settings the guards answer with (`algs` of challenges; whether a bearer token is refused). */
+  readonly dpop: { readonly required: boolean; readonly algorithms: readonly string[]; readonly origin: string | undefined };
 }
 
 const DEFAULT_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'] as const;
@@ -119,6 +135,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
   const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)];
   if (algorithms.some((alg) => alg === 'none' || alg.startsWith('HS'))) throw new TypeError('createAccessTokenVerifier: only asymmetric algorithms can verify tokens issued by a server.');
   const clockTolerance = options.clockToleranceSeconds ?? 5;
+  const proofs = new DPoPProofChecker(options.dpop ?? {}, clockTolerance);
   const needMetadata = options.jwksUri === undefined || (options.introspection !== undefined && options.introspection.endpoint === undefined);
 
   const resolve = (): Promise<ResolvedIssuer> => {
@@ -145,7 +162,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     return resolved;
   };
 
-  const verify = async (token: string): Promise<VerifiedAccessToken> => {
+  const verify = async (token: string, dpop?: DPoPPresentation): Promise<VerifiedAccessToken> => {
     const { metadata, keys } = await resolve();
     const getKey = async (header: JWSHeaderParameters, input: FlattenedJWSInput) => {
       try {
@@ -171,6 +188,17 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     const claims = payload as AccessTokenClaims;
     if (typeof claims.client_id !== 'string' || claims.client_id === '') throw new InvalidTokenError('missing_claim', 'The access token has no client_id claim.');
     if (claims.scope !== undefined && typeof claims.scope !== 'string') throw new InvalidTokenError('malformed', 'The access token scope claim is not a string.');
+    const jkt = claims.cnf?.jkt;
+    if (jkt !== undefined && typeof jkt !== 'string') throw new InvalidTokenError('malformed', 'The access token cnf claim is invalid.');
+    if (dpop) {
+      if (jkt === undefined) throw new InvalidTokenError('wrong_dpop_key', 'The access token is not bound to a DPoP key: send it as a Bearer token.');
+      await proofs.check(dpop, token, jkt, options.dpop?.origin);
+    } else if (jkt !== undefined) {
+      // RFC 9449 §7.2: a bound token must not be accepted as a bearer token, or its theft would be worth something.
+      throw new InvalidTokenError('dpop_bound', 'The access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof.');
+    } else if (proofs.required) {
+      throw new InvalidTokenError('dpop_required', 'This API accepts only DPoP-bound access tokens.');
+    }
     if (options.introspection) await introspect(token, options.introspection, metadata, options.issuer, fetchImpl, timeoutMs);
     return {
       clientId: claims.client_id,
@@ -178,20 +206,29 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
       permissions: (claims.scope ?? '').split(' ').filter(Boolean),
       roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [],
       expiresAt: new Date(claims.exp * 1000),
+      dpopKeyThumbprint: jkt,
       claims,
     };
   };
 
-  return { verify, issuer: options.issuer, audience: options.audience, realm: options.realm };
+  return {
+    verify,
+    issuer: options.issuer,
+    audience: options.audience,
+    realm: options.realm,
+    dpop: { required: proofs.required, algorithms: proofs.algorithms, origin: options.dpop?.origin },
+  };
 }
 
 /**
- * Verifies one token: `createAccessTokenVerifier(options).verify(token)`. Key sets are shared
- * per issuer across calls, so calling this per request is fine. See `AccessTokenVerifier.verify`
+ * Verifies one token: `createAccessTokenVerifier(options).verify(token, dpop)`. Key sets are shared
+ * per issuer across calls, so calling this per request is fine; but a DPoP proof's `jti` is
+ * remembered only by one verifier, so an API taking DPoP tokens should keep one
+ * (`createAccessTokenVerifier`) to refuse replayed proofs. See `AccessTokenVerifier.verify`
  * for exactly what is and is not checked.
  */
-export function verifyAccessToken(token: string, options: VerifierOptions): Promise<VerifiedAccessToken> {
-  return createAccessTokenVerifier(options).verify(token);
+export function verifyAccessToken(token: string, options: VerifierOptions, dpop?: DPoPPresentation): Promise<VerifiedAccessToken> {
+  return createAccessTokenVerifier(options).verify(token, dpop);
 }
 
 /** jose's verdicts as RFC 6750 errors; anything unexpected is passed through. */
