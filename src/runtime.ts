@@ -12,6 +12,7 @@ import { UsageRecorder } from './usage/usage-recorder.js';
 import { PolicyCache } from './usage/policy-cache.js';
 import { PolicyService } from './usage/policy-service.js';
 import { LocalQuotaStore, type QuotaStore } from './usage/quota-store.js';
+import { RedisQuotaStore } from './usage/redis-quota-store.js';
 import { QuotaSync } from './usage/quota-sync.js';
 import { Quotas } from './usage/quotas.js';
 import { SecretRules } from './usage/secret-rules.js';
@@ -152,8 +153,9 @@ export class Runtime {
     this.policyService = new PolicyService(data, this.feed, clock);
     // Embedded: one process, its own counts are all there is. PostgreSQL: any number of nodes.
     this.quotaSync = store.kind === 'postgres' ? new QuotaSync(data, clock, config.quotaSyncInterval * 1000, (err) => logger?.warn({ err }, 'could not exchange quota counts')) : undefined;
-    // The seam for a shared store (Redis): anything that implements QuotaStore.
-    const quotaStore: QuotaStore = this.quotaSync?.store ?? new LocalQuotaStore();
+    // With REDIS_URL quotas count in Redis, exact across nodes; without (or while it does not answer), in this process and the database's exchange.
+    const localQuotas: QuotaStore = this.quotaSync?.store ?? new LocalQuotaStore();
+    const quotaStore: QuotaStore = redis ? new RedisQuotaStore(redis, localQuotas) : localQuotas;
     this.quotas = new Quotas(quotaStore, this.policies, clock);
     this.signer = new JwsSigner(config.signingThreads, (err) => logger?.error({ err }, 'a signer thread failed; signing on the main thread instead'), {
       signed: (onThread, seconds) => this.metrics.signed(onThread, seconds),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { SIGN_IN_FAILURES_PER_ACCOUNT } from '../../src/orgs/session-service.js';
 import { SharedRedis } from '../../src/store/redis.js';
 import { memoryLimiters, redisLimiters } from '../../src/throttle/limiters.js';
@@ -70,6 +71,8 @@ describe.each(postgres)('limits shared through Redis by two processes on $name',
     TOKEN_RATE_LIMIT: '6',
     AUTH_FAILURES_PER_CLIENT: '4',
     MANAGEMENT_RATE_LIMIT: '14', // above the sign-in test's requests from one address
+    // Longer than the test: the nodes never learn each other's quota counts through the database, only through Redis.
+    QUOTA_SYNC_INTERVAL: '60',
   };
   let nodes: [TestPortcullis, TestPortcullis];
   /** The node for the i-th request: they alternate. */
@@ -127,6 +130,21 @@ describe.each(postgres)('limits shared through Redis by two processes on $name',
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     }
     expect((await signIn(1, PASSWORD, '10.9.0.2')).statusCode).toBe(200);
+  });
+
+  it('token quotas: exact across both, in Redis, with no exchange through the database', async () => {
+    const c = await seedClient(node(0).runtime);
+    await node(0).runtime.clients.update(c.orgId, c.clientId, { token_quota: { limit: 5, per: 'hour' } }, SYSTEM_ACTOR);
+    // Spread over addresses, so that TOKEN_RATE_LIMIT (per client and address) is not what refuses.
+    const ask = (i: number) => tokenRequest(node(i).app, c, { audience: c.apiIdentifier }, { remoteAddress: `10.11.0.${i + 1}` });
+    for (let i = 0; i < 5; i++) expect((await ask(i)).statusCode).toBe(200);
+    for (let i = 5; i < 7; i++) {
+      const refused = await ask(i);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json()).toMatchObject({ error: 'quota_exceeded' });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+    expect(await redisKeys(`${prefix}quota:client:${c.clientId}:hour:`)).toHaveLength(1);
   });
 
   it('MANAGEMENT_RATE_LIMIT: per address across both', async () => {
