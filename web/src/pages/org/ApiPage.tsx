@@ -8,6 +8,8 @@ import { useResource } from '../../hooks';
 import { Link } from '../../router';
 import type { OrgChoice } from '../../session';
 import { CreateClientDialog, DeleteClientDialog, RolesDialog, RotateSecretDialog } from './client-dialogs';
+import { ClientSparkline, ExpiringSecretsNotice, SecretFacts } from './client-extras';
+import { EditClientDialog } from './client-settings';
 
 /** A secret this page received (create or rotate): shown until the page is left or reloaded, never stored. */
 interface Revealed {
@@ -16,7 +18,7 @@ interface Revealed {
   previousExpiresAt: string | null;
 }
 
-type Open = { kind: 'create' } | { kind: 'rotate' | 'delete' | 'roles'; client: Client } | undefined;
+type Open = { kind: 'create' } | { kind: 'rotate' | 'delete' | 'roles' | 'edit'; client: Client } | undefined;
 
 export function ApiPage({ org, tab }: { org: OrgChoice; tab: 'clients' | 'roles' }) {
   const base = `/organizations/${encodeURIComponent(org.id)}/api`;
@@ -68,6 +70,7 @@ function ClientsTab({ org }: { org: OrgChoice }) {
         </div>
         {createButton || <span className="read-only-note">View only: organization admins change clients</span>}
       </div>
+      {clients.data && <ExpiringSecretsNotice clients={clients.data.data} />}
       <ListView
         items={clients.data?.data}
         loading={clients.loading}
@@ -87,12 +90,14 @@ function ClientsTab({ org }: { org: OrgChoice }) {
               <ClientCard
                 key={client.client_id}
                 client={client}
+                orgId={org.id}
                 canEdit={canEdit}
                 revealed={revealed[client.client_id]}
                 highlight={fresh === client.client_id}
                 onRotate={() => setOpen({ kind: 'rotate', client })}
                 onDelete={() => setOpen({ kind: 'delete', client })}
                 onEditRoles={() => setOpen({ kind: 'roles', client })}
+                onEdit={() => setOpen({ kind: 'edit', client })}
               />
             ))}
           </ul>
@@ -119,7 +124,9 @@ function ClientsTab({ org }: { org: OrgChoice }) {
           client={open.client}
           onClose={close}
           onRotated={(r: Rotated) => {
-            replace({ ...open.client, secret_hint: r.secret_hint });
+            replace({ ...open.client, secret_hint: r.secret_hint, previous_secret: r.previous_secret });
+            // The new secret's expiry comes with the client, not with the rotation's answer.
+            void api.get<Client>(`/organizations/${enc(org.id)}/clients/${enc(open.client.client_id)}`).then(replace, () => undefined);
             setRevealed((all) => ({ ...all, [open.client.client_id]: { secret: r.client_secret, kind: 'rotated', previousExpiresAt: r.previous_secret_expires_at } }));
             close();
           }}
@@ -132,6 +139,17 @@ function ClientsTab({ org }: { org: OrgChoice }) {
           onClose={close}
           onDeleted={() => {
             clients.update((p) => ({ ...p, data: p.data.filter((c) => c.client_id !== open.client.client_id) }));
+            close();
+          }}
+        />
+      )}
+      {open?.kind === 'edit' && (
+        <EditClientDialog
+          orgId={org.id}
+          client={open.client}
+          onClose={close}
+          onSaved={(client) => {
+            replace(client);
             close();
           }}
         />
@@ -154,20 +172,24 @@ function ClientsTab({ org }: { org: OrgChoice }) {
 
 function ClientCard({
   client,
+  orgId,
   canEdit,
   revealed,
   highlight,
   onRotate,
   onDelete,
   onEditRoles,
+  onEdit,
 }: {
   client: Client;
+  orgId: string;
   canEdit: boolean;
   revealed: Revealed | undefined;
   highlight: boolean;
   onRotate(): void;
   onDelete(): void;
   onEditRoles(): void;
+  onEdit(): void;
 }) {
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -178,6 +200,11 @@ function ClientCard({
     <li ref={ref} className={`card client-card${highlight ? ' is-fresh' : ''}`} aria-labelledby={headingId} data-client-id={client.client_id}>
       <div className="client-head">
         <h3 id={headingId}>{client.name}</h3>
+        {canEdit && (
+          <Button className="btn-small" onClick={onEdit} aria-label={`Edit ${client.name}`}>
+            <Pencil size={15} aria-hidden="true" /> Edit
+          </Button>
+        )}
         {canEdit && (
           <Button tone="danger-outline" className="btn-small" onClick={onDelete} aria-label={`Delete ${client.name}`}>
             <Trash2 size={15} aria-hidden="true" /> Delete
@@ -227,7 +254,9 @@ function ClientCard({
           <dt>Last used</dt>
           <dd>{relativeTime(client.last_used_at)}</dd>
         </div>
+        <SecretFacts client={client} />
       </dl>
+      <ClientSparkline orgId={orgId} client={client} />
       {revealed && <RevealedSecret revealed={revealed} />}
     </li>
   );
