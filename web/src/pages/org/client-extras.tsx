@@ -16,8 +16,9 @@ export function secretExpiresSoon(client: Client, now = Date.now()): boolean {
 function expiryWords(at: string, now = Date.now()): string {
   const ms = Date.parse(at) - now;
   if (ms <= 0) return 'expired';
-  const days = Math.floor(ms / DAY_MS);
-  return days === 0 ? 'expires today' : `expires in ${days} day${days === 1 ? '' : 's'}`;
+  // Rounded up: a secret made minute ago under a ten-day policy "expires in 10 days", not 9.
+  const days = Math.ceil(ms / DAY_MS);
+  return days === 1 ? 'expires within a day' : `expires in ${days} days`;
 }
 
 /** Above the list: the secrets that stop working within two weeks, so nobody learns of it from an outage. */
