@@ -165,6 +165,7 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
     expect(await page.getByRole('note').innerText()).toContain('This client requests a new token for most calls; cache tokens until they expire — see the client SDK docs');
     expect(await page.getByRole('img', { name: /Tokens and failed requests per hour: 5 tokens and 1 failed requests in 24 hours/ }).count()).toBe(1);
     expect(await page.locator('.usage-failures').innerText()).toContain('invalid_client: 1');
+    await page.getByTestId('usage-chart').scrollIntoViewIfNeeded();
     await shot(page, 'client-usage-hour');
 
     await page.getByText('Last 30 days').click();
@@ -208,6 +209,7 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
     const reasons = await outside.innerText();
     expect(reasons).toContain('role "meter-reader" is not assignable');
     expect(reasons).toContain("the client's quota exceeds the organization's");
+    await outside.scrollIntoViewIfNeeded();
     await shot(page, 'policy-editor');
 
     const policy = await server.runtime.policyService.get(acme);

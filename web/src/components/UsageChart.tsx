@@ -40,14 +40,19 @@ export function UsageChart({ data, granularity, compact = false, label }: { data
     const height = compact ? 36 : 260;
     const width = Math.max(el.clientWidth, 120);
     const fmt = granularity === 'hour' ? hourLabel : dayLabel;
-    const bars = uPlot.paths.bars?.({ size: [0.7, 40] });
+    // Bars, as each value is a count over its bucket; failures as narrower bars in front. No
+    // outline: an empty bucket draws nothing rather than a dash on the axis.
+    const bars = uPlot.paths.bars?.({ size: [0.8, 40] });
+    const narrowBars = uPlot.paths.bars?.({ size: [0.35, 16] });
+    const step = granularity === 'hour' ? 3600 : 86400;
     const options: uPlot.Options = {
       width,
       height,
-      legend: { show: !compact },
+      legend: { show: !compact, live: false },
       cursor: compact ? { show: false } : { points: { show: false } },
       select: { show: false, left: 0, top: 0, width: 0, height: 0 },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max, 1)] } },
+      // Half a bucket of room on each side, so the first and last bars are drawn whole.
+      scales: { x: { time: true, range: (_u, min, max) => [min - step / 2, max + step / 2] }, y: { range: (_u, _min, max) => [0, Math.max(max, 1)] } },
       axes: compact
         ? [{ show: false }, { show: false }]
         : [
@@ -56,8 +61,8 @@ export function UsageChart({ data, granularity, compact = false, label }: { data
           ],
       series: [
         { value: (_u, v) => (v == null ? '—' : `${fmt.format(new Date(v * 1000))}${granularity === 'hour' ? ' UTC' : ''}`) },
-        { label: 'Tokens', stroke: TOKENS, fill: compact ? 'rgba(52, 81, 178, 0.15)' : 'rgba(52, 81, 178, 0.55)', width: compact ? 1.5 : 1, paths: compact ? undefined : bars, points: { show: false } },
-        ...(withFailed ? [{ label: 'Failed', stroke: FAILED, width: 2, points: { show: false } }] : []),
+        { label: 'Tokens', stroke: TOKENS, fill: 'rgba(52, 81, 178, 0.55)', width: 0, paths: bars, points: { show: false } },
+        ...(withFailed ? [{ label: 'Failed', stroke: FAILED, fill: 'rgba(196, 48, 43, 0.8)', width: 0, paths: narrowBars, points: { show: false } }] : []),
       ],
       padding: compact ? [2, 0, 2, 0] : [12, 12, 0, 0],
     };

@@ -156,7 +156,7 @@ function PolicyForm({ orgId, policy, roles, onSaved }: { orgId: string; policy: 
         <div className="field">
           <label htmlFor="policy-max-clients">Max clients</label>
           <input id="policy-max-clients" type="number" inputMode="numeric" min={0} placeholder="No limit" value={draft.maxClients} onChange={(e) => set({ maxClients: e.target.value })} />
-          <p className="field-hint">{policy.client_count} clients now.</p>
+          <p className="field-hint">Clients now: {policy.client_count}.</p>
         </div>
         <div className="field">
           <label htmlFor="policy-max-ttl">Max access token lifetime (seconds)</label>
