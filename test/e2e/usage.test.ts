@@ -97,7 +97,9 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
     }
     await form.getByRole('button', { name: 'Save' }).click();
     // The server's refusal names the claim, next to the claims.
-    await claims.getByRole('alert').filter({ hasText: '“sub”: a claim the access token defines' }).waitFor();
+    const refusal = claims.getByRole('alert').filter({ hasText: '“sub”: a claim the access token defines' });
+    await refusal.waitFor();
+    await refusal.scrollIntoViewIfNeeded();
     await shot(page, 'claims-refused');
     await claims.getByRole('button', { name: 'Remove claim 3' }).click();
     await claims.getByRole('button', { name: 'Add claim' }).click();
@@ -213,7 +215,14 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
     await shot(page, 'policy-editor');
 
     const policy = await server.runtime.policyService.get(acme);
-    expect(policy).toMatchObject({ assignable_roles: ['meter-writer'], max_clients: 5, max_access_token_ttl: 900, secret_max_age_days: 10, token_quota: { limit: 100, per: 'day' }, refresh_tokens_allowed: false });
+    expect(policy).toMatchObject({
+      assignable_roles: ['meter-writer'],
+      max_clients: 5,
+      max_access_token_ttl: 900,
+      secret_max_age_days: 10,
+      token_quota: { limit: 100, per: 'day' },
+      refresh_tokens_allowed: false,
+    });
 
     await admin.page.goto(`/organizations/${acme}/policy`);
     const facts = admin.page.getByRole('definition');
@@ -248,7 +257,9 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
 
     const previous = row.locator('.previous-secret');
     await previous.waitFor();
-    expect((await previous.innerText()).replace(/\s+/g, ' ')).toMatch(new RegExp(`…${client.secret.slice(-4)} valid until .+ · last used (just now|never|\\d+ min ago) · retires once unused for 10 min`, 'i'));
+    expect((await previous.innerText()).replace(/\s+/g, ' ')).toMatch(
+      new RegExp(`…${client.secret.slice(-4)} valid until .+ · last used (just now|never|\\d+ min ago) · retires once unused for 10 min`, 'i'),
+    );
     // The new secret, too, is under the policy's ten days: the card says so from the reloaded client.
     await expect.poll(() => row.locator('.badge-amber').innerText()).toBe('expires in 10 days');
     // Both secrets work in the grace period.

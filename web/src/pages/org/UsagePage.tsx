@@ -143,10 +143,7 @@ export function OrganizationUsagePage({ org }: { org: OrgChoice }) {
         title="Usage"
         description="Tokens issued to your organization's clients and failed token requests, in UTC. Counts appear within a minute."
         actions={
-          <Button
-            busy={download.busy}
-            onClick={() => void download.run(() => downloadCsv(path, `usage-${org.id}-${granularity}.csv`))}
-          >
+          <Button busy={download.busy} onClick={() => void download.run(() => downloadCsv(path, `usage-${org.id}-${granularity}.csv`))}>
             <Download size={16} aria-hidden="true" /> Download CSV
           </Button>
         }
@@ -176,7 +173,13 @@ export function OrganizationUsagePage({ org }: { org: OrgChoice }) {
               rowKey={(c) => c.client_id}
               row={(c) => (
                 <>
-                  <td>{c.name ? <Link to={`/organizations/${encodeURIComponent(org.id)}/clients/${encodeURIComponent(c.client_id)}/usage`}>{c.name}</Link> : <span className="muted">Deleted client</span>}</td>
+                  <td>
+                    {c.name ? (
+                      <Link to={`/organizations/${encodeURIComponent(org.id)}/clients/${encodeURIComponent(c.client_id)}/usage`}>{c.name}</Link>
+                    ) : (
+                      <span className="muted">Deleted client</span>
+                    )}
+                  </td>
                   <td>{c.tokens}</td>
                   <td>{c.failed}</td>
                   <td>

@@ -4,7 +4,7 @@ import { api, enc, type Client, type Role, type Rotated } from '../../api';
 import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
 import { Callout, Field } from '../../components/ui';
 import { useAction } from '../../hooks';
-import { ClaimsFields, QuotaFields, claimRows, claimsValue, quotaDraft, quotaValue } from './client-settings';
+import { ClaimsFields, QuotaFields, claimRows, claimsValue, quotaDraft, quotaValue, shownByFields } from './client-settings';
 
 type Created = Client & { client_secret: string };
 
@@ -39,7 +39,7 @@ export function CreateClientDialog({ orgId, roles, onCreated, onClose }: { orgId
         onCreated(await api.post<Created>(`/organizations/${enc(orgId)}/clients`, body));
       } catch (err) {
         setFailure(err);
-        throw err;
+        if (!shownByFields(err)) throw err;
       }
     });
   return (

@@ -84,6 +84,14 @@ function problemOf(error: unknown, field: 'token_quota' | 'token_claims'): strin
   return undefined;
 }
 
+/**
+ * Whether a failed Save is shown next to the quota or the claims: then the dialog does not
+ * repeat it by Save (one message, where it belongs).
+ */
+export function shownByFields(err: unknown): boolean {
+  return problemOf(err, 'token_quota') !== undefined || problemOf(err, 'token_claims') !== undefined;
+}
+
 export function QuotaFields({ draft, onChange, error, of = 'client' }: { draft: QuotaDraft; onChange(d: QuotaDraft): void; error: unknown; of?: 'client' | 'organization' }) {
   const id = useId();
   const problem = problemOf(error, 'token_quota');
@@ -126,7 +134,11 @@ export function ClaimsFields({ rows, onChange, error }: { rows: ClaimRow[]; onCh
           {rows.map((row, i) => (
             <li key={row.key} className="claim-row">
               <input aria-label={`Claim ${i + 1} name`} placeholder="name" value={row.name} maxLength={100} autoComplete="off" onChange={(e) => set(row.key, { name: e.target.value })} />
-              <select aria-label={`Claim ${i + 1} type`} value={row.type} onChange={(e) => set(row.key, { type: e.target.value as ClaimType, value: e.target.value === 'boolean' ? 'true' : row.value })}>
+              <select
+                aria-label={`Claim ${i + 1} type`}
+                value={row.type}
+                onChange={(e) => set(row.key, { type: e.target.value as ClaimType, value: e.target.value === 'boolean' ? 'true' : row.value })}
+              >
                 <option value="string">text</option>
                 <option value="number">number</option>
                 <option value="boolean">true/false</option>
@@ -175,7 +187,7 @@ export function EditClientDialog({ orgId, client, onSaved, onClose }: { orgId: s
         onSaved(await api.patch<Client>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}`, body));
       } catch (err) {
         setFailure(err);
-        throw err;
+        if (!shownByFields(err)) throw err;
       }
     });
   return (
