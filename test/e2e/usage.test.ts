@@ -230,6 +230,17 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
     expect(await admin.page.getByRole('form').count()).toBe(0);
     expect(await facts.allInnerTexts()).toEqual(['Meter writer', '5 (1 now)', '100 per day', '900 seconds', 'Not allowed', '10 days']);
     await shot(admin.page, 'policy-read-only');
+
+    // The client's quota may not exceed the organization's: the server's refusal shows at the quota, and only there.
+    await admin.page.goto(`/organizations/${acme}/api`);
+    await card(admin.page, 'Billing exporter').getByRole('button', { name: 'Edit Billing exporter' }).click();
+    const form2 = admin.page.getByRole('dialog', { name: 'Edit Billing exporter' });
+    await form2.getByLabel('Quota limit').fill('900');
+    await form2.getByRole('button', { name: 'Save' }).click();
+    await form2.getByRole('group', { name: 'Token quota' }).getByRole('alert').filter({ hasText: "exceeds the organization's quota" }).waitFor();
+    expect(await form2.getByRole('alert').count()).toBe(1);
+    await form2.getByRole('button', { name: 'Cancel' }).click();
+    expect((await server.runtime.clients.get(acme, client.id)).token_quota).toEqual({ limit: 800, per: 'day' });
   });
 
   it('warns of the secret expiring within 14 days; rotating with retire-when-unused shows the previous secret and its last use', async () => {
