@@ -41,6 +41,11 @@ export function ExpiringSecretsNotice({ clients }: { clients: Client[] }) {
   );
 }
 
+/** "Just now" mid-sentence, without lowering a month's name in a date. */
+function lowerFirst(text: string): string {
+  return /^(Just|Never)/.test(text) ? text.charAt(0).toLowerCase() + text.slice(1) : text;
+}
+
 /** The secret's expiry badge, and the previous secret while a rotation's grace period lasts. */
 export function SecretFacts({ client }: { client: Client }) {
   const prev = client.previous_secret;
@@ -66,7 +71,7 @@ export function SecretFacts({ client }: { client: Client }) {
             <code className="secret-hint">…{prev.secret_hint}</code> valid until {formatDate(prev.expires_at)}
             <span className="muted small">
               {' '}
-              · last used {relativeTime(prev.last_used_at).toLowerCase()}
+              · last used {lowerFirst(relativeTime(prev.last_used_at))}
               {prev.retire_when_unused_seconds !== null && ` · retires once unused for ${Math.round(prev.retire_when_unused_seconds / 60)} min`}
             </span>
           </dd>
