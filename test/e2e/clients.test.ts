@@ -86,7 +86,7 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
     await page.getByRole('menuitem', { name: 'My organization' }).click();
     await page.waitForURL(`**/organizations/${acme}/api`);
     const sidebar = page.getByRole('navigation', { name: 'My organization' });
-    expect(await sidebar.getByRole('link').allInnerTexts()).toEqual(['API', 'Members', 'Audit log']);
+    expect(await sidebar.getByRole('link').allInnerTexts()).toEqual(['API', 'Usage', 'Policy', 'Members', 'Audit log']);
     expect(await page.getByRole('tab', { name: 'Clients' }).getAttribute('aria-selected')).toBe('true');
     await page.getByRole('heading', { name: 'No clients yet' }).waitFor();
     expect(await page.getByRole('button', { name: 'Create client' }).count()).toBe(2); // toolbar and empty state

@@ -11,6 +11,8 @@ import { ApiPage } from './pages/org/ApiPage';
 import { AuditLogPage } from './pages/org/AuditLogPage';
 import { DevelopersPage } from './pages/org/DevelopersPage';
 import { MembersPage } from './pages/org/MembersPage';
+import { PolicyPage } from './pages/org/PolicyPage';
+import { ClientUsagePage, OrganizationUsagePage } from './pages/org/UsagePage';
 import { Redirect, match, useLocation } from './router';
 import { rememberOrg, rememberedOrg, useSession, type OrgChoice } from './session';
 
@@ -61,12 +63,19 @@ export function App() {
   const remembered = orgs.find((o) => o.id === rememberedOrg());
   const preferred = remembered ?? orgs.find((o) => o.member) ?? orgs[0];
 
-  const inOrg = match('/organizations/:org/:section', pathname) ?? match('/organizations/:org/api/:tab', pathname);
+  const clientUsage = match('/organizations/:org/clients/:client/usage', pathname);
+  const inOrg = match('/organizations/:org/:section', pathname) ?? match('/organizations/:org/api/:tab', pathname) ?? clientUsage;
   if (inOrg) {
     const org = orgs.find((o) => o.id === inOrg.org);
     if (!org) return <NotFound org={preferred} text="This organization does not exist, or you are not a member of it. Choose one from the User menu." />;
     if (rememberedOrg() !== org.id) rememberOrg(org.id);
-    const page = pathname.endsWith('/api') ? (
+    const page = clientUsage?.client ? (
+      <ClientUsagePage org={org} clientId={clientUsage.client} />
+    ) : pathname.endsWith('/usage') && org.role === 'admin' ? (
+      <OrganizationUsagePage org={org} />
+    ) : pathname.endsWith('/policy') && org.role === 'admin' ? (
+      <PolicyPage org={org} platformAdmin={me.platform_admin} />
+    ) : pathname.endsWith('/api') ? (
       <ApiPage org={org} tab="clients" />
     ) : pathname.endsWith('/api/roles') ? (
       <ApiPage org={org} tab="roles" />

@@ -21,6 +21,12 @@ export type Member = Json<wire.MemberWithInvite>;
 export type InviteLookup = Json<wire.InviteLookup>;
 export type AuditEvent = Json<wire.AuditEvent>;
 export type Page<T> = wire.Page<T>;
+export type TokenQuota = Json<wire.TokenQuota>;
+export type TokenClaims = Json<wire.TokenClaims>;
+export type Policy = Json<wire.Policy>;
+export type PolicyAnswer = Json<wire.PolicyAnswer>;
+export type Usage = Json<wire.Usage>;
+export type OrganizationUsage = Json<wire.OrganizationUsage>;
 type ErrorBody = Partial<wire.ErrorBody>;
 
 /** A failed call, with `message` fit to show next to the control the person used. */
@@ -31,6 +37,8 @@ export class ApiFailure extends Error {
     readonly code: string,
     /** The server's `details`, one line per field, when the message alone does not name them. */
     readonly details: readonly string[] = [],
+    /** The server's per-field refusals (`/body/token_claims/sub`), to show next to that field. */
+    readonly fieldErrors: readonly { field: string; message: string }[] = [],
   ) {
     super(message);
   }
@@ -63,6 +71,13 @@ const FIELD_NAMES: Record<string, string> = {
   description: 'Description',
   id: 'ID',
   role: 'Role',
+  token_quota: 'Token quota',
+  limit: 'Quota limit',
+  token_claims: 'Token claims',
+  max_clients: 'Max clients',
+  max_access_token_ttl: 'Max token lifetime',
+  secret_max_age_days: 'Secret max age',
+  retire_when_unused_seconds: 'Retire when unused',
 };
 
 function fieldLabel(pointer: string): string {
@@ -124,7 +139,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   if (!res.ok) {
     const err = (parsed ?? {}) as ErrorBody;
     if (res.status === 401 && path !== '/session' && csrfToken) onSessionEnded?.();
-    throw new ApiFailure(explain(res.status, err, res.headers.get('retry-after')), res.status, err.error ?? 'error', detailLines(res.status, err));
+    throw new ApiFailure(explain(res.status, err, res.headers.get('retry-after')), res.status, err.error ?? 'error', detailLines(res.status, err), err.details ?? []);
   }
   return parsed as T;
 }

@@ -1,4 +1,4 @@
-import { Boxes, Building2, Castle, CircleUser, Code, KeyRound, LogOut, Plug, ScrollText, Settings, ShieldCheck, Users, UsersRound } from 'lucide-react';
+import { Boxes, Building2, Castle, ChartColumn, CircleUser, Code, KeyRound, LogOut, Plug, Scale, ScrollText, Settings, ShieldCheck, Users, UsersRound } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { Link, navigate, useLocation } from '../router';
 import { rememberOrg, useMe, useSession, type OrgChoice } from '../session';
@@ -7,7 +7,7 @@ import { Menu, MenuGroup, MenuItem, MenuSeparator } from './Menu';
 /** Where a chosen organization opens: the same section as now, when in one; a settings page stays (it follows the chosen organization). */
 function orgPath(orgId: string, pathname: string): string {
   if (pathname.startsWith('/settings/')) return pathname;
-  const section = /^\/organizations\/[^/]+\/(api(?:\/roles)?|members|audit-log)$/.exec(pathname)?.[1] ?? 'api';
+  const section = /^\/organizations\/[^/]+\/(api(?:\/roles)?|members|audit-log|usage|policy)$/.exec(pathname)?.[1] ?? 'api';
   return `/organizations/${encodeURIComponent(orgId)}/${section}`;
 }
 
@@ -113,6 +113,12 @@ export function OrgSidebar({ org }: { org: OrgChoice }) {
       </NavLink>
       {org.role === 'admin' && (
         <>
+          <NavLink to={`${base}/usage`} icon={<ChartColumn size={17} />}>
+            Usage
+          </NavLink>
+          <NavLink to={`${base}/policy`} icon={<Scale size={17} />}>
+            Policy
+          </NavLink>
           <NavLink to={`${base}/members`} icon={<Users size={17} />}>
             Members
           </NavLink>

@@ -8,6 +8,8 @@ import { useResource } from '../../hooks';
 import { Link } from '../../router';
 import type { OrgChoice } from '../../session';
 import { CreateClientDialog, DeleteClientDialog, RolesDialog, RotateSecretDialog } from './client-dialogs';
+import { ClientSparkline, ExpiringSecretsNotice, SecretFacts } from './client-extras';
+import { EditClientDialog } from './client-settings';
 
 /** A secret this page received (create or rotate): shown until the page is left or reloaded, never stored. */
 interface Revealed {
@@ -16,7 +18,7 @@ interface Revealed {
   previousExpiresAt: string | null;
 }
 
-type Open = { kind: 'create' } | { kind: 'rotate' | 'delete' | 'roles'; client: Client } | undefined;
+type Open = { kind: 'create' } | { kind: 'rotate' | 'delete' | 'roles' | 'edit'; client: Client } | undefined;
 
 export function ApiPage({ org, tab }: { org: OrgChoice; tab: 'clients' | 'roles' }) {
   const base = `/organizations/${encodeURIComponent(org.id)}/api`;
@@ -72,6 +74,7 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
         </div>
         {createButton || <span className="read-only-note">View only: organization admins change clients</span>}
       </div>
+      {clients.data && <ExpiringSecretsNotice clients={clients.data.data} />}
       <ListView
         items={clients.data?.data}
         loading={clients.loading}
@@ -91,12 +94,14 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
               <ClientCard
                 key={client.client_id}
                 client={client}
+                orgId={org.id}
                 canEdit={canEdit}
                 revealed={revealed[client.client_id]}
                 highlight={fresh === client.client_id}
                 onRotate={() => setOpen({ kind: 'rotate', client })}
                 onDelete={() => setOpen({ kind: 'delete', client })}
                 onEditRoles={() => setOpen({ kind: 'roles', client })}
+                onEdit={() => setOpen({ kind: 'edit', client })}
               >
                 {cardExtra?.(client, roles.data ?? [])}
               </ClientCard>
@@ -126,7 +131,9 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
           client={open.client}
           onClose={close}
           onRotated={(r: Rotated) => {
-            replace({ ...open.client, secret_hint: r.secret_hint });
+            replace({ ...open.client, secret_hint: r.secret_hint, previous_secret: r.previous_secret });
+            // The new secret's expiry comes with the client, not with the rotation's answer.
+            void api.get<Client>(`/organizations/${enc(org.id)}/clients/${enc(open.client.client_id)}`).then(replace, () => undefined);
             setRevealed((all) => ({ ...all, [open.client.client_id]: { secret: r.client_secret, kind: 'rotated', previousExpiresAt: r.previous_secret_expires_at } }));
             close();
           }}
@@ -139,6 +146,17 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
           onClose={close}
           onDeleted={() => {
             clients.update((p) => ({ ...p, data: p.data.filter((c) => c.client_id !== open.client.client_id) }));
+            close();
+          }}
+        />
+      )}
+      {open?.kind === 'edit' && (
+        <EditClientDialog
+          orgId={org.id}
+          client={open.client}
+          onClose={close}
+          onSaved={(client) => {
+            replace(client);
             close();
           }}
         />
@@ -161,6 +179,7 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
 
 function ClientCard({
   client,
+  orgId,
   canEdit,
   revealed,
   highlight,
@@ -168,8 +187,10 @@ function ClientCard({
   onDelete,
   onEditRoles,
   children,
+  onEdit,
 }: {
   client: Client;
+  orgId: string;
   canEdit: boolean;
   revealed: Revealed | undefined;
   highlight: boolean;
@@ -177,6 +198,7 @@ function ClientCard({
   onDelete(): void;
   onEditRoles(): void;
   children?: ReactNode;
+  onEdit(): void;
 }) {
   const ref = useRef<HTMLLIElement>(null);
   useEffect(() => {
@@ -187,6 +209,11 @@ function ClientCard({
     <li ref={ref} className={`card client-card${highlight ? ' is-fresh' : ''}`} aria-labelledby={headingId} data-client-id={client.client_id}>
       <div className="client-head">
         <h3 id={headingId}>{client.name}</h3>
+        {canEdit && (
+          <Button className="btn-small" onClick={onEdit} aria-label={`Edit ${client.name}`}>
+            <Pencil size={15} aria-hidden="true" /> Edit
+          </Button>
+        )}
         {canEdit && (
           <Button tone="danger-outline" className="btn-small" onClick={onDelete} aria-label={`Delete ${client.name}`}>
             <Trash2 size={15} aria-hidden="true" /> Delete
@@ -236,7 +263,9 @@ function ClientCard({
           <dt>Last used</dt>
           <dd>{relativeTime(client.last_used_at)}</dd>
         </div>
+        <SecretFacts client={client} />
       </dl>
+      <ClientSparkline orgId={orgId} client={client} />
       {revealed && <RevealedSecret revealed={revealed} />}
       {children}
     </li>

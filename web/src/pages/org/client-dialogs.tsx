@@ -4,6 +4,7 @@ import { api, enc, type Client, type Role, type Rotated } from '../../api';
 import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
 import { Callout, Field } from '../../components/ui';
 import { useAction } from '../../hooks';
+import { ClaimsFields, QuotaFields, claimRows, claimsValue, quotaDraft, quotaValue, shownByFields } from './client-settings';
 
 type Created = Client & { client_secret: string };
 
@@ -48,6 +49,9 @@ export function CreateClientDialog({
   const [chosen, setChosen] = useState<string[]>([]);
   // The warnings the person has seen: Save again creates the client as it is.
   const [warned, setWarned] = useState<string>();
+  const [quota, setQuota] = useState(() => quotaDraft(null));
+  const [claims, setClaims] = useState(() => claimRows({}));
+  const [failure, setFailure] = useState<unknown>();
   const action = useAction();
   const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c, id]));
   const warnings = creationWarnings(name, chosen, existingNames);
@@ -55,13 +59,19 @@ export function CreateClientDialog({
   const shown = warnings.length > 0 && warned === warningKey;
   const save = () =>
     action.run(async () => {
-      if (!name.trim()) throw new Error('Give the client a name, for example the application that will use it.');
-      if (warnings.length > 0 && !shown) {
-        setWarned(warningKey);
-        return;
+      setFailure(undefined);
+      try {
+        if (!name.trim()) throw new Error('Give the client a name, for example the application that will use it.');
+        if (warnings.length > 0 && !shown) {
+          setWarned(warningKey);
+          return;
+        }
+        const body = { name: name.trim(), roles: chosen, token_quota: quotaValue(quota), token_claims: claimsValue(claims) };
+        onCreated(await api.post<Created>(`/organizations/${enc(orgId)}/clients`, body));
+      } catch (err) {
+        setFailure(err);
+        if (!shownByFields(err)) throw err;
       }
-      const created = await api.post<Created>(`/organizations/${enc(orgId)}/clients`, { name: name.trim(), roles: chosen });
-      onCreated(created);
     });
   return (
     <FormDialog
@@ -97,6 +107,8 @@ export function CreateClientDialog({
           </label>
         ))}
       </fieldset>
+      <QuotaFields draft={quota} onChange={setQuota} error={failure} />
+      <ClaimsFields rows={claims} onChange={setClaims} error={failure} />
     </FormDialog>
   );
 }
@@ -104,16 +116,24 @@ export function CreateClientDialog({
 export function RotateSecretDialog({ orgId, client, onRotated, onClose }: { orgId: string; client: Client; onRotated(r: Rotated): void; onClose(): void }) {
   const [keepOld, setKeepOld] = useState(false);
   const [minutes, setMinutes] = useState('60');
+  const [retire, setRetire] = useState(false);
+  const [unusedMinutes, setUnusedMinutes] = useState('10');
   const action = useAction();
   const rotate = () =>
     action.run(async () => {
-      let grace = 0;
+      const body: { grace_period_seconds: number; retire_when_unused_seconds?: number } = { grace_period_seconds: 0 };
       if (keepOld) {
         const n = Number(minutes);
         if (!Number.isInteger(n) || n < 1 || n > 43200) throw new Error('Enter the grace period as a whole number of minutes between 1 and 43200 (30 days).');
-        grace = n * 60;
+        body.grace_period_seconds = n * 60;
+        if (retire) {
+          // At least two minutes: the server learns of another node's use of the old secret within about a minute.
+          const u = Number(unusedMinutes);
+          if (!Number.isInteger(u) || u < 2 || u > 43200) throw new Error('Enter the unused time as a whole number of minutes between 2 and 43200 (30 days).');
+          body.retire_when_unused_seconds = u * 60;
+        }
       }
-      onRotated(await api.post<Rotated>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}/secret/rotate`, { grace_period_seconds: grace }));
+      onRotated(await api.post<Rotated>(`/organizations/${enc(orgId)}/clients/${enc(client.client_id)}/secret/rotate`, body));
     });
   return (
     <FormDialog title="Rotate client secret" icon={<RotateCw size={18} />} action={action} onSubmit={rotate} onClose={onClose} submitLabel="Rotate secret">
@@ -128,7 +148,31 @@ export function RotateSecretDialog({ orgId, client, onRotated, onClose }: { orgI
         <label htmlFor="grace-minutes">Grace period (minutes)</label>
         <input id="grace-minutes" type="number" inputMode="numeric" min={1} max={43200} step={1} disabled={!keepOld} value={minutes} onChange={(e) => setMinutes(e.target.value)} />
       </div>
-      <p className="field-hint">{keepOld ? 'Both secrets work until the grace period ends; then only the new one.' : 'Without a grace period the old secret stops working at once.'}</p>
+      <label className={`checkbox-row${keepOld ? '' : ' is-disabled'}`}>
+        <input type="checkbox" checked={retire && keepOld} disabled={!keepOld} onChange={(e) => setRetire(e.target.checked)} />
+        <span>Retire the old secret sooner, once it has gone unused for a while</span>
+      </label>
+      <div className={`inline-field${keepOld && retire ? '' : ' is-disabled'}`}>
+        <label htmlFor="retire-minutes">Retire the old secret once unused for (minutes)</label>
+        <input
+          id="retire-minutes"
+          type="number"
+          inputMode="numeric"
+          min={2}
+          max={43200}
+          step={1}
+          disabled={!keepOld || !retire}
+          value={unusedMinutes}
+          onChange={(e) => setUnusedMinutes(e.target.value)}
+        />
+      </div>
+      <p className="field-hint">
+        {!keepOld
+          ? 'Without a grace period the old secret stops working at once.'
+          : retire
+            ? 'Both secrets work until the grace period ends, or until the old one has not been used for that long, whichever comes first: once every application has the new secret, the old one goes away by itself.'
+            : 'Both secrets work until the grace period ends; then only the new one.'}
+      </p>
     </FormDialog>
   );
 }
