@@ -4,8 +4,10 @@ import { api, enc, type Client, type Role, type Rotated } from '../../api';
 import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
 import { Callout, Field } from '../../components/ui';
 import { useAction } from '../../hooks';
+import { KeysInput, parsePastedKeys } from './client-keys';
 
-type Created = Client & { client_secret: string };
+/** A client created without a secret (with public keys) has no `client_secret`. */
+type Created = Client & { client_secret?: string };
 
 /** What a role list shows of a role: a role the client holds but can no longer be assigned lacks its permissions. */
 type RoleShown = Pick<Role, 'id' | 'name' | 'description'> & Partial<Pick<Role, 'permissions'>>;
@@ -48,6 +50,9 @@ export function CreateClientDialog({
   const [chosen, setChosen] = useState<string[]>([]);
   // The warnings the person has seen: Save again creates the client as it is.
   const [warned, setWarned] = useState<string>();
+  const [useKey, setUseKey] = useState(false);
+  const [keyText, setKeyText] = useState('');
+  const [keyAlg, setKeyAlg] = useState('ES256');
   const action = useAction();
   const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c, id]));
   const warnings = creationWarnings(name, chosen, existingNames);
@@ -60,7 +65,8 @@ export function CreateClientDialog({
         setWarned(warningKey);
         return;
       }
-      const created = await api.post<Created>(`/organizations/${enc(orgId)}/clients`, { name: name.trim(), roles: chosen });
+      const keys = useKey ? { jwks: await parsePastedKeys(keyText, keyAlg), secret: false } : {};
+      const created = await api.post<Created>(`/organizations/${enc(orgId)}/clients`, { name: name.trim(), roles: chosen, ...keys });
       onCreated(created);
     });
   return (
@@ -97,6 +103,11 @@ export function CreateClientDialog({
           </label>
         ))}
       </fieldset>
+      <label className="checkbox-row">
+        <input type="checkbox" checked={useKey} onChange={(e) => setUseKey(e.target.checked)} />
+        <span>Use a public key instead of a secret (private_key_jwt)</span>
+      </label>
+      {useKey && <KeysInput text={keyText} alg={keyAlg} onText={setKeyText} onAlg={setKeyAlg} />}
     </FormDialog>
   );
 }
