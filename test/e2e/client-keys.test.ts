@@ -131,6 +131,40 @@ describe.skipIf(skipBrowserTests)(skipBrowserTests ? skipReason : 'admin web app
         await shot(page, 'keys-and-dpop-after-reload');
       });
 
+      it('adds a key to a client with a secret, then removes it: the key gets a token only while it is registered', async () => {
+        await page.getByRole('button', { name: 'Create client' }).first().click();
+        const form = page.getByRole('dialog', { name: 'Create client' });
+        await form.getByLabel('Name').fill('Secret daemon');
+        await form.getByRole('checkbox', { name: /Meter reader/ }).check();
+        await form.getByRole('button', { name: 'Save' }).click();
+        await form.waitFor({ state: 'detached' });
+        const created = card('Secret daemon');
+        const clientId = (await created.getAttribute('data-client-id'))!;
+        expect(await created.getByTestId('client-secret').innerText()).toMatch(/^pcs_/);
+        const keys = created.getByRole('region', { name: 'Public keys of Secret daemon' });
+        expect(await keys.innerText()).toContain('None: it authenticates with its secret.');
+        expect(await keys.getByRole('button', { name: 'Remove keys of Secret daemon' }).count()).toBe(0);
+
+        const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+        await keys.getByRole('button', { name: 'Add keys of Secret daemon' }).click();
+        const add = page.getByRole('dialog', { name: 'Replace public keys' });
+        await add.getByLabel('Public key', { exact: true }).fill(JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'edge-1', alg: 'EdDSA' }] }));
+        await add.getByRole('button', { name: 'Save' }).click();
+        await add.waitFor({ state: 'detached' });
+        await expect.poll(() => keys.locator('.key-list li').allInnerTexts()).toEqual([expect.stringMatching(/^edge-1\s+EdDSA$/)]);
+        expect(await tokenWithKey(clientId, pair.privateKey, 'EdDSA')).toEqual({ status: 200, body: expect.objectContaining({ scope: 'meters:read' }) });
+
+        const remove = keys.getByRole('button', { name: 'Remove keys of Secret daemon' });
+        expect(await remove.isDisabled()).toBe(false);
+        await remove.click();
+        const confirm = page.getByRole('dialog', { name: 'Remove public keys' });
+        await shot(page, 'remove-keys');
+        await confirm.getByRole('button', { name: 'Remove keys' }).click();
+        await confirm.waitFor({ state: 'detached' });
+        await keys.getByText('None: it authenticates with its secret.').waitFor();
+        expect(await tokenWithKey(clientId, pair.privateKey, 'EdDSA')).toEqual({ status: 401, body: expect.objectContaining({ error: 'invalid_client' }) });
+      });
+
       it('shows the server’s refusal of a key it cannot use next to Save, and creates nothing', async () => {
         await page.getByRole('button', { name: 'Create client' }).first().click();
         const form = page.getByRole('dialog', { name: 'Create client' });
