@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import type { Access } from '../../src/http/management/access.js';
 import { PASSWORD } from '../helpers/management.js';
@@ -80,6 +81,19 @@ const anyToken = fc.oneof(
   fc.constantFrom('eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.', 'a.b.c', 'pcr_0000000000000000000000000000000000000000000', 'pcr_'),
 );
 
+/**
+ * Real public JWKs for `jwks.keys` (create and `PUT …/jwks`): numbers drawn from the schema
+ * alone are never a point on the curve, so without these the key-storing paths would not run.
+ * A private JWK (with `d`) is among them, for the refusal that names it.
+ */
+const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const publicJwks = [
+  { ...ecKey.publicKey.export({ format: 'jwk' }), alg: 'ES256' },
+  generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }),
+  { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }), kid: 'rsa-1' },
+] as Value[];
+const privateJwk = ecKey.privateKey.export({ format: 'jwk' }) as Value;
+
 /** Values a field of this name should take, whatever its schema says (refs to the seeded fixtures, mostly). */
 function hinted(key: string | undefined, oauth: boolean): fc.Arbitrary<Value> | undefined {
   switch (key) {
@@ -110,6 +124,12 @@ function hinted(key: string | undefined, oauth: boolean): fc.Arbitrary<Value> | 
       return fc.oneof(fc.constantFrom('meters:read', 'meters:read meters:write', 'clients:read roles:read', 'clients:write', 'meters:read  meters:write', ' '), permissionValue);
     case 'refresh_token':
       return fc.oneof(ref('refreshToken'), ref('spentRefreshToken'), fc.constantFrom('pcr_x', 'pcr_0000000000000000000000000000000000000000000'));
+    case 'keys':
+      return fc.oneof(
+        { weight: 4, arbitrary: fc.subarray(publicJwks, { minLength: 1 }).map((keys) => [...keys]) },
+        { weight: 1, arbitrary: fc.constant([] as Value[]) },
+        { weight: 1, arbitrary: fc.constant([privateJwk]) },
+      ) as fc.Arbitrary<Value>;
     case 'token_type_hint':
       return fc.constantFrom('access_token', 'refresh_token', 'id_token');
     default:

@@ -10,10 +10,12 @@ import type { OrgChoice } from '../../session';
 import { CreateClientDialog, DeleteClientDialog, RolesDialog, RotateSecretDialog } from './client-dialogs';
 import { ClientSparkline, ExpiringSecretsNotice, SecretFacts } from './client-extras';
 import { EditClientDialog } from './client-settings';
+import { ClientKeysSection } from './client-keys';
 
 /** A secret this page received (create or rotate): shown until the page is left or reloaded, never stored. */
 interface Revealed {
-  secret: string;
+  /** Absent for a client created with public keys and no secret: nothing to copy. */
+  secret?: string;
   kind: 'created' | 'rotated';
   previousExpiresAt: string | null;
 }
@@ -70,7 +72,7 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
       <div className="toolbar">
         <div>
           <h2 id="clients-heading">Clients</h2>
-          <p className="muted">Each client has a client ID and a secret, and gets access tokens with the permissions of its roles.</p>
+          <p className="muted">Each client has a client ID and a secret (or public keys), and gets access tokens with the permissions of its roles.</p>
         </div>
         {createButton || <span className="read-only-note">View only: organization admins change clients</span>}
       </div>
@@ -102,6 +104,7 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
                 onDelete={() => setOpen({ kind: 'delete', client })}
                 onEditRoles={() => setOpen({ kind: 'roles', client })}
                 onEdit={() => setOpen({ kind: 'edit', client })}
+                keys={<ClientKeysSection orgId={org.id} client={client} canEdit={canEdit} onChanged={replace} />}
               >
                 {cardExtra?.(client, roles.data ?? [])}
               </ClientCard>
@@ -119,7 +122,7 @@ export function ClientsTab({ org, cardExtra }: { org: OrgChoice; cardExtra?: (cl
           onClose={close}
           onCreated={({ client_secret, ...client }) => {
             clients.update((p) => ({ ...p, data: [client, ...p.data] }));
-            setRevealed((r) => ({ ...r, [client.client_id]: { secret: client_secret, kind: 'created', previousExpiresAt: null } }));
+            setRevealed((r) => ({ ...r, [client.client_id]: { ...(client_secret !== undefined ? { secret: client_secret } : {}), kind: 'created', previousExpiresAt: null } }));
             setFresh(client.client_id);
             close();
           }}
@@ -186,6 +189,7 @@ function ClientCard({
   onRotate,
   onDelete,
   onEditRoles,
+  keys,
   children,
   onEdit,
 }: {
@@ -197,6 +201,8 @@ function ClientCard({
   onRotate(): void;
   onDelete(): void;
   onEditRoles(): void;
+  /** The public keys section (client-keys.tsx). */
+  keys?: ReactNode;
   children?: ReactNode;
   onEdit(): void;
 }) {
@@ -243,12 +249,16 @@ function ClientCard({
         <div>
           <dt>Client secret</dt>
           <dd className="secret-row">
-            <code className="secret-hint">
-              <span aria-hidden="true">pcs_••••••••</span>
-              <span className="sr-only">Secret ending in </span>
-              {client.secret_hint}
-            </code>
-            {canEdit && (
+            {client.secret_hint === null ? (
+              <span className="muted">None: it authenticates with its public keys</span>
+            ) : (
+              <code className="secret-hint">
+                <span aria-hidden="true">pcs_••••••••</span>
+                <span className="sr-only">Secret ending in </span>
+                {client.secret_hint}
+              </code>
+            )}
+            {canEdit && client.secret_hint !== null && (
               <Button className="btn-small" onClick={onRotate} aria-label={`Rotate secret of ${client.name}`}>
                 <RotateCw size={14} aria-hidden="true" /> Rotate
               </Button>
@@ -266,6 +276,7 @@ function ClientCard({
         <SecretFacts client={client} />
       </dl>
       <ClientSparkline orgId={orgId} client={client} />
+      {keys}
       {revealed && <RevealedSecret revealed={revealed} />}
       {children}
     </li>
@@ -273,6 +284,14 @@ function ClientCard({
 }
 
 function RevealedSecret({ revealed }: { revealed: Revealed }) {
+  if (revealed.secret === undefined)
+    return (
+      <div className="revealed" data-testid="no-secret">
+        <Callout tone="success" title="Created without a secret">
+          There is no secret to copy: this client gets tokens with a JWT signed by its private key (private_key_jwt), which never leaves the application.
+        </Callout>
+      </div>
+    );
   return (
     <div className="revealed" data-testid="revealed-secret">
       <Callout tone="warning" title={revealed.kind === 'created' ? 'Copy the client secret now' : 'Copy the new client secret now'}>

@@ -5,8 +5,10 @@ import { ConfirmDeleteDialog, FormDialog } from '../../components/ActionDialog';
 import { Callout, Field } from '../../components/ui';
 import { useAction } from '../../hooks';
 import { ClaimsFields, QuotaFields, claimRows, claimsValue, quotaDraft, quotaValue, shownByFields } from './client-settings';
+import { KeysInput, parsePastedKeys } from './client-keys';
 
-type Created = Client & { client_secret: string };
+/** A client created without a secret (with public keys) has no `client_secret`. */
+type Created = Client & { client_secret?: string };
 
 /** What a role list shows of a role: a role the client holds but can no longer be assigned lacks its permissions. */
 type RoleShown = Pick<Role, 'id' | 'name' | 'description'> & Partial<Pick<Role, 'permissions'>>;
@@ -52,6 +54,9 @@ export function CreateClientDialog({
   const [quota, setQuota] = useState(() => quotaDraft(null));
   const [claims, setClaims] = useState(() => claimRows({}));
   const [failure, setFailure] = useState<unknown>();
+  const [useKey, setUseKey] = useState(false);
+  const [keyText, setKeyText] = useState('');
+  const [keyAlg, setKeyAlg] = useState('ES256');
   const action = useAction();
   const toggle = (id: string) => setChosen((c) => (c.includes(id) ? c.filter((x) => x !== id) : [...c, id]));
   const warnings = creationWarnings(name, chosen, existingNames);
@@ -66,7 +71,8 @@ export function CreateClientDialog({
           setWarned(warningKey);
           return;
         }
-        const body = { name: name.trim(), roles: chosen, token_quota: quotaValue(quota), token_claims: claimsValue(claims) };
+        const keys = useKey ? { jwks: await parsePastedKeys(keyText, keyAlg), secret: false } : {};
+        const body = { name: name.trim(), roles: chosen, token_quota: quotaValue(quota), token_claims: claimsValue(claims), ...keys };
         onCreated(await api.post<Created>(`/organizations/${enc(orgId)}/clients`, body));
       } catch (err) {
         setFailure(err);
@@ -109,6 +115,11 @@ export function CreateClientDialog({
       </fieldset>
       <QuotaFields draft={quota} onChange={setQuota} error={failure} />
       <ClaimsFields rows={claims} onChange={setClaims} error={failure} />
+      <label className="checkbox-row">
+        <input type="checkbox" checked={useKey} onChange={(e) => setUseKey(e.target.checked)} />
+        <span>Use a public key instead of a secret (private_key_jwt)</span>
+      </label>
+      {useKey && <KeysInput text={keyText} alg={keyAlg} onText={setKeyText} onAlg={setKeyAlg} />}
     </FormDialog>
   );
 }
