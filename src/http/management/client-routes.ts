@@ -104,6 +104,7 @@ export async function clientRoutes(app: TypedApp, { clients }: { clients: Client
     {
       config: writers,
       schema: {
+        operationId: 'putClientKeys',
         summary: "Replace the client's public keys for private_key_jwt; {keys: []} removes them",
         tags: ['clients'],
         params: ClientParams,

@@ -78,7 +78,10 @@ export async function sessionRoutes(app: TypedApp, { sessions, users, membership
 
   app.get(
     '/setup',
-    { config: anyone, schema: { summary: 'Whether the instance waits for its first administrator (no user exists yet)', tags: ['session'], response: { 200: SetupStatus } } },
+    {
+      config: anyone,
+      schema: { operationId: 'getSetupStatus', summary: 'Whether the instance waits for its first administrator (no user exists yet)', tags: ['session'], response: { 200: SetupStatus } },
+    },
     async (_request, reply) => reply.header('cache-control', 'no-store').send({ setup_required: await users.setupRequired() }),
   );
 

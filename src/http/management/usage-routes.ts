@@ -21,6 +21,7 @@ export async function usageRoutes(app: TypedApp, deps: { clients: ClientService;
     {
       config: { access: { org: 'member', permission: 'clients:read' } },
       schema: {
+        operationId: 'getClientUsage',
         summary: "A client's tokens and failed token requests by hour or day",
         tags: ['usage'],
         params: ClientParams,
@@ -39,6 +40,7 @@ export async function usageRoutes(app: TypedApp, deps: { clients: ClientService;
     {
       config: { access: { org: 'admin' } },
       schema: {
+        operationId: 'getOrganizationUsage',
         summary: "The organization's usage, by bucket and by client; Accept: text/csv for chargeback",
         tags: ['usage'],
         params: OrgParams,
@@ -67,7 +69,13 @@ export async function usageRoutes(app: TypedApp, deps: { clients: ClientService;
     '/organizations/:org/policy',
     {
       config: { access: { org: 'admin' } },
-      schema: { summary: "The organization's policy and the clients it does not fit", tags: ['usage'], params: OrgParams, response: { 200: PolicyAnswer, ...errors(401, 403, 404) } },
+      schema: {
+        operationId: 'getOrganizationPolicy',
+        summary: "The organization's policy and the clients it does not fit",
+        tags: ['usage'],
+        params: OrgParams,
+        response: { 200: PolicyAnswer, ...errors(401, 403, 404) },
+      },
     },
     async (request) => deps.policies.get(request.params.org),
   );
@@ -77,6 +85,7 @@ export async function usageRoutes(app: TypedApp, deps: { clients: ClientService;
     {
       config: { access: { org: 'admin', platformAdmin: true } },
       schema: {
+        operationId: 'putOrganizationPolicy',
         summary: "Replace the organization's policy (platform administrators)",
         tags: ['usage'],
         params: OrgParams,
