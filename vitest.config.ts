@@ -10,9 +10,13 @@ export default defineConfig({
   ssr: { resolve: { conditions: sourceConditions } },
   test: {
     // PGlite starts a WASM PostgreSQL per suite; give slow shared machines room.
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 60_000,
+    hookTimeout: 90_000,
     pool: 'forks',
+    // Two test files at a time even on 2 CPUs (Vitest's default is CPUs − 1): most suites spend
+    // their time waiting on server processes, PostgreSQL and browsers, and CI runs the suite on two
+    // Node versions within its 30 minutes.
+    maxWorkers: 2,
     reporters: ['default'],
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**', 'node_modules/**'] } },
