@@ -11,7 +11,8 @@ import {
   UnavailableError,
   type InputIssue,
 } from '../errors/domain-errors.js';
-import { InvalidRequestError, OAuthError, TemporarilyUnavailableError, TooManyRequestsError } from '../errors/oauth-error.js';
+import { InvalidRequestError, OAuthError } from '../errors/oauth-error.js';
+import { oauthErrorOf, UNAVAILABLE_RETRY_AFTER } from '../oauth/oauth-answer.js';
 import { isDatabaseUnavailable } from '../store/faults.js';
 
 declare module 'fastify' {
@@ -26,8 +27,6 @@ declare module 'fastify' {
 }
 
 const SERVER_ERROR = 'The server could not handle this request.';
-/** Seconds a client is asked to wait when the database cannot be reached. */
-const UNAVAILABLE_RETRY_AFTER = 5;
 
 /**
  * The one place errors become HTTP answers. The family follows the route, not the error:
@@ -42,7 +41,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     // Expected in an outage, and the operator learns it from /readyz and the metrics: a warning, not an error.
     if (unavailable) request.log.warn({ err: { message: err.message, code: err.code, cause: err.cause instanceof Error ? err.cause.message : undefined } }, 'a dependency is unavailable');
     if (request.routeOptions.config?.oauth === true) {
-      const oauth = unavailable ? new TemporarilyUnavailableError(UNAVAILABLE_RETRY_AFTER) : asOAuthError(err);
+      const oauth = asOAuthError(err);
       if (!oauth) request.log.error({ err }, 'unexpected error');
       return sendOAuth(request, reply, oauth ?? new OAuthError('server_error', SERVER_ERROR, 500));
     }
@@ -100,9 +99,8 @@ function apiErrorOf(err: DomainError): ApiError | undefined {
 
 /** The OAuth answer for `err`, or undefined for an unexpected error (a 500). */
 function asOAuthError(err: FastifyError | Error): OAuthError | undefined {
-  if (err instanceof OAuthError) return err;
-  if (err instanceof ThrottledError) return new TooManyRequestsError(err.retryAfterSeconds);
-  if (err instanceof InvalidInputError || err instanceof InvalidCursorError) return new InvalidRequestError(err.message);
+  const domain = oauthErrorOf(err);
+  if (domain) return domain;
   if (err instanceof DomainError || !isFastifyError(err)) return undefined;
   if (err.validation)
     return new InvalidRequestError(

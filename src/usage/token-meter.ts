@@ -1,7 +1,6 @@
 import type { CatalogSnapshot } from '../catalog/catalog.js';
 import type { ClientSnapshot, ClientSnapshotCache } from '../clients/client-snapshots.js';
-import { ThrottledError } from '../errors/domain-errors.js';
-import { OAuthError } from '../errors/oauth-error.js';
+import { oauthErrorOf } from '../oauth/oauth-answer.js';
 import type { QuotaWindow } from './quota-store.js';
 import type { Quotas } from './quotas.js';
 import type { UsageCounter } from './usage-counter.js';
@@ -43,13 +42,6 @@ export class TokenMeter {
     if (!who) return;
     const named = params.audience ?? params.resource;
     const api = named !== undefined && this.catalog().apiByIdentifier(named) ? named : '';
-    this.counter.failed(who.orgId, who.clientId, api, errorCodeOf(err));
+    this.counter.failed(who.orgId, who.clientId, api, oauthErrorOf(err)?.error ?? 'server_error');
   }
-}
-
-/** The OAuth error code the answer to `err` carries (src/http/error-handler.ts maps alike). */
-function errorCodeOf(err: unknown): string {
-  if (err instanceof OAuthError) return err.error;
-  if (err instanceof ThrottledError) return 'too_many_requests';
-  return 'server_error';
 }
