@@ -1,5 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-import { spawnServerProcess } from './helpers/spawn-server.js';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +5,7 @@ import { SYSTEM_ACTOR } from '../src/audit/actor.js';
 import { testDatabases } from './helpers/databases.js';
 import { seedClient, startPortcullis, type TestPortcullis } from './helpers/portcullis.js';
 import { freePort } from './helpers/server.js';
+import { type ServerProcess, startServerProcess } from './helpers/spawn-server.js';
 
 const postgres = testDatabases().filter((d) => d.name === 'postgres');
 
@@ -36,37 +35,24 @@ async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<b
  */
 describe.each(postgres)('changes reach every process on $name', (db) => {
   let here: TestPortcullis;
-  let child: ChildProcess;
-  let url: string;
-  let output = '';
+  let server: ServerProcess;
 
   beforeAll(async () => {
     const masterKey = randomBytes(32).toString('base64');
     here = await startPortcullis(await db.open(), { masterKey });
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    child = spawnServerProcess({
+    server = await startServerProcess(await freePort(), {
       DATABASE_URL: db.url,
       MASTER_KEY: masterKey,
-      PORT: String(port),
       ISSUER: here.config.issuer,
       WORKERS: '2',
       LOG_LEVEL: 'warn',
       TOKEN_RATE_LIMIT: '0',
       SHUTDOWN_DRAIN_SECONDS: '0',
     });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const up = await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 45_000);
-    if (!up) throw new Error(`the server process did not start:\n${output}`);
   }, 60_000);
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
     await here?.close();
     await db.dispose();
   });
@@ -80,37 +66,40 @@ describe.each(postgres)('changes reach every process on $name', (db) => {
         try {
           // Workers run the same script; tsx may add an esbuild helper process, which is not one.
           const parent = fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
-          return parent === String(child.pid) && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('server-process.ts');
+          return parent === String(server.child.pid) && fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('server-process.ts');
         } catch {
           return false;
         }
       });
-    expect(children, output).toHaveLength(2);
+    expect(children, server.output).toHaveLength(2);
   });
 
   it('a rotation in one process makes the old secret fail in the other (both workers)', async () => {
     const c = await seedClient(here.runtime);
     // Warm both workers' caches with the old secret.
-    for (let i = 0; i < 10; i++) expect((await token(url, c.clientId, c.secret, c.apiIdentifier)).status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await token(server.url, c.clientId, c.secret, c.apiIdentifier)).status).toBe(200);
     const rotated = await here.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 0 }, SYSTEM_ACTOR);
     const refused = await eventually(async () => {
-      const results = await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)));
+      const results = await Promise.all(Array.from({ length: 6 }, () => token(server.url, c.clientId, c.secret, c.apiIdentifier)));
       return results.every((r) => r.status === 401);
     });
-    expect(refused, output).toBe(true);
-    for (let i = 0; i < 6; i++) expect((await token(url, c.clientId, rotated.client_secret, c.apiIdentifier)).status).toBe(200);
+    expect(refused, server.output).toBe(true);
+    for (let i = 0; i < 6; i++) expect((await token(server.url, c.clientId, rotated.client_secret, c.apiIdentifier)).status).toBe(200);
   });
 
   it('a role change and a deletion in one process take effect in the other', async () => {
     const c = await seedClient(here.runtime, { permissions: ['a:read', 'a:write'], granted: ['a:read'] });
-    for (let i = 0; i < 6; i++) expect((await token(url, c.clientId, c.secret, c.apiIdentifier)).body.scope).toBe('a:read');
+    for (let i = 0; i < 6; i++) expect((await token(server.url, c.clientId, c.secret, c.apiIdentifier)).body.scope).toBe('a:read');
     const writer = await here.runtime.catalogService.createRole({ name: `both ${c.clientId}`, permissions: [{ api: c.apiIdentifier, value: 'a:write' }] }, SYSTEM_ACTOR);
     await here.runtime.clients.setRoles(c.orgId, c.clientId, [c.roleId, writer.id], SYSTEM_ACTOR);
     expect(
-      await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.body.scope === 'a:read a:write')),
-      output,
+      await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(server.url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.body.scope === 'a:read a:write')),
+      server.output,
     ).toBe(true);
     await here.runtime.clients.delete(c.orgId, c.clientId, SYSTEM_ACTOR);
-    expect(await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.status === 401)), output).toBe(true);
+    expect(
+      await eventually(async () => (await Promise.all(Array.from({ length: 6 }, () => token(server.url, c.clientId, c.secret, c.apiIdentifier)))).every((r) => r.status === 401)),
+      server.output,
+    ).toBe(true);
   });
 });

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGN_IN_FAILURES_PER_ACCOUNT } from '../src/orgs/session-service.js';
@@ -7,7 +6,7 @@ import { PASSWORD, createUser } from './helpers/management.js';
 import { basic, form, type SeededClient, seedClient, startPortcullis, type TestPortcullis } from './helpers/portcullis.js';
 import { TEST_REDIS_URL, deleteRedisPrefix, redisAvailable, testRedisPrefix } from './helpers/redis.js';
 import { freePort } from './helpers/server.js';
-import { spawnServerProcess } from './helpers/spawn-server.js';
+import { type ServerProcess, startServerProcess } from './helpers/spawn-server.js';
 
 const TOKEN_RATE_LIMIT = 60;
 const AUTH_FAILURES_PER_CLIENT = 30;
@@ -28,51 +27,41 @@ const postgres = redisAvailable ? testDatabases().filter((d) => d.name === 'post
 describe.each(postgres)('three processes on $name with one Redis', (db) => {
   const prefix = testRedisPrefix();
   let seeder: TestPortcullis;
-  const children: ChildProcess[] = [];
-  const urls: string[] = [];
-  let output = '';
+  let servers: ServerProcess[] = [];
+  let urls: string[] = [];
+  const output = () => servers.map((p) => p.output).join('\n');
 
   beforeAll(async () => {
     const masterKey = randomBytes(32).toString('base64');
     seeder = await startPortcullis(await db.open(), { masterKey });
     const ports = await Promise.all(Array.from({ length: NODES }, () => freePort()));
-    for (const port of ports) {
-      const child = spawnServerProcess({
-        DATABASE_URL: db.url,
-        MASTER_KEY: masterKey,
-        PORT: String(port),
-        ISSUER: seeder.config.issuer,
-        LOG_LEVEL: 'warn',
-        SHUTDOWN_DRAIN_SECONDS: '0',
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_KEY_PREFIX: prefix,
-        TOKEN_RATE_LIMIT: String(TOKEN_RATE_LIMIT),
-        AUTH_FAILURES_PER_CLIENT: String(AUTH_FAILURES_PER_CLIENT),
-      });
-      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-      children.push(child);
-      urls.push(`http://127.0.0.1:${port}`);
-    }
-    const end = Date.now() + 90_000;
-    for (const url of urls) {
-      while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
-        if (Date.now() > end) throw new Error(`a server process did not start:\n${output}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    const started = await Promise.allSettled(
+      ports.map((port) =>
+        startServerProcess(
+          port,
+          {
+            DATABASE_URL: db.url,
+            MASTER_KEY: masterKey,
+            ISSUER: seeder.config.issuer,
+            LOG_LEVEL: 'warn',
+            SHUTDOWN_DRAIN_SECONDS: '0',
+            REDIS_URL: TEST_REDIS_URL,
+            REDIS_KEY_PREFIX: prefix,
+            TOKEN_RATE_LIMIT: String(TOKEN_RATE_LIMIT),
+            AUTH_FAILURES_PER_CLIENT: String(AUTH_FAILURES_PER_CLIENT),
+          },
+          { timeoutMs: 90_000 },
+        ),
+      ),
+    );
+    // Those that started are stopped after the suite even when another did not start.
+    servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    urls = servers.map((p) => p.url);
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(
-      children
-        .filter((c) => c.exitCode === null)
-        .map((c) => {
-          const exited = new Promise((r) => c.once('exit', r));
-          c.kill('SIGTERM');
-          return exited;
-        }),
-    );
+    await Promise.all(servers.map((p) => p.stop()));
     await seeder?.close();
     await db.dispose();
     await deleteRedisPrefix(prefix);
@@ -100,14 +89,14 @@ describe.each(postgres)('three processes on $name with one Redis', (db) => {
   it('TOKEN_RATE_LIMIT holds for the fleet, not per process', async () => {
     const c = await seedClient(seeder.runtime);
     const counts = await roundRobin(TOKEN_RATE_LIMIT * 1.5, token(c));
-    expect([...counts.keys()].sort(), output).toEqual([200, 429]);
+    expect([...counts.keys()].sort(), output()).toEqual([200, 429]);
     expectAbout(counts.get(200) ?? 0, TOKEN_RATE_LIMIT, 'tokens issued');
   }, 60_000);
 
   it('AUTH_FAILURES_PER_CLIENT holds for the fleet: failed guesses from one address', async () => {
     const c = await seedClient(seeder.runtime);
     const counts = await roundRobin(AUTH_FAILURES_PER_CLIENT * 1.5, token(c, `${c.secret.slice(0, -4)}zzzz`));
-    expect([...counts.keys()].sort(), output).toEqual([401, 429]);
+    expect([...counts.keys()].sort(), output()).toEqual([401, 429]);
     expectAbout(counts.get(401) ?? 0, AUTH_FAILURES_PER_CLIENT, 'guesses that reached the secret check');
   }, 60_000);
 
@@ -117,7 +106,7 @@ describe.each(postgres)('three processes on $name with one Redis', (db) => {
     const signIn = (password: string) => (url: string) =>
       fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
     const counts = await roundRobin(SIGN_IN_FAILURES_PER_ACCOUNT * 2, signIn('wrong password, long enough'));
-    expect([...counts.keys()].sort(), output).toEqual([401, 429]);
+    expect([...counts.keys()].sort(), output()).toEqual([401, 429]);
     expectAbout(counts.get(401) ?? 0, SIGN_IN_FAILURES_PER_ACCOUNT, 'passwords checked');
     // Refused before the password is looked at, on every node: the right one too.
     expect(await roundRobin(NODES, signIn(PASSWORD))).toEqual(new Map([[429, NODES]]));

@@ -1,11 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabases } from './helpers/databases.js';
 import { freePort, tempDataDir } from './helpers/server.js';
-import { spawnServerProcess } from './helpers/spawn-server.js';
+import { type ServerProcess, startServerProcess } from './helpers/spawn-server.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -19,9 +18,9 @@ const PASSWORD = 'correct horse battery staple';
  * is killed there.
  */
 describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process killed between commit and answer, on $name', (db) => {
-  let child: ChildProcess | undefined;
+  let server: ServerProcess | undefined;
   afterAll(async () => {
-    if (child?.exitCode === null) child.kill('SIGKILL');
+    await server?.stop();
     await db.dispose();
   });
 
@@ -31,11 +30,8 @@ describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process
     const masterKey = randomBytes(32).toString('base64');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    let output = '';
     const start = async () => {
-      child = spawnServerProcess({
-        PORT: String(port),
-        ISSUER: url,
+      server = await startServerProcess(port, {
         DATA_DIR: tempDataDir(),
         DATABASE_URL: databaseUrl,
         MASTER_KEY: masterKey,
@@ -44,13 +40,6 @@ describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process
         ADMIN_EMAIL: 'root@example.com',
         ADMIN_PASSWORD: PASSWORD,
       });
-      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-      const end = performance.now() + 60_000;
-      while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
-        if (performance.now() > end) throw new Error(`the server did not start:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
     };
     await start();
     const login = await fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'root@example.com', password: PASSWORD }) });
@@ -79,15 +68,16 @@ describe.each(testDatabases().filter((db) => db.name === 'postgres'))('a process
       const end = performance.now() + 30_000;
       let stored: { status: number; body: string } | undefined;
       while (!stored) {
-        if (performance.now() > end) throw new Error(`the answer was never stored:\n${output}`);
+        if (performance.now() > end) throw new Error(`the answer was never stored:\n${server?.output}`);
         stored = (await watcher.query<{ status: number; body: string }>('select status, body from idempotency_keys where key = $1', [key])).rows[0];
         if (!stored) await new Promise((r) => setTimeout(r, 20));
       }
       expect(stored.status).toBe(201);
-      const exited = once(child as ChildProcess, 'exit');
-      child?.kill('SIGKILL');
+      const killed = server as ServerProcess;
+      const exited = once(killed.child, 'exit');
+      killed.child.kill('SIGKILL');
       await exited;
-      expect(await answer, output).toBe('no answer');
+      expect(await answer, killed.output).toBe('no answer');
       await locker.query('rollback');
 
       await start();

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { spawnServerProcess } from './helpers/spawn-server.js';
+import { spawnServerProcess, startServerProcess } from './helpers/spawn-server.js';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, tempDataDir } from './helpers/server.js';
@@ -16,25 +16,15 @@ describe('stopping a server under load', () => {
   });
 
   it('drains for SHUTDOWN_DRAIN_SECONDS: no request is refused or reset, and the process exits 0', async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    let output = '';
-    child = spawnServerProcess({
-      PORT: String(port),
-      ISSUER: url,
+    const server = await startServerProcess(await freePort(), {
       DATA_DIR: tempDataDir(),
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_SECONDS: '2',
       ADMIN_EMAIL: 'a@example.com',
       ADMIN_PASSWORD: 'correct horse battery staple',
     });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const end = performance.now() + 60_000;
-    while ((await fetch(`${url}/readyz`).catch(() => undefined))?.status !== 200) {
-      if (performance.now() > end) throw new Error(`the server did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    child = server.child;
+    const { url } = server;
 
     const failures: string[] = [];
     let answered = 0;
@@ -67,12 +57,12 @@ describe('stopping a server under load', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 300));
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
+    const exited = once(server.child, 'exit');
+    server.child.kill('SIGTERM');
     await Promise.all([...load, watch]);
     const [code] = (await exited) as [number | null];
 
-    expect(failures, output).toEqual([]);
+    expect(failures, server.output).toEqual([]);
     expect(answered).toBeGreaterThan(10);
     expect(toldToClose + readiness.filter((s) => s === 503).length).toBeGreaterThan(0);
     expect(code).toBe(0);

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { testDatabases } from '../helpers/databases.js';
 import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
 import { freePort } from '../helpers/server.js';
 import { tokenRequest } from '../helpers/tokens.js';
-import { spawnServerProcess } from '../helpers/spawn-server.js';
+import { type ServerProcess, startServerProcess } from '../helpers/spawn-server.js';
 
 const postgres = testDatabases().filter((d) => d.name === 'postgres');
 
@@ -29,20 +28,15 @@ async function eventually(check: () => Promise<boolean>, ms = 20_000): Promise<b
  */
 describe.each(postgres)('usage and quotas across two processes on $name', (db) => {
   let here: TestPortcullis;
-  let child: ChildProcess;
-  let url: string;
-  let output = '';
+  let server: ServerProcess;
   let sql: pg.Client;
 
   beforeAll(async () => {
     const masterKey = randomBytes(32).toString('base64');
     here = await startPortcullis(await db.open(), { masterKey, env: { TOKEN_RATE_LIMIT: '0', QUOTA_SYNC_INTERVAL: '1', USAGE_FLUSH_INTERVAL: '1' } });
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    child = spawnServerProcess({
+    server = await startServerProcess(await freePort(), {
       DATABASE_URL: db.url,
       MASTER_KEY: masterKey,
-      PORT: String(port),
       ISSUER: here.config.issuer,
       LOG_LEVEL: 'warn',
       TOKEN_RATE_LIMIT: '0',
@@ -50,27 +44,19 @@ describe.each(postgres)('usage and quotas across two processes on $name', (db) =
       USAGE_FLUSH_INTERVAL: '1',
       SHUTDOWN_DRAIN_SECONDS: '0',
     });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const up = await eventually(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 45_000);
-    if (!up) throw new Error(`the server process did not start:\n${output}`);
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
   }, 60_000);
 
   afterAll(async () => {
     await sql?.end();
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await server?.stop();
     await here?.close();
     await db.dispose();
   });
 
   async function childToken(c: { clientId: string; secret: string; apiIdentifier: string }) {
-    const res = await fetch(`${url}/oauth/token`, {
+    const res = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}` },
       body: new URLSearchParams({ grant_type: 'client_credentials', audience: c.apiIdentifier }),
@@ -101,7 +87,7 @@ describe.each(postgres)('usage and quotas across two processes on $name', (db) =
       const data = (await report()).data;
       return { tokens: data.reduce((sum, b) => sum + b.tokens, 0), failed: data.reduce((sum, b) => sum + b.failed, 0) };
     };
-    expect(await eventually(async () => JSON.stringify(await totals()) === JSON.stringify({ tokens: 12, failed: 1 })), output).toBe(true);
+    expect(await eventually(async () => JSON.stringify(await totals()) === JSON.stringify({ tokens: 12, failed: 1 })), server.output).toBe(true);
     const usage = await report();
     expect(await totals()).toEqual({ tokens: 12, failed: 1 });
     expect(usage.failed_by_error).toEqual({ invalid_client: 1 });
@@ -114,7 +100,7 @@ describe.each(postgres)('usage and quotas across two processes on $name', (db) =
     await here.runtime.clients.update(c.orgId, c.clientId, { token_quota: { limit: 20, per: 'day' } }, SYSTEM_ACTOR);
     for (let i = 0; i < 10; i++) expect((await childToken(c)).status).toBe(200);
     // The child has written its 10; this process reads them.
-    expect(await eventually(async () => (await childCount(c.clientId))?.count === 10), output).toBe(true);
+    expect(await eventually(async () => (await childCount(c.clientId))?.count === 10), server.output).toBe(true);
     await here.runtime.quotaSync?.sync();
     let issuedHere = 0;
     while ((await hereToken(c)).statusCode === 200) issuedHere++;
@@ -133,7 +119,7 @@ describe.each(postgres)('usage and quotas across two processes on $name', (db) =
         if (row && row.at > written) seen++;
         return seen >= 2;
       }),
-      output,
+      server.output,
     ).toBe(true);
     const childRefused = await childToken(c);
     expect(childRefused.status).toBe(429);
