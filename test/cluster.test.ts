@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../src/audit/actor.js';
+import { eventually } from './helpers/eventually.js';
 import { testDatabases } from './helpers/databases.js';
 import { seedClient, startPortcullis, type TestPortcullis } from './helpers/portcullis.js';
 import { freePort } from './helpers/server.js';
@@ -16,16 +17,6 @@ async function token(url: string, clientId: string, secret: string, audience: st
     body: new URLSearchParams({ grant_type: 'client_credentials', audience }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** Polls `check` until it holds, at most `ms`; the answer says whether it did (no timing is asserted). */
-async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
+import { eventually } from '../helpers/eventually.js';
 import { testDatabases } from '../helpers/databases.js';
 import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
 import { freePort } from '../helpers/server.js';
@@ -9,16 +10,6 @@ import { tokenRequest } from '../helpers/tokens.js';
 import { type ServerProcess, startServerProcess } from '../helpers/spawn-server.js';
 
 const postgres = testDatabases().filter((d) => d.name === 'postgres');
-
-/** Polls `check` until it holds, at most `ms`; the answer says whether it did (no timing is asserted). */
-async function eventually(check: () => Promise<boolean>, ms = 20_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 /**
  * Two server processes on one PostgreSQL database without Redis: this test process (a Runtime)
