@@ -85,17 +85,46 @@ export class IdempotencyKeys {
 
 /** SHA-256 of the body's canonical JSON (object keys sorted), so that key order does not make two bodies differ. */
 export function bodyHash(body: unknown): string {
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  const hash = createHash('sha256');
+  canonicalJson(body, (part) => hash.update(part));
+  return hash.digest('hex');
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+/**
+ * Writes `value` as JSON with sorted object keys, without recursion: a body may nest as deeply
+ * as its parser allowed (a member a schema leaves open), deeper than the call stack.
+ */
+function canonicalJson(value: unknown, write: (part: string) => void): void {
+  // Each entry is a value still to write, or text (a separator, a closing bracket) to write as it is.
+  const pending: ({ value: unknown } | string)[] = [{ value }];
+  while (pending.length > 0) {
+    const next = pending.pop() as { value: unknown } | string;
+    if (typeof next === 'string') {
+      write(next);
+      continue;
+    }
+    const v = next.value;
+    if (Array.isArray(v)) {
+      write('[');
+      pending.push(']');
+      for (let i = v.length - 1; i >= 0; i--) {
+        pending.push({ value: v[i] });
+        if (i > 0) pending.push(',');
+      }
+    } else if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v as Record<string, unknown>).filter(([, e]) => e !== undefined);
+      entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      write('{');
+      pending.push('}');
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, e] = entries[i] as [string, unknown];
+        pending.push({ value: e });
+        pending.push(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
+      }
+    } else {
+      write(JSON.stringify(v) ?? 'null');
+    }
   }
-  return JSON.stringify(value) ?? 'null';
 }
 
 /** The answer as it may be stored: a JSON object's shown-once fields removed, and a message saying which. */
