@@ -374,6 +374,20 @@ const extraHeaders = fc.oneof(
   { weight: 1, arbitrary: hostileString.map((s): [string, string][] => [['accept', headerSafe(s)]]) },
   { weight: 1, arbitrary: hostileString.map((s): [string, string][] => [['x-forwarded-for', headerSafe(s)]]) },
   { weight: 1, arbitrary: fc.constant<[string, string][]>([['accept-encoding', 'gzip, br, *;q=0']]) },
+  // The CSV answer of the usage export, asked of every route.
+  { weight: 1, arbitrary: fc.constant<[string, string][]>([['accept', 'text/csv']]) },
+  // Idempotency-Key: hostile, and one well-formed key that repeats across requests (the same key with another body → 409).
+  { weight: 1, arbitrary: hostileString.map((s): [string, string][] => [['idempotency-key', headerSafe(s)]]) },
+  { weight: 1, arbitrary: fc.constant<[string, string][]>([['idempotency-key', 'fuzz-key-1']]) },
+  // DPoP proofs: hostile text, and a compact JWS whose parts are hostile base64url.
+  { weight: 1, arbitrary: hostileString.map((s): [string, string][] => [['dpop', headerSafe(s)]]) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(hostileString, hostileString)
+      .map(([header, claims]): [string, string][] => [['dpop', `${Buffer.from(header).toString('base64url')}.${Buffer.from(claims).toString('base64url')}.c2ln`]]),
+  },
+  { weight: 1, arbitrary: hostileString.map((s): [string, string][] => [['x-request-id', headerSafe(s)]]) },
 );
 
 /** A coherent OAuth request: a client, credentials placed one of the ways RFC 6749 allows, and parameters that make sense for it. */
