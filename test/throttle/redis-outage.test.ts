@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import type { RunningServer } from '../../src/main.js';
 import { SharedRedis } from '../../src/store/redis.js';
 import { redisLimiters } from '../../src/throttle/limiters.js';
@@ -122,6 +123,26 @@ describe.skipIf(missing !== undefined)('a server whose Redis goes away and comes
     const status = await token(c);
     expect(['2', '3']).toContain(await sharedCount(c));
     expect(status).toBe(200);
+  });
+
+  it('frozen: a token quota still holds, counted by the process, and every answer comes promptly', async () => {
+    const c = await seedClient(server.runtime);
+    await server.runtime.clients.update(c.orgId, c.clientId, { token_quota: { limit: 3, per: 'hour' } }, SYSTEM_ACTOR);
+    redis.freeze();
+    try {
+      expect(await statuses(c, 3)).toEqual([200, 200, 200]);
+      const refused = await fetch(`${server.url}/oauth/token`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(DEADLINE_MS),
+        headers: { authorization: basic(c.clientId, c.secret), 'content-type': 'application/x-www-form-urlencoded' },
+        body: form({ grant_type: 'client_credentials', audience: c.apiIdentifier }),
+      });
+      expect(refused.status).toBe(429);
+      expect(await refused.json()).toMatchObject({ error: 'quota_exceeded' });
+    } finally {
+      redis.thaw();
+    }
+    expect(await eventually(async () => (await redisUp()) === '1')).toBe(true);
   });
 
   it('closes its Redis connection when it stops', async () => {
