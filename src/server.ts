@@ -16,7 +16,8 @@ import { docsHelmet, installBaselineHeaders } from './http/security-headers.js';
 import { webRoutes } from './http/web-routes.js';
 import { wellKnownRoutes } from './http/well-known-routes.js';
 import type { Runtime } from './runtime.js';
-import { installRequestIdHeader, requestIdOf } from './telemetry/request-id.js';
+import { requestIdOf } from './telemetry/request-id.js';
+import { requestLoggerFactory } from './telemetry/request-logger.js';
 import { installRequestTracing } from './telemetry/tracing.js';
 
 declare module 'fastify' {
@@ -101,6 +102,7 @@ export async function buildServer(
     // Our own, validated (telemetry/request-id.ts); Fastify would take any x-request-id as it is.
     requestIdHeader: false,
     genReqId: requestIdOf,
+    childLoggerFactory: requestLoggerFactory,
     frameworkErrors: frameworkError,
     // Longer than any parameter the schemas allow (ids are at most 128), so that a long one is the schema's 400.
     routerOptions: { maxParamLength: 1024 },
@@ -111,9 +113,8 @@ export async function buildServer(
   installDrainHeaders(app, lifecycle);
   app.setValidatorCompiler(validatorCompiler());
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute);
-  // First of all hooks: nosniff (and HSTS over https) on every answer, errors and 404s included.
+  // First of all hooks: nosniff (and HSTS over https) and x-request-id on every answer, errors and 404s included.
   installBaselineHeaders(app, config.issuer);
-  installRequestIdHeader(app);
   // Only with tracing on: otherwise no hook at all, so the hot path pays nothing.
   if (runtime.tracer) installRequestTracing(app, runtime.tracer);
   installErrorHandler(app);

@@ -17,8 +17,10 @@ export async function metricsRoutes(app: FastifyInstance, { metrics }: { metrics
   // hook, not an async one: nothing here waits, so no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
-    metrics.answered(request.routeOptions.url, request.method, status, reply.elapsedTime / 1000);
-    if (request.routeOptions.config?.tokenEndpoint === true) {
+    // Read once: Fastify builds routeOptions afresh on every read.
+    const route = request.routeOptions;
+    metrics.answered(route.url, request.method, status, reply.elapsedTime / 1000);
+    if (route.config?.tokenEndpoint === true) {
       const grantType = (request.body as { grant_type?: unknown } | undefined)?.grant_type;
       if (status === 200) metrics.tokenIssued(grantType);
       else metrics.tokenRefused(grantType, reply.oauthError ?? 'other');

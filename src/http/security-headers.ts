@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyHelmetOptions } from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
+import { REQUEST_ID_HEADER } from '../telemetry/request-id.js';
 
 /**
  * Security headers (docs/security.md). Two layers:
@@ -30,11 +31,13 @@ function isHttps(issuer: string): boolean {
 /**
  * Registered on the root instance before any plugin, so it runs first for every route and for
  * 404s, and its headers survive the error handler (Fastify keeps a reply's headers on errors).
+ * The request id is echoed by the same hook (telemetry/request-id.ts): one hook per request, not two.
  */
 export function installBaselineHeaders(app: FastifyInstance, issuer: string): void {
   const headers = baselineHeaders(issuer);
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
+    reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
 }

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram, type CounterSeries, type HistogramSeries } from './hot-metrics.js';
 import type { PoolUsage } from '../store/connect.js';
 import { packageVersion } from './version.js';
 
@@ -32,10 +33,10 @@ const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 /** The `operation` label of a query: its Kysely node kind, as a bounded set of words. */
 const OPERATIONS: Record<string, string> = { SelectQueryNode: 'select', InsertQueryNode: 'insert', UpdateQueryNode: 'update', DeleteQueryNode: 'delete', RawNode: 'raw' };
 
-/** The HTTP side of a request's metrics, bound to its labels once and found by a string key. */
+/** The HTTP side of a request's metrics, made once per label set and found by a string key. */
 interface RouteChildren {
-  requests: { inc(): void };
-  duration: { observe(value: number): void };
+  requests: CounterSeries;
+  duration: HistogramSeries;
 }
 
 /**
@@ -45,21 +46,21 @@ interface RouteChildren {
  * Label values come from bounded sets only (route patterns, grant types we serve, OAuth error
  * codes, status classes), never from raw URLs or client ids.
  *
- * Costs on the token path: a map lookup by a string key and an increment or an observation;
- * label objects are built once per combination, not per request.
+ * Costs on the token path: a map lookup by a string key and an increment or an observation
+ * in plain numbers (hot-metrics.ts); label sets are made once per combination, not per request.
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly routeChildren = new Map<string, RouteChildren>();
-  private readonly issuedChildren = new Map<string, { inc(): void }>();
-  private readonly refusedChildren = new Map<string, { inc(): void }>();
-  private readonly signingChildren: { thread: { observe(v: number): void }; inline: { observe(v: number): void } };
-  private readonly queryChildren = new Map<string, { observe(v: number): void }>();
-  private readonly requests: Counter<'route' | 'method' | 'status'>;
-  private readonly requestDuration: Histogram<'route' | 'method' | 'status_class'>;
-  private readonly issued: Counter<'grant_type'>;
-  private readonly refused: Counter<'grant_type' | 'error'>;
-  private readonly queryDuration: Histogram<'operation'>;
+  private readonly issuedChildren = new Map<string, CounterSeries>();
+  private readonly refusedChildren = new Map<string, CounterSeries>();
+  private readonly signingChildren: { thread: HistogramSeries; inline: HistogramSeries };
+  private readonly queryChildren = new Map<string, HistogramSeries>();
+  private readonly requests: HotCounter;
+  private readonly requestDuration: HotHistogram;
+  private readonly issued: HotCounter;
+  private readonly refused: HotCounter;
+  private readonly queryDuration: HotHistogram;
   private readonly queryErrors: Counter<'operation'>;
   private readonly rateLimited: Counter<'limit'>;
   private readonly quotaRefusals: Counter<'client_id'>;
@@ -76,29 +77,23 @@ export class Metrics {
       registers,
     }).set({ version: packageVersion(), node_version: process.version }, 1);
 
-    this.requests = new Counter({ name: 'portcullis_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers });
-    this.requestDuration = new Histogram({
-      name: 'portcullis_http_request_duration_seconds',
-      help: 'Time from a request arriving to its answer being sent, by route pattern, method and status class',
-      labelNames: ['route', 'method', 'status_class'] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.issued = new Counter({ name: 'portcullis_tokens_issued_total', help: 'Access tokens issued by the token endpoint, by grant type', labelNames: ['grant_type'] as const, registers });
-    this.refused = new Counter({
-      name: 'portcullis_tokens_refused_total',
-      help: 'Token requests refused, by grant type (other: missing or unsupported) and OAuth error code',
-      labelNames: ['grant_type', 'error'] as const,
-      registers,
-    });
-    const signing = new Histogram({
-      name: 'portcullis_token_signing_duration_seconds',
-      help: 'Time to sign an access token, queueing for a signer thread included, by where it was signed (thread or inline)',
-      labelNames: ['mode'] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.signingChildren = { thread: signing.labels({ mode: 'thread' }), inline: signing.labels({ mode: 'inline' }) };
+    const registry = this.registry;
+    this.requests = new HotCounter('portcullis_http_requests_total', 'HTTP requests answered, by route, method and status', registry);
+    this.requestDuration = new HotHistogram(
+      'portcullis_http_request_duration_seconds',
+      'Time from a request arriving to its answer being sent, by route pattern, method and status class',
+      DURATION_BUCKETS,
+      registry,
+    );
+    this.issued = new HotCounter('portcullis_tokens_issued_total', 'Access tokens issued by the token endpoint, by grant type', registry);
+    this.refused = new HotCounter('portcullis_tokens_refused_total', 'Token requests refused, by grant type (other: missing or unsupported) and OAuth error code', registry);
+    const signing = new HotHistogram(
+      'portcullis_token_signing_duration_seconds',
+      'Time to sign an access token, queueing for a signer thread included, by where it was signed (thread or inline)',
+      DURATION_BUCKETS,
+      registry,
+    );
+    this.signingChildren = { thread: signing.series({ mode: 'thread' }), inline: signing.series({ mode: 'inline' }) };
 
     const cache = sources.grantCache;
     new Gauge({
@@ -124,13 +119,12 @@ export class Metrics {
       },
     });
 
-    this.queryDuration = new Histogram({
-      name: 'portcullis_db_query_duration_seconds',
-      help: 'Time of a database statement, waiting for a connection excluded, by operation (select, insert, update, delete, raw, other)',
-      labelNames: ['operation'] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
+    this.queryDuration = new HotHistogram(
+      'portcullis_db_query_duration_seconds',
+      'Time of a database statement, waiting for a connection excluded, by operation (select, insert, update, delete, raw, other)',
+      DURATION_BUCKETS,
+      registry,
+    );
     this.queryErrors = new Counter({ name: 'portcullis_db_query_errors_total', help: 'Database statements that failed, by operation', labelNames: ['operation'] as const, registers });
     const poolGauge = (name: string, help: string, read: (usage: PoolUsage) => number) =>
       new Gauge({
@@ -234,7 +228,7 @@ export class Metrics {
     if (!children) {
       const r = route ?? 'unmatched';
       const statusClass = STATUS_CLASSES[Math.floor(status / 100) - 1] ?? 'other';
-      children = { requests: this.requests.labels({ route: r, method, status: String(status) }), duration: this.requestDuration.labels({ route: r, method, status_class: statusClass }) };
+      children = { requests: this.requests.series({ route: r, method, status: String(status) }), duration: this.requestDuration.series({ route: r, method, status_class: statusClass }) };
       this.routeChildren.set(key, children);
     }
     children.requests.inc();
@@ -246,7 +240,7 @@ export class Metrics {
     const label = this.grantTypeLabel(grantType);
     let child = this.issuedChildren.get(label);
     if (!child) {
-      child = this.issued.labels({ grant_type: label });
+      child = this.issued.series({ grant_type: label });
       this.issuedChildren.set(label, child);
     }
     child.inc();
@@ -258,7 +252,7 @@ export class Metrics {
     const key = `${label} ${error}`;
     let child = this.refusedChildren.get(key);
     if (!child) {
-      child = this.refused.labels({ grant_type: label, error });
+      child = this.refused.series({ grant_type: label, error });
       this.refusedChildren.set(key, child);
     }
     child.inc();
@@ -274,7 +268,7 @@ export class Metrics {
     const operation = OPERATIONS[kind] ?? 'other';
     let child = this.queryChildren.get(operation);
     if (!child) {
-      child = this.queryDuration.labels({ operation });
+      child = this.queryDuration.series({ operation });
       this.queryChildren.set(operation, child);
     }
     child.observe(seconds);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+
+/** The header that carries it both ways; every answer echoes it (http/security-headers.ts sets it first, before anything can fail). */
+export const REQUEST_ID_HEADER = 'x-request-id';
 
 /**
  * What an incoming `x-request-id` may be to be kept: what proxies and tracing front ends send
@@ -15,14 +17,6 @@ const WELL_FORMED = /^[A-Za-z0-9._:;=+/-]{1,128}$/;
  * log line of the request (`reqId`).
  */
 export function requestIdOf(req: IncomingMessage): string {
-  const sent = req.headers['x-request-id'];
+  const sent = req.headers[REQUEST_ID_HEADER];
   return typeof sent === 'string' && WELL_FORMED.test(sent) ? sent : randomUUID();
-}
-
-/** Echoes the request id on every answer, errors and 404s included (set first, before anything can fail). */
-export function installRequestIdHeader(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
 }

@@ -19,7 +19,8 @@ function jwsSignature(alg: string, key: KeyObject, input: string): string {
 }
 
 /** What the main thread sends a signer thread. */
-type ToThread = { type: 'key'; kid: string; alg: string; key: KeyObject } | { type: 'batch'; id: number; jobs: { kid: string; input: string }[] };
+/** A batch is two arrays of strings, not an array of objects: cheaper to copy to the thread (measured). */
+type ToThread = { type: 'key'; kid: string; alg: string; key: KeyObject } | { type: 'batch'; id: number; kids: string[]; inputs: string[] };
 /** What it answers: one signature per job, in order, or why the batch failed. */
 type FromThread = { id: number; signatures: string[] } | { id: number; error: string };
 
@@ -40,10 +41,11 @@ function signerThread(sign: typeof jwsSignature): void {
     try {
       answer = {
         id: msg.id,
-        signatures: msg.jobs.map((job) => {
-          const entry = keys.get(job.kid);
-          if (!entry) throw new Error(`no key ${job.kid} in the signer thread`);
-          return sign(entry.alg, entry.key, job.input);
+        signatures: msg.inputs.map((input, i) => {
+          const kid = msg.kids[i] as string;
+          const entry = keys.get(kid);
+          if (!entry) throw new Error(`no key ${kid} in the signer thread`);
+          return sign(entry.alg, entry.key, input);
         }),
       };
     } catch (err) {
@@ -189,7 +191,7 @@ export class JwsSigner {
     const id = this.nextBatch++;
     if (thread.pending.size === 0) thread.worker.ref(); // a batch in flight keeps the process alive
     thread.pending.set(id, jobs);
-    thread.worker.postMessage({ type: 'batch', id, jobs: jobs.map((j) => ({ kid: j.key.kid, input: j.input })) } satisfies ToThread);
+    thread.worker.postMessage({ type: 'batch', id, kids: jobs.map((j) => j.key.kid), inputs: jobs.map((j) => j.input) } satisfies ToThread);
   }
 
   private startThread(): Thread {
