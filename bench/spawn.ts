@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 // Starting the servers under test as child processes, and the parent's side of their protocol
 // (child-protocol.ts).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -79,6 +80,7 @@ async function spawnChild<T extends 'ready' | 'provisioned'>(
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);
+    if (process.env.DBG_CHILD_LOG) appendFileSync(`${process.env.DBG_CHILD_LOG}.${child.pid}`, chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

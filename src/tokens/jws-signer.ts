@@ -55,8 +55,12 @@ function signerThread(sign: typeof jwsSignature): void {
   });
 }
 
-/** Signing jobs per message to a thread: enough to amortize the hand-over, few enough to overlap. */
-const MAX_BATCH = 8;
+/**
+ * Signing jobs per message to a thread: enough to amortize the hand-over, few enough to overlap.
+ * Measured under `npm run bench` (50 connections, ES256; docs/performance.md): 4 against the
+ * reference server 0.77 and 0.78, 8 0.70 to 0.74, 16 0.62, 2 0.70, 1 0.62.
+ */
+const MAX_BATCH = 4;
 
 /** Who watches the signatures: a duration per signature (the metrics), a span per signature (tracing on). */
 export interface SignerTelemetry {
