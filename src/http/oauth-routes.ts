@@ -7,6 +7,7 @@ import type { ClientAuthenticator } from '../oauth/client-authenticator.js';
 import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
 import type { Introspection } from '../oauth/introspection.js';
 import type { Revocation } from '../oauth/revocation.js';
+import type { TokenResponse } from '../oauth/grants/grant.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { throttledAddress } from '../throttle/address.js';
 import type { Limiters } from '../throttle/limiters.js';
@@ -85,6 +86,17 @@ declare module 'fastify' {
 
 /** RFC 6749 §5.1: token answers (and introspection's, revocation's) are not to be cached. */
 const NO_STORE = Object.freeze({ 'cache-control': 'no-store', pragma: 'no-cache' });
+
+/**
+ * The token answer's JSON (the TokenResponse schema above), written directly: the access token is
+ * our own compact JWS (base64url and dots: nothing to escape), so only the scope and the refresh
+ * token go through JSON.stringify. The route's compiled serializer scanned the whole token for
+ * characters to escape on every answer (measured on the token path, docs/performance.md).
+ */
+export function tokenAnswerJson(answer: TokenResponse): string {
+  const refresh = answer.refresh_token === undefined ? '' : `,"refresh_token":${JSON.stringify(answer.refresh_token)}`;
+  return `{"access_token":"${answer.access_token}","token_type":"${answer.token_type}","expires_in":${answer.expires_in},"scope":${JSON.stringify(answer.scope)}${refresh}}`;
+}
 
 /** RFC 6749 §3.2: "Parameters sent without a value MUST be treated as if they were omitted." */
 function present(params: object | undefined): Record<string, string | undefined> {
@@ -190,7 +202,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthRouteDeps): P
         reply.headers(NO_STORE);
         const nonce = deps.tokenEndpoint.currentDpopNonce();
         if (nonce) reply.header('dpop-nonce', nonce);
-        return reply.send(result);
+        return reply.serializer(tokenAnswerJson).send(result);
       },
     );
   }
