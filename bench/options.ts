@@ -15,6 +15,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --samples <n>       tokens fetched and verified after each run (default 20)
   --page-size <n>     clients per page when listing the organization (default 50, the API's default)
   --only <server>     portcullis, oidc-provider or reference (default: all three, side by side)
+  --counting-cost     also run "Portcullis, counting off": the same server with its usage counter's
+                      issued() and failed() replaced by no-ops, and print Portcullis / it, the
+                      throughput usage counting costs (with --only, only with --only portcullis)
   --workers <n>       Portcullis server processes sharing the port, as WORKERS (default: as many
                       as CPUs with DATABASE_URL, as an operator would run it; 1 embedded, which
                       serves one process; with --nodes, 1 per node)
@@ -30,8 +33,11 @@ export const USAGE = `Usage: npm run bench -- [options]
 Portcullis uses the embedded database, or PostgreSQL when DATABASE_URL is set
 (a throwaway database is created on that server and dropped afterwards).`;
 
-const SERVER_KEYS = ['portcullis', 'oidc-provider', 'reference'] as const;
-export type ServerKey = (typeof SERVER_KEYS)[number];
+/** The servers --only chooses from. */
+const ONLY_KEYS = ['portcullis', 'oidc-provider', 'reference'] as const;
+type OnlyKey = (typeof ONLY_KEYS)[number];
+/** Every server a run may start: those of --only, and Portcullis with usage counting off (--counting-cost). */
+export type ServerKey = OnlyKey | 'portcullis-counting-off';
 
 const OPTIONS = {
   duration: { type: 'string' },
@@ -45,6 +51,7 @@ const OPTIONS = {
   only: { type: 'string' },
   workers: { type: 'string' },
   nodes: { type: 'string' },
+  'counting-cost': { type: 'boolean', default: false },
   quick: { type: 'boolean', default: false },
   random: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -69,7 +76,9 @@ export interface Options {
   quick: boolean;
   random: boolean;
   json: boolean;
-  only: ServerKey | undefined;
+  only: OnlyKey | undefined;
+  /** --counting-cost: Portcullis with usage counting off runs too. */
+  countingCost: boolean;
 }
 
 function fail(message: string): never {
@@ -86,7 +95,7 @@ function positiveInt(name: string, raw: string, { min = 1, max = Number.MAX_SAFE
 }
 
 const isAlg = (s: string): s is Alg => (ALGS as readonly string[]).includes(s);
-const isServerKey = (s: string): s is ServerKey => (SERVER_KEYS as readonly string[]).includes(s);
+const isOnlyKey = (s: string): s is OnlyKey => (ONLY_KEYS as readonly string[]).includes(s);
 
 /** Parses `argv`; prints the usage and exits on --help (0) or on a bad option (2). */
 export function parseOptions(argv: string[] = process.argv.slice(2)): { opts: Options; args: RawArgs } {
@@ -116,7 +125,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): { opts: Op
     quick: args.quick,
     random: args.random,
     json: args.json,
-    only: only as ServerKey | undefined,
+    only: only as OnlyKey | undefined,
+    countingCost: args['counting-cost'],
   };
   if (opts.rounds > opts.duration) {
     fail(`--rounds: at most --duration (${opts.duration}): every slice lasts whole seconds`);
@@ -124,8 +134,11 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): { opts: Op
   if (!isAlg(alg)) {
     fail(`--alg: one of ${ALGS.join(', ')} expected, got ${JSON.stringify(alg)}`);
   }
-  if (only !== undefined && !isServerKey(only)) {
-    fail(`--only: one of ${SERVER_KEYS.join(', ')} expected, got ${JSON.stringify(only)}`);
+  if (only !== undefined && !isOnlyKey(only)) {
+    fail(`--only: one of ${ONLY_KEYS.join(', ')} expected, got ${JSON.stringify(only)}`);
+  }
+  if (opts.countingCost && only !== undefined && only !== 'portcullis') {
+    fail('--counting-cost: compares Portcullis with itself, counting off; with --only, only with --only portcullis');
   }
   if (opts.workers > 1 && !process.env.DATABASE_URL) {
     fail('--workers: more than one Portcullis process needs DATABASE_URL (the embedded database serves one process)');

@@ -26,6 +26,8 @@
 //   BENCH_WORKERS       (serve phase, PostgreSQL only) server processes sharing the port, as WORKERS
 //   BENCH_ISSUER        (serve phase, --nodes) the ISSUER all nodes share: the first node's URL
 //   BENCH_KEEP_DATABASE (serve phase, --nodes) set on every node but the first, which drops the database
+//   BENCH_COUNTING      (serve phase, --counting-cost) `off`: the running server's usage counter
+//                       counts nothing (see countNothing)
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -95,6 +97,7 @@ async function serve(portcullis: Portcullis, key: string): Promise<void> {
     return;
   }
   running = await portcullis.start(cfg, { quiet: true });
+  if (env.BENCH_COUNTING === 'off') countNothing(running);
   if (cluster.isWorker) {
     process.send?.({ type: 'listening' } satisfies WorkerMessage);
     return;
@@ -108,6 +111,17 @@ async function serve(portcullis: Portcullis, key: string): Promise<void> {
     databaseName: benchDb?.name,
     rssAtReadyMb: process.memoryUsage().rss / 2 ** 20,
   });
+}
+
+/**
+ * "Portcullis, counting off" (--counting-cost): the token path runs as ever, but what it tells the
+ * usage counter (through TokenMeter) is dropped, so that Portcullis / this server is the
+ * throughput usage counting costs. Here only: the product has no such switch.
+ */
+function countNothing(server: RunningServer): void {
+  const counter = server.runtime.usageCounter;
+  counter.issued = () => {};
+  counter.failed = () => {};
 }
 
 async function provision(portcullis: Portcullis, key: string): Promise<void> {

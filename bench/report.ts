@@ -21,7 +21,7 @@ export interface Result extends Summary {
 
 export interface Output {
   command: string;
-  options: Pick<Options, 'duration' | 'rounds' | 'pageSize' | 'connections' | 'clients' | 'alg' | 'warmup' | 'samples' | 'workers' | 'nodes' | 'quick'>;
+  options: Pick<Options, 'duration' | 'rounds' | 'pageSize' | 'connections' | 'clients' | 'alg' | 'warmup' | 'samples' | 'workers' | 'nodes' | 'quick' | 'countingCost'>;
   machine: Machine;
   results: Result[];
   ratio: number | undefined;
@@ -29,6 +29,9 @@ export interface Output {
   /** Portcullis / the reference server (bench/reference-server.ts). */
   referenceRatio: number | undefined;
   referenceRoundRatios: number[];
+  /** --counting-cost: Portcullis / Portcullis with usage counting off; 1 − it is what counting costs. */
+  countingRatio: number | undefined;
+  countingRoundRatios: number[];
   targets: Target[];
   allTokensValid: boolean;
   notes: string[];
@@ -39,16 +42,25 @@ export interface Output {
 export interface Target {
   what: string;
   value: number;
+  /** Printed after the value, e.g. %. */
+  unit?: string;
   goal: string;
   pass: boolean;
 }
 
+/** The share of throughput usage counting costs, in %, from Portcullis / Portcullis with counting off. */
+const countingCostPercent = (countingRatio: number) => (1 - countingRatio) * 100;
+
 /** The goals of the issue tracker for Portcullis' figures, those this run measured. */
-export function targets(portcullis: Result | undefined, oidcRatio: number | undefined, referenceRatio: number | undefined): Target[] {
+export function targets(portcullis: Result | undefined, oidcRatio: number | undefined, referenceRatio: number | undefined, countingRatio: number | undefined): Target[] {
   if (!portcullis) return [];
   const out: Target[] = [];
   if (referenceRatio !== undefined) out.push({ what: 'throughput / reference', value: referenceRatio, goal: '≥ 0.85', pass: referenceRatio >= 0.85 });
   if (oidcRatio !== undefined) out.push({ what: 'throughput / oidc-provider', value: oidcRatio, goal: '≥ 3', pass: oidcRatio >= 3 });
+  if (countingRatio !== undefined) {
+    const cost = countingCostPercent(countingRatio);
+    out.push({ what: 'usage counting cost', value: cost, unit: '%', goal: '< 5%', pass: cost < 5 });
+  }
   out.push({ what: 'p99 / p50', value: portcullis.p99OverP50, goal: '< 2.5', pass: portcullis.p99OverP50 < 2.5 });
   if (portcullis.database.startsWith('embedded')) out.push({ what: 'peak RSS (embedded), MB', value: portcullis.peakRssMb, goal: '< 250', pass: portcullis.peakRssMb < 250 });
   return out;
@@ -93,6 +105,7 @@ export function commandLine(opts: Options, args: RawArgs): string {
   const parts = ['npm run bench --'];
   if (opts.quick) parts.push('--quick');
   if (opts.random) parts.push('--random');
+  if (opts.countingCost) parts.push('--counting-cost');
   for (const key of ['duration', 'rounds', 'connections', 'clients', 'alg', 'warmup', 'samples', 'page-size', 'only', 'workers', 'nodes'] as const) {
     if (args[key] !== undefined) parts.push(`--${key} ${args[key]}`);
   }
@@ -126,6 +139,12 @@ export function notes(results: Result[], opts: Options, host: Machine): string[]
       `Portcullis: the per-client token rate limit was raised for the run (TOKEN_RATE_LIMIT=${RATE_LIMIT} per minute instead of the default 6000), because the load is a few clients hammering; the limiter still runs on every request${process.env.REDIS_URL ? ', counting in Redis (REDIS_URL): one round trip each' : ', in memory (no REDIS_URL)'}.`,
     );
   }
+  const countingOff = results.find((r) => r.server === 'Portcullis, counting off');
+  if (countingOff) {
+    out.push(
+      `${countingOff.server} (--counting-cost): the same server, provisioning and settings as Portcullis, except that its serve phase replaces the running runtime's usageCounter.issued and .failed with no-ops after start (BENCH_COUNTING=off, in the bench child only): the token path is the same but counts nothing, so Portcullis / it is the share of throughput usage counting costs.`,
+    );
+  }
   if (results.some((r) => r.server === 'reference')) {
     out.push(
       `reference: the practical limit — Fastify ${pkgVersion('fastify')} with @fastify/formbody, Basic parsing, an HMAC-SHA-256 check of the secret against an in-memory map and a node:crypto ${opts.alg} signature of an RFC 9068-shaped JWT, nothing else; ${hostCpus} processes (node:cluster, as many as CPUs).`,
@@ -148,19 +167,22 @@ export function formatText(output: Output, opts: Options): string {
   out.push(`Token issuance: POST /oauth/token, client_credentials, client_secret_basic, ${opts.alg} JWT access tokens`);
   out.push('');
   out.push(table(results));
-  if (ratio !== undefined) {
-    const sorted = [...roundRatios].sort((a, b) => a - b);
-    out.push(`\nPortcullis / oidc-provider: ${ratio.toFixed(2)}× (round by round: ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`);
-  }
-  if (output.referenceRatio !== undefined) {
-    const sorted = [...output.referenceRoundRatios].sort((a, b) => a - b);
-    out.push(
-      `${ratio === undefined ? '\n' : ''}Portcullis / reference: ${output.referenceRatio.toFixed(2)}× (round by round: ${output.referenceRoundRatios.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`,
+  const ratioText = (overall: number, byRound: number[]) => {
+    const sorted = [...byRound].sort((a, b) => a - b);
+    return `${overall.toFixed(2)}× (round by round: ${byRound.map((r) => r.toFixed(2)).join(', ')}; median ${percentile(sorted, 50).toFixed(2)})`;
+  };
+  const ratios: string[] = [];
+  if (ratio !== undefined) ratios.push(`Portcullis / oidc-provider: ${ratioText(ratio, roundRatios)}`);
+  if (output.referenceRatio !== undefined) ratios.push(`Portcullis / reference: ${ratioText(output.referenceRatio, output.referenceRoundRatios)}`);
+  if (output.countingRatio !== undefined) {
+    ratios.push(
+      `usage counting: Portcullis / Portcullis with counting off: ${ratioText(output.countingRatio, output.countingRoundRatios)} — counting costs ${fmt(countingCostPercent(output.countingRatio))}% of throughput`,
     );
   }
+  if (ratios.length > 0) out.push(`\n${ratios.join('\n')}`);
   if (output.targets.length > 0) {
     out.push(`\nTargets (Portcullis; marks only, not tuned for yet):`);
-    for (const t of output.targets) out.push(`  [${t.pass ? 'pass' : 'FAIL'}] ${t.what}: ${fmt(t.value, 2)} (goal ${t.goal})`);
+    for (const t of output.targets) out.push(`  [${t.pass ? 'pass' : 'FAIL'}] ${t.what}: ${fmt(t.value, 2)}${t.unit ?? ''} (goal ${t.goal})`);
   }
   const listing = results.find((r) => r.server === 'Portcullis')?.listing;
   if (listing) {
@@ -187,7 +209,7 @@ export function formatText(output: Output, opts: Options): string {
   out.push('');
   out.push(`machine: ${host.nproc} CPUs (nproc), ${host.cpuModel}, ${host.memoryGb} GB RAM, ${host.os}, node ${host.node}; 1-min load average before the run: ${host.loadAverage1mBefore}`);
   out.push(
-    `options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.nodes > 1 ? ` --nodes ${opts.nodes}` : ''}${opts.random ? ' --random' : ''}${opts.quick ? ' (--quick)' : ''}`,
+    `options: --duration ${opts.duration} --rounds ${opts.rounds} --connections ${opts.connections} --clients ${opts.clients} --alg ${opts.alg} --warmup ${opts.warmup} --samples ${opts.samples} --page-size ${opts.pageSize}${opts.workers > 1 ? ` --workers ${opts.workers}` : ''}${opts.nodes > 1 ? ` --nodes ${opts.nodes}` : ''}${opts.random ? ' --random' : ''}${opts.countingCost ? ' --counting-cost' : ''}${opts.quick ? ' (--quick)' : ''}`,
   );
   out.push(`command: ${output.command}`);
   for (const n of lines) out.push(`- ${n}`);

@@ -8,7 +8,7 @@ import { machine } from './host.js';
 import { measureListing } from './listing.js';
 import { log } from './log.js';
 import { measureSlice, prepare, summarize, type Measurement } from './measure.js';
-import { parseOptions } from './options.js';
+import { parseOptions, type ServerKey } from './options.js';
 import { readProcStatus } from './proc.js';
 import { distBuilt, secretGenerator } from './provision.js';
 import { commandLine, fmt, formatText, notes, targets, type Output, type Result } from './report.js';
@@ -35,8 +35,10 @@ async function main(): Promise<number> {
   const host = machine();
   const childDir = await buildChildren();
   trackTempDir(childDir);
-  const servers = serverSpecs(portcullisSecret).filter((s) => opts.only === undefined || s.key === opts.only);
+  // Portcullis with counting off runs with --counting-cost (which --only portcullis keeps).
+  const servers = serverSpecs(portcullisSecret).filter((s) => (s.key === 'portcullis-counting-off' ? opts.countingCost : opts.only === undefined || s.key === opts.only));
   const results: Result[] = [];
+  const resultOf = new Map<ServerKey, Result>();
   // Every server is started and warmed up first; then the measured slices take turns.
   const prepared: Prepared[] = [];
   const stops: (() => Promise<void>)[] = [];
@@ -70,20 +72,17 @@ async function main(): Promise<number> {
         result.listing = await measureListing(running.info, opts.pageSize);
       }
       results.push(result);
+      resultOf.set(m.server.key, result);
       log(`  ${fmt(measured.tokensPerSecond)} tokens/s, ${verification.ok ? 'tokens valid' : 'INVALID TOKENS'}`);
     }
   } finally {
     for (const stop of stops) await stop();
   }
 
-  const portcullis = results.find((r) => r.server === 'Portcullis');
-  const oidc = results.find((r) => r.server === 'oidc-provider');
-  const ratio = portcullis && oidc ? portcullis.tokensPerSecond / oidc.tokensPerSecond : undefined;
-  // The same ratio within each round: how much the machine's drift moved it.
-  const roundRatios = portcullis && oidc ? portcullis.tokensPerSecondByRound.map((p, i) => p / (oidc.tokensPerSecondByRound[i] ?? NaN)) : [];
-  const reference = results.find((r) => r.server === 'reference');
-  const referenceRatio = portcullis && reference ? portcullis.tokensPerSecond / reference.tokensPerSecond : undefined;
-  const referenceRoundRatios = portcullis && reference ? portcullis.tokensPerSecondByRound.map((p, i) => p / (reference.tokensPerSecondByRound[i] ?? NaN)) : [];
+  const portcullis = resultOf.get('portcullis');
+  const [ratio, roundRatios] = ratios(portcullis, resultOf.get('oidc-provider'));
+  const [referenceRatio, referenceRoundRatios] = ratios(portcullis, resultOf.get('reference'));
+  const [countingRatio, countingRoundRatios] = ratios(portcullis, resultOf.get('portcullis-counting-off'));
 
   const allValid = results.every((r) => r.verification.ok && (r.listing?.ok ?? true));
   const output: Output = {
@@ -100,6 +99,7 @@ async function main(): Promise<number> {
       workers: opts.workers,
       nodes: opts.nodes,
       quick: opts.quick,
+      countingCost: opts.countingCost,
     },
     machine: host,
     results,
@@ -107,13 +107,21 @@ async function main(): Promise<number> {
     roundRatios,
     referenceRatio,
     referenceRoundRatios,
-    targets: targets(portcullis, ratio, referenceRatio),
+    countingRatio,
+    countingRoundRatios,
+    targets: targets(portcullis, ratio, referenceRatio, countingRatio),
     allTokensValid: allValid,
     notes: notes(results, opts, host),
     elapsedSeconds: (Date.now() - started) / 1000,
   };
   console.log(opts.json ? JSON.stringify(output, null, 2) : formatText(output, opts));
   return allValid ? 0 : 1;
+}
+
+/** a's tokens/s over b's: over all rounds, and within each round (how much the machine's drift moved it). */
+function ratios(a: Result | undefined, b: Result | undefined): [overall: number | undefined, byRound: number[]] {
+  if (!a || !b) return [undefined, []];
+  return [a.tokensPerSecond / b.tokensPerSecond, a.tokensPerSecondByRound.map((p, i) => p / (b.tokensPerSecondByRound[i] ?? NaN))];
 }
 
 main().then(

@@ -10,6 +10,8 @@ export interface ServerSpec {
   name: string;
   /** The child's module in bench/, without extension. */
   entry: string;
+  /** More environment for the child, beyond what spawn.ts gives every server. */
+  env?: Record<string, string>;
   tokenPath: string;
   metadataPath: string;
   /** A secret that must be refused. */
@@ -22,24 +24,27 @@ export interface ServerSpec {
 
 /** `portcullisSecret` makes secrets of Portcullis' format (from the built server). */
 export function serverSpecs(portcullisSecret: () => string): ServerSpec[] {
+  const portcullis: ServerSpec = {
+    key: 'portcullis',
+    name: 'Portcullis',
+    entry: 'portcullis-server',
+    tokenPath: '/oauth/token',
+    metadataPath: '/.well-known/oauth-authorization-server',
+    wrongSecret: portcullisSecret,
+    body: `grant_type=client_credentials&audience=${encodeURIComponent(AUDIENCE)}`,
+    // RFC 9068 and docs/http-api.md §2: typ at+jwt, sub = client_id = the client, org_id, roles.
+    checkClaims: (payload, header, client) => [
+      header.typ === 'at+jwt' || `typ ${header.typ}`,
+      payload.client_id === client.id || `client_id ${payload.client_id}`,
+      payload.sub === client.id || `sub ${payload.sub}`,
+      typeof payload.org_id === 'string' || 'org_id missing',
+      (Array.isArray(payload.roles) && payload.roles.length > 0) || 'roles missing',
+    ],
+  };
   return [
-    {
-      key: 'portcullis',
-      name: 'Portcullis',
-      entry: 'portcullis-server',
-      tokenPath: '/oauth/token',
-      metadataPath: '/.well-known/oauth-authorization-server',
-      wrongSecret: portcullisSecret,
-      body: `grant_type=client_credentials&audience=${encodeURIComponent(AUDIENCE)}`,
-      // RFC 9068 and docs/http-api.md §2: typ at+jwt, sub = client_id = the client, org_id, roles.
-      checkClaims: (payload, header, client) => [
-        header.typ === 'at+jwt' || `typ ${header.typ}`,
-        payload.client_id === client.id || `client_id ${payload.client_id}`,
-        payload.sub === client.id || `sub ${payload.sub}`,
-        typeof payload.org_id === 'string' || 'org_id missing',
-        (Array.isArray(payload.roles) && payload.roles.length > 0) || 'roles missing',
-      ],
-    },
+    portcullis,
+    // --counting-cost: the same server, its usage counter a no-op (bench/portcullis-server.ts); Portcullis / it is what counting costs.
+    { ...portcullis, key: 'portcullis-counting-off', name: 'Portcullis, counting off', env: { BENCH_COUNTING: 'off' } },
     {
       key: 'oidc-provider',
       name: 'oidc-provider',

@@ -138,13 +138,14 @@ export async function startServerUnderTest(server: ServerSpec, opts: Options, ch
     BENCH_WORKERS: String(opts.workers),
     BENCH_DIST_DIR: DIST_DIR,
     MASTER_KEY: randomBytes(32).toString('base64'),
+    ...server.env,
   };
   const timeoutMs = 120_000 + opts.clients * 2; // provisioning 100,000 clients takes a while
   let info: ServerInfo;
   let serving: Spawned<ReadyMessage> | undefined;
   const extraNodes: Spawned<ReadyMessage>[] = [];
   try {
-    if (server.key === 'portcullis') {
+    if (server.entry === 'portcullis-server') {
       const provisioned: Spawned<ProvisionedMessage> = await spawnChild(server, script, { ...env, BENCH_PHASE: 'provision' }, 'provisioned', timeoutMs);
       await provisioned.exited;
       const serveEnv = { ...env, BENCH_PHASE: 'serve', BENCH_DATABASE: provisioned.msg.database ?? '' };
