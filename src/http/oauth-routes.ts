@@ -7,7 +7,7 @@ import type { ClientAuthenticator } from '../oauth/client-authenticator.js';
 import { parseClientCredentials, type PresentedCredentials } from '../oauth/client-credentials-parser.js';
 import type { Introspection } from '../oauth/introspection.js';
 import type { Revocation } from '../oauth/revocation.js';
-import type { TokenResponse } from '../oauth/grants/grant.js';
+import type { TokenResponse as TokenAnswer } from '../oauth/grants/grant.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { throttledAddress } from '../throttle/address.js';
 import type { Limiters } from '../throttle/limiters.js';
@@ -93,7 +93,7 @@ const NO_STORE = Object.freeze({ 'cache-control': 'no-store', pragma: 'no-cache'
  * token go through JSON.stringify. The route's compiled serializer scanned the whole token for
  * characters to escape on every answer (measured on the token path, docs/performance.md).
  */
-export function tokenAnswerJson(answer: TokenResponse): string {
+export function tokenAnswerJson(answer: TokenAnswer): string {
   const refresh = answer.refresh_token === undefined ? '' : `,"refresh_token":${JSON.stringify(answer.refresh_token)}`;
   return `{"access_token":"${answer.access_token}","token_type":"${answer.token_type}","expires_in":${answer.expires_in},"scope":${JSON.stringify(answer.scope)}${refresh}}`;
 }
