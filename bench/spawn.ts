@@ -78,9 +78,11 @@ async function spawnChild<T extends 'ready' | 'provisioned'>(
   });
   const untrack = trackChild(child);
   let output = '';
+  const childOutput = process.env.BENCH_CHILD_OUTPUT;
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-20_000);
-    if (process.env.DBG_CHILD_LOG) appendFileSync(`${process.env.DBG_CHILD_LOG}.${child.pid}`, chunk);
+    // e.g. BENCH_CHILD_OUTPUT=/tmp/child with BENCH_NODE_ARGS=--trace-gc: each server's whole output in /tmp/child.<pid>
+    if (childOutput) appendFileSync(`${childOutput}.${child.pid}`, chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
