@@ -83,9 +83,9 @@ export async function startServer(config: Config, opts: { quiet?: boolean } = {}
 /**
  * Turns off V8's allocation-site pretenuring for this process. V8 allocates the objects of a
  * code site directly in the old generation once it has seen most of them survive a young
- * collection; under load, a burst of requests in flight at one collection was enough to make
- * it do so for the HTTP objects of every later request, which all die within milliseconds. In
- * `npm run bench`, about half the runs fell into that state: five to ten times more promoted
+ * collection; under load it came to do so for the HTTP objects of every request, which all die
+ * within milliseconds. In `npm run bench`, about half the runs fell into that state (what tips a
+ * run into it was not pinned down; with the flag off, none did): five to ten times more promoted
  * garbage, young collections of 2 to 4 ms instead of 1, about 100 MB more resident memory, a
  * fifth less throughput. A server of short requests gains nothing from pretenuring; the flag
  * is read by V8 whenever it decides, so setting it at start takes effect (docs/performance.md).
