@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, expect } from 'vitest';
+import { SharedRedis } from '../../src/store/redis.js';
 import { freePort } from './server.js';
 
 /**
@@ -36,6 +38,26 @@ if (!redisAvailable) {
 /** A key prefix no other test run uses. */
 export function testRedisPrefix(): string {
   return `portcullis-test:${process.pid}-${randomBytes(4).toString('hex')}:`;
+}
+
+/**
+ * Connections to the shared Redis under `prefix` (or another prefix given to `open`), each one
+ * as a separate process would hold it; a suite's `afterAll` closes them and removes the prefix's keys.
+ */
+export function sharedRedisConnections(prefix: string): { open(keyPrefix?: string): Promise<SharedRedis> } {
+  const connections: SharedRedis[] = [];
+  afterAll(async () => {
+    for (const redis of connections) await redis.close();
+    await deleteRedisPrefix(prefix);
+  });
+  return {
+    async open(keyPrefix = prefix) {
+      const redis = new SharedRedis({ url: TEST_REDIS_URL, keyPrefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000 });
+      connections.push(redis);
+      expect(await redis.connect()).toBe(true);
+      return redis;
+    },
+  };
 }
 
 /** The keys under `prefix` in the shared Redis. */

@@ -2,31 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { SIGN_IN_FAILURES_PER_ACCOUNT } from '../../src/orgs/session-service.js';
-import { SharedRedis } from '../../src/store/redis.js';
 import { memoryLimiters, redisLimiters } from '../../src/throttle/limiters.js';
 import { testDatabases } from '../helpers/databases.js';
 import { PASSWORD, createUser } from '../helpers/management.js';
 import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
-import { TEST_REDIS_URL, deleteRedisPrefix, redisAvailable, redisKeys, testRedisPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_URL, deleteRedisPrefix, redisAvailable, redisKeys, sharedRedisConnections, testRedisPrefix } from '../helpers/redis.js';
 import { tokenRequest } from '../helpers/tokens.js';
-
-function sharedRedis(keyPrefix: string): SharedRedis {
-  return new SharedRedis({ url: TEST_REDIS_URL, keyPrefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000 });
-}
 
 describe.skipIf(!redisAvailable)('limiters in Redis', () => {
   const prefix = testRedisPrefix();
-  const connections: SharedRedis[] = [];
-  const open = async (keyPrefix = prefix) => {
-    const redis = sharedRedis(keyPrefix);
-    connections.push(redis);
-    expect(await redis.connect()).toBe(true);
-    return redis;
-  };
-  afterAll(async () => {
-    for (const redis of connections) await redis.close();
-    await deleteRedisPrefix(prefix);
-  });
+  const { open } = sharedRedisConnections(prefix);
 
   it('count together across connections (processes) under one prefix, in keys named <prefix><name>:<key>', async () => {
     const [a, b] = [await open(), await open()];

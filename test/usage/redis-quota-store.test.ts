@@ -1,26 +1,16 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SharedRedis } from '../../src/store/redis.js';
 import { LocalQuotaStore } from '../../src/usage/quota-store.js';
 import { RedisQuotaStore } from '../../src/usage/redis-quota-store.js';
 import { freePort } from '../helpers/server.js';
-import { TEST_REDIS_URL, deleteRedisPrefix, redisAvailable, testRedisPrefix } from '../helpers/redis.js';
+import { redisAvailable, sharedRedisConnections, testRedisPrefix } from '../helpers/redis.js';
 
 const HOUR = 3600_000;
 const window = (key: string, limit: number) => ({ key, limit, start: 0, end: Date.UTC(2100, 0, 1) });
 
 describe.skipIf(!redisAvailable)('token quotas in Redis', () => {
   const prefix = testRedisPrefix();
-  const connections: SharedRedis[] = [];
-  const open = async () => {
-    const redis = new SharedRedis({ url: TEST_REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 1000, connectTimeoutMs: 2000 });
-    connections.push(redis);
-    expect(await redis.connect()).toBe(true);
-    return redis;
-  };
-  afterAll(async () => {
-    for (const redis of connections) await redis.close();
-    await deleteRedisPrefix(prefix);
-  });
+  const { open } = sharedRedisConnections(prefix);
 
   it('takes a token in every window or in none: a full window is the answer and the others are not counted', async () => {
     const [a, b] = [new RedisQuotaStore(await open(), new LocalQuotaStore()), new RedisQuotaStore(await open(), new LocalQuotaStore())];
@@ -40,7 +30,6 @@ describe.skipIf(!redisAvailable)('token quotas in Redis', () => {
 
   it('counts in the fallback store while Redis does not answer, and never waits for it', async () => {
     const down = new SharedRedis({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: prefix, commandTimeoutMs: 200, connectTimeoutMs: 200 });
-    connections.push(down);
     expect(await down.connect()).toBe(false);
     const local = new LocalQuotaStore();
     const store = new RedisQuotaStore(down, local);
@@ -50,5 +39,6 @@ describe.skipIf(!redisAvailable)('token quotas in Redis', () => {
     expect(await store.take([w])).toEqual(w);
     // Counted where the process counts alone.
     expect(local.take([w])).toEqual(w);
+    await down.close();
   });
 });
