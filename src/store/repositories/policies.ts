@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Policy } from '../../wire/management.js';
+import type { OrganizationPolicyTable } from '../schema.js';
 import type { Executor } from '../executor.js';
 
 /** A stored policy and its organization. */
@@ -46,15 +48,7 @@ export class PolicyRepository {
   }
 }
 
-function toPolicy(row: {
-  assignable_roles: string[] | null;
-  max_clients: number | null;
-  token_quota_limit: number | null;
-  token_quota_per: 'hour' | 'day' | null;
-  max_access_token_ttl: number | null;
-  refresh_tokens_allowed: boolean;
-  secret_max_age_days: number | null;
-}): Policy {
+function toPolicy(row: Omit<Selectable<OrganizationPolicyTable>, 'org_id' | 'updated_at'>): Policy {
   return {
     assignable_roles: row.assignable_roles,
     max_clients: row.max_clients,
