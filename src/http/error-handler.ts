@@ -12,7 +12,7 @@ import {
   type InputIssue,
 } from '../errors/domain-errors.js';
 import { InvalidRequestError, OAuthError } from '../errors/oauth-error.js';
-import { oauthErrorOf, UNAVAILABLE_RETRY_AFTER } from '../oauth/oauth-answer.js';
+import { NO_STORE, oauthErrorOf, UNAVAILABLE_RETRY_AFTER } from '../oauth/oauth-answer.js';
 import { isDatabaseUnavailable } from '../store/faults.js';
 
 declare module 'fastify' {
@@ -122,7 +122,7 @@ function sendOAuth(request: FastifyRequest, reply: FastifyReply, err: OAuthError
   reply.oauthError = err.error;
   return reply
     .code(err.status)
-    .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...err.headers() })
+    .headers({ ...NO_STORE, ...err.headers() })
     .send({ error: err.error, error_description: err.description });
 }
 

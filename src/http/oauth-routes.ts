@@ -8,6 +8,7 @@ import { parseClientCredentials, type PresentedCredentials } from '../oauth/clie
 import type { Introspection } from '../oauth/introspection.js';
 import type { Revocation } from '../oauth/revocation.js';
 import type { TokenResponse as TokenAnswer } from '../oauth/grants/grant.js';
+import { NO_STORE } from '../oauth/oauth-answer.js';
 import type { TokenEndpoint } from '../oauth/token-endpoint.js';
 import { throttledAddress } from '../throttle/address.js';
 import type { Limiters } from '../throttle/limiters.js';
@@ -83,9 +84,6 @@ declare module 'fastify' {
     oauthParsed: ParsedRequest | null;
   }
 }
-
-/** RFC 6749 §5.1: token answers (and introspection's, revocation's) are not to be cached. */
-const NO_STORE = Object.freeze({ 'cache-control': 'no-store', pragma: 'no-cache' });
 
 /**
  * The token answer's JSON (the TokenResponse schema above), written directly: the access token is
