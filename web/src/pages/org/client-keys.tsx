@@ -85,6 +85,11 @@ export function KeysInput({ text, alg, onText, onAlg }: { text: string; alg: str
 /** A client card's public keys for private_key_jwt and its DPoP setting. */
 export function ClientKeysSection({ orgId, client, canEdit, onChanged }: { orgId: string; client: Client; canEdit: boolean; onChanged(c: Client): void }) {
   const [open, setOpen] = useState<'replace' | 'remove'>();
+  /** Either dialog saved the client's keys: show the client as it is now, and close. */
+  const saved = (c: Client) => {
+    onChanged(c);
+    setOpen(undefined);
+  };
   const dpop = useAction();
   // The state asked for, shown at once while the PATCH runs; the server's answer replaces it.
   const [wanted, setWanted] = useState<boolean>();
@@ -142,28 +147,8 @@ export function ClientKeysSection({ orgId, client, canEdit, onChanged }: { orgId
         <span>Require DPoP-bound tokens (RFC 9449)</span>
       </label>
       <ErrorText message={dpop.error} details={dpop.details} />
-      {open === 'replace' && (
-        <ReplaceKeysDialog
-          orgId={orgId}
-          client={client}
-          onClose={() => setOpen(undefined)}
-          onSaved={(c) => {
-            onChanged(c);
-            setOpen(undefined);
-          }}
-        />
-      )}
-      {open === 'remove' && (
-        <RemoveKeysDialog
-          orgId={orgId}
-          client={client}
-          onClose={() => setOpen(undefined)}
-          onSaved={(c) => {
-            onChanged(c);
-            setOpen(undefined);
-          }}
-        />
-      )}
+      {open === 'replace' && <ReplaceKeysDialog orgId={orgId} client={client} onClose={() => setOpen(undefined)} onSaved={saved} />}
+      {open === 'remove' && <RemoveKeysDialog orgId={orgId} client={client} onClose={() => setOpen(undefined)} onSaved={saved} />}
     </section>
   );
 }
