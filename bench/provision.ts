@@ -29,7 +29,7 @@ const TUNABLE = [
   'GRANT_CACHE_SIZE',
   'AUTH_FAILURES_PER_CLIENT',
   'AUTH_FAILURES_PER_IP',
-  // REDIS_URL=redis://127.0.0.1:6379 npm run bench: the rate limit counts in Redis (one round trip per token request).
+  // REDIS_URL=redis://127.0.0.1:6379 npm run bench: the rate limit counts in Redis (allowances taken in batches, src/throttle/allowance.ts).
   'REDIS_URL',
   'REDIS_KEY_PREFIX',
   'REDIS_COMMAND_TIMEOUT',

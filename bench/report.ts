@@ -136,7 +136,7 @@ export function notes(results: Result[], opts: Options, host: Machine): string[]
       ...(portcullis.databaseCpuPercent !== undefined
         ? [`Portcullis on PostgreSQL: "server CPU" includes the PostgreSQL backends serving the bench database (${fmt(portcullis.databaseCpuPercent)}% of it); "peak RSS" is the Node process alone.`]
         : []),
-      `Portcullis: the per-client token rate limit was raised for the run (TOKEN_RATE_LIMIT=${RATE_LIMIT} per minute instead of the default 6000), because the load is a few clients hammering; the limiter still runs on every request${process.env.REDIS_URL ? ', counting in Redis (REDIS_URL): one round trip each' : ', in memory (no REDIS_URL)'}.`,
+      `Portcullis: the per-client token rate limit was raised for the run (TOKEN_RATE_LIMIT=${RATE_LIMIT} per minute instead of the default 6000), because the load is a few clients hammering; the limiter still runs on every request${process.env.REDIS_URL ? ', counting in Redis (REDIS_URL), in batches of allowance' : ', in memory (no REDIS_URL)'}.`,
     );
   }
   const countingOff = results.find((r) => r.server === 'Portcullis, counting off');

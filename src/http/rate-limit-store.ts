@@ -1,5 +1,5 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Allowance } from '../throttle/allowance.js';
 import type { Limiters } from '../throttle/limiters.js';
 
 type Result = { current: number; ttl: number };
@@ -10,7 +10,8 @@ type Callback = (error: Error | null, result?: Result) => void;
  * over them, so that a route's limit holds across every process and node and, like every
  * other limit, falls back to this process's memory while Redis does not answer (the
  * plugin's own Redis store would instead fail the request, or with skipOnError not limit
- * at all). Without, nothing: the plugin's own in-memory store, as fast as it gets.
+ * at all). Each limit is counted through an Allowance: points are taken from Redis in batches,
+ * not a round trip per request. Without, nothing: the plugin's own in-memory store, as fast as it gets.
  *
  * `name` prefixes the limiters' names; each route gets its own (`<name>:<METHOD><url>`).
  */
@@ -21,7 +22,7 @@ export function rateLimitStore(limiters: Limiters, name: string): { store?: Fast
      * One limiter per (max, window): the plugin passes both with every count. They share the
      * scope's keys, which count requests whatever the limit they are held to.
      */
-    private readonly byLimit = new Map<string, RateLimiterAbstract>();
+    private readonly byLimit = new Map<string, Allowance>();
 
     /** The plugin constructs the store with its options, which the store does not need (each count brings its max and window). */
     constructor(
@@ -30,12 +31,12 @@ export function rateLimitStore(limiters: Limiters, name: string): { store?: Fast
     ) {}
 
     incr(key: string, callback: Callback, timeWindow: number, max: number): void {
-      this.limiterFor(timeWindow, max)
+      this.allowanceFor(timeWindow, max)
         .consume(key)
         .then(
-          (res) => callback(null, resultOf(res)),
-          // Past its points: the plugin tells that from `current > max` and answers 429 itself.
-          (err: unknown) => (err instanceof RateLimiterRes ? callback(null, resultOf(err)) : callback(err as Error)),
+          // Past its points (`current > max`), the plugin answers 429 itself.
+          (res) => callback(null, { current: res.consumed, ttl: res.msBeforeNext }),
+          (err: unknown) => callback(err as Error),
         );
     }
 
@@ -44,20 +45,17 @@ export function rateLimitStore(limiters: Limiters, name: string): { store?: Fast
       return new LimiterStore(undefined, `${name}:${String(route?.method ?? '')}${String(route?.url ?? '')}`);
     }
 
-    private limiterFor(timeWindowMs: number, max: number): RateLimiterAbstract {
+    private allowanceFor(timeWindowMs: number, max: number): Allowance {
       const id = `${max}/${timeWindowMs}`;
-      let limiter = this.byLimit.get(id);
-      if (!limiter) {
+      let allowance = this.byLimit.get(id);
+      if (!allowance) {
         // rate-limiter-flexible counts whole seconds.
-        limiter = limiters.create({ name: this.scope, points: max, durationSeconds: Math.max(1, Math.ceil(timeWindowMs / 1000)) });
-        this.byLimit.set(id, limiter);
+        const limiter = limiters.create({ name: this.scope, points: max, durationSeconds: Math.max(1, Math.ceil(timeWindowMs / 1000)) });
+        allowance = new Allowance(limiter, max, () => limiters.answering());
+        this.byLimit.set(id, allowance);
       }
-      return limiter;
+      return allowance;
     }
   }
   return { store: LimiterStore as unknown as FastifyRateLimitStoreCtor };
-}
-
-function resultOf(res: RateLimiterRes): Result {
-  return { current: res.consumedPoints, ttl: res.msBeforeNext };
 }

@@ -49,9 +49,9 @@ export class SharedRedis {
       // A command given up on has been answered by the fallback: sending it again after a reconnection would count it twice.
       autoResendUnfulfilledCommands: false,
       retryStrategy: retryDelay,
-      // The commands of one event-loop turn (the limit checks of the requests read in it) go to
-      // Redis as one write, and come back as one read: measured under `npm run bench`, the Redis
-      // round trip per token request otherwise cost a third of the throughput (docs/performance.md).
+      // The commands of one event-loop turn (the throttle and quota checks of the requests read
+      // in it) go to Redis as one write, and come back as one read: measured under `npm run bench`
+      // when every token request still made a round trip, that won a few per cent (docs/performance.md).
       enableAutoPipelining: true,
     });
     this.client.on('ready', () => this.becameReachable());

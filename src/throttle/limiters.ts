@@ -24,6 +24,8 @@ export interface LimiterSpec {
 export interface Limiters {
   /** Whether the limiters count in a store every process shares. */
   readonly shared: boolean;
+  /** Whether that store answers now (its limiters are not counting in this process's memory instead); in memory, always. */
+  answering(): boolean;
   create(spec: LimiterSpec): RateLimiterAbstract;
 }
 
@@ -34,6 +36,7 @@ function options(spec: LimiterSpec, keyPrefix: string): IRateLimiterOptions {
 /** Limiters in this process's memory (rate-limiter-flexible's RateLimiterMemory, on Date.now()). */
 export const memoryLimiters: Limiters = {
   shared: false,
+  answering: () => true,
   create: (spec) => new RateLimiterMemory(options(spec, spec.name)),
 };
 
@@ -41,6 +44,7 @@ export const memoryLimiters: Limiters = {
 export function redisLimiters(redis: SharedRedis): Limiters {
   return {
     shared: true,
+    answering: () => redis.up,
     create: (spec) =>
       new RateLimiterRedis({
         ...options(spec, `${redis.keyPrefix}${spec.name}`),

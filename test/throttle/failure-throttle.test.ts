@@ -190,6 +190,7 @@ describe('FailureThrottle', () => {
     const specs: LimiterSpec[] = [];
     const limiters: Limiters = {
       shared: false,
+      answering: () => true,
       create: (spec) => {
         specs.push(spec);
         return memoryLimiters.create(spec);
