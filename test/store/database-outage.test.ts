@@ -21,6 +21,8 @@ describe.skipIf(missing !== undefined)('a database that is down or frozen', () =
   let p: TestPortcullis;
   let cached: SeededClient;
   let uncached: SeededClient;
+  /** Cached too, but its token answer carries a refresh token, which must be written. */
+  let refreshing: SeededClient;
   const errors: string[] = [];
 
   beforeAll(async () => {
@@ -36,7 +38,9 @@ describe.skipIf(missing !== undefined)('a database that is down or frozen', () =
     await createUser(p.runtime, 'admin@example.com', { platformAdmin: true });
     cached = await seedClient(p.runtime);
     uncached = await seedClient(p.runtime);
+    refreshing = await seedClient(p.runtime, { refreshTokens: true });
     expect((await token(cached)).statusCode).toBe(200); // now in the snapshot cache
+    expect((await token(refreshing)).statusCode).toBe(200);
     p.runtime.clientSnapshots.evict(uncached.clientId);
   }, 120_000);
   afterAll(async () => {
@@ -78,6 +82,11 @@ describe.skipIf(missing !== undefined)('a database that is down or frozen', () =
 
     // Served from memory: the client's snapshot, the catalog and the keys are all in the process.
     expect((await token(cached)).statusCode).toBe(200);
+
+    // Signed, but its refresh token cannot be written: 503, and no token is counted as issued.
+    const unwritten = await token(refreshing);
+    expect(unwritten.statusCode).toBe(503);
+    expect(unwritten.json()).toMatchObject({ error: 'temporarily_unavailable' });
   }
 
   async function recovers() {
@@ -89,11 +98,20 @@ describe.skipIf(missing !== undefined)('a database that is down or frozen', () =
     expect((await token(uncached)).statusCode).toBe(200);
   }
 
+  /** The tokens the client's usage says were issued this hour. */
+  async function issuedTo(c: SeededClient): Promise<number> {
+    await p.runtime.usageCounter.flush();
+    const usage = await p.runtime.usageReports.ofClient(c.orgId, c.clientId, {});
+    return usage.data.reduce((sum, bucket) => sum + bucket.tokens, 0);
+  }
+
   it('stopped: 503 with Retry-After within seconds, cached clients still get tokens, and it recovers', async () => {
     pg.stop();
     await expectUnavailable();
     pg.start();
     await recovers();
+    // Only the token answered before the outage.
+    expect(await issuedTo(refreshing)).toBe(1);
   }, 120_000);
 
   it('frozen (SIGSTOP): the same, within the deadlines rather than for as long as it stays frozen', async () => {

@@ -17,7 +17,7 @@ export interface IssuerDeps {
   signer: JwsSigner;
   /** The organization's policy (its max_access_token_ttl and refresh_tokens_allowed). */
   policyOf: (orgId: string) => Policy;
-  /** Told of every token signed (usage counts; src/usage/token-meter.ts). */
+  /** Told of every token answered (usage counts; src/usage/token-meter.ts): by the grant, once all its writes are done, so that an answer that fails after signing is not counted. */
   onIssued: (client: ClientSnapshot, audience: string, ttlSeconds: number) => void;
 }
 
@@ -40,7 +40,11 @@ export function narrowScope(wanted: string[], allowed: string[]): string[] {
   return allowed.filter((p) => wanted.includes(p));
 }
 
-/** Signs an access token for `client` on `api` with `scope` (RFC 9068), bound to the DPoP key `jkt` when given (RFC 9449 §6), and shapes the token answer. */
+/**
+ * Signs an access token for `client` on `api` with `scope` (RFC 9068), bound to the DPoP key
+ * `jkt` when given (RFC 9449 §6), and shapes the token answer. Not counted yet: the grant tells
+ * `onIssued` once the answer is certain.
+ */
 export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot, api: CatalogApi, scope: string[], jkt: string | undefined): Promise<TokenResponse> {
   const now = deps.clock.now();
   const cap = deps.policyOf(client.orgId).max_access_token_ttl;
@@ -58,7 +62,5 @@ export async function issueAccessToken(deps: IssuerDeps, client: ClientSnapshot,
     extra: client.tokenClaims,
     jkt,
   });
-  const answer: TokenResponse = { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: claims.scope };
-  deps.onIssued(client, api.identifier, ttl);
-  return answer;
+  return { access_token: await signAccessToken(deps.signer, deps.keys(), claims, now), token_type: jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope: claims.scope };
 }

@@ -1,7 +1,7 @@
 import { InvalidRequestError, InvalidTargetError } from '../../errors/oauth-error.js';
 import type { RefreshTokenService } from '../../tokens/refresh-tokens.js';
 import { issueAccessToken, narrowScope, parseScope, type IssuerDeps } from './access-token-issuer.js';
-import type { GrantHandler } from './grant.js';
+import type { GrantHandler, TokenResponse } from './grant.js';
 
 /**
  * The client credentials grant (RFC 6749 §4.4) for one API, named by `audience` or
@@ -19,11 +19,14 @@ export function clientCredentialsGrant(deps: IssuerDeps & { refreshTokens: Refre
       throw new InvalidTargetError('The audience is not a registered API, or this client holds no permission on it.', api ? 'client holds no permission on the audience' : 'unknown audience');
     }
     const asked = parseScope(params.scope);
-    const answer = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held, jkt);
+    let answer: TokenResponse = await issueAccessToken(deps, client, api, asked ? narrowScope(asked, held) : held, jkt);
     // The policy's refresh_tokens_allowed off: none issued, whatever the client's setting.
-    if (!client.refreshTokens || !deps.policyOf(client.orgId).refresh_tokens_allowed) return answer;
-    // A family started with a proof is bound to that key (RFC 9449 §5).
-    return { ...answer, refresh_token: await deps.refreshTokens.issue(client.clientId, api.identifier, asked, jkt ?? null) };
+    if (client.refreshTokens && deps.policyOf(client.orgId).refresh_tokens_allowed) {
+      // A family started with a proof is bound to that key (RFC 9449 §5). Written before the token is counted: a database down here answers 503, and nothing was issued.
+      answer = { ...answer, refresh_token: await deps.refreshTokens.issue(client.clientId, api.identifier, asked, jkt ?? null) };
+    }
+    deps.onIssued(client, api.identifier, answer.expires_in);
+    return answer;
   };
 }
 

@@ -34,6 +34,8 @@ export function refreshTokenGrant(deps: IssuerDeps & { refreshTokens: RefreshTok
     });
     const api = deps.catalog().apiByIdentifier(facts.audience);
     if (!api) throw new InvalidGrantError('The refresh token is invalid, expired, revoked or was issued to another client.', 'audience vanished');
-    return { ...(await issueAccessToken(deps, client, api, scope, jkt)), refresh_token: next };
+    const answer = { ...(await issueAccessToken(deps, client, api, scope, jkt)), refresh_token: next };
+    deps.onIssued(client, api.identifier, answer.expires_in);
+    return answer;
   };
 }
