@@ -10,9 +10,14 @@ export class Lifecycle {
   draining = false;
 }
 
-/** `Connection: close` on every answer while draining: clients reconnect elsewhere instead of meeting a closed socket. */
+/**
+ * `Connection: close` on every answer while draining: clients reconnect elsewhere instead of
+ * meeting a closed socket. A callback hook, not an async one: it runs for every answer, and an
+ * async hook costs a promise each time.
+ */
 export function installDrainHeaders(app: FastifyInstance, lifecycle: Lifecycle): void {
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (lifecycle.draining) void reply.header('connection', 'close');
+    done(null, payload);
   });
 }

@@ -4,32 +4,36 @@ import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { SigningKey } from '../keys/key-ring.js';
 
 /**
- * The JWS signature of `input` (RFC 7515 §5.1) as base64url, with node:crypto's synchronous
- * one-shot sign: ES256 in the JOSE form r‖s (RFC 7518 §3.4), RS256 PKCS#1 v1.5 over SHA-256,
- * EdDSA Ed25519 (RFC 8037; it hashes internally).
+ * The JWS compact serialization (RFC 7515 §7.1) of `payload` (JSON text) under the encoded
+ * protected `header`: its signing input (RFC 7515 §5.1) and signature, base64url, with
+ * node:crypto's synchronous one-shot sign: ES256 in the JOSE form r‖s (RFC 7518 §3.4), RS256
+ * PKCS#1 v1.5 over SHA-256, EdDSA Ed25519 (RFC 8037; it hashes internally). The payload is
+ * encoded here rather than by the caller: on a signer thread, that is work the event loop no
+ * longer does.
  *
  * Self-contained on purpose: it is also the signer thread's code (its source is handed to the
  * worker), so it reaches node:crypto through process.getBuiltinModule, not through an import.
  */
-function jwsSignature(alg: string, key: KeyObject, input: string): string {
+function compactJws(alg: string, key: KeyObject, header: string, payload: string): string {
   const digest = alg === 'ES256' || alg === 'RS256' ? 'sha256' : alg === 'EdDSA' ? null : undefined;
   if (digest === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
   const { sign } = process.getBuiltinModule('node:crypto');
-  return sign(digest, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  const input = `${header}.${Buffer.from(payload).toString('base64url')}`;
+  return `${input}.${sign(digest, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 /** What the main thread sends a signer thread. */
-/** A batch is two arrays of strings, not an array of objects: cheaper to copy to the thread (measured). */
-type ToThread = { type: 'key'; kid: string; alg: string; key: KeyObject } | { type: 'batch'; id: number; kids: string[]; inputs: string[] };
-/** What it answers: one signature per job, in order, or why the batch failed. */
-type FromThread = { id: number; signatures: string[] } | { id: number; error: string };
+/** A batch is arrays of strings, not an array of objects: cheaper to copy to the thread (measured). */
+type ToThread = { type: 'key'; kid: string; alg: string; key: KeyObject } | { type: 'batch'; id: number; kids: string[]; headers: string[]; payloads: string[] };
+/** What it answers: one JWS per job, in order, or why the batch failed. */
+type FromThread = { id: number; tokens: string[] } | { id: number; error: string };
 
 /**
  * The signer thread's program, run from its source (`eval`), so that the same code serves the
  * built server and the TypeScript sources under test. Keys arrive once per kid; batches of
- * signing inputs come back as one message of signatures.
+ * payloads to sign come back as one message of compact JWSs.
  */
-function signerThread(sign: typeof jwsSignature): void {
+function signerThread(sign: typeof compactJws): void {
   const { parentPort } = process.getBuiltinModule('node:worker_threads');
   const keys = new Map<string, { alg: string; key: KeyObject }>();
   parentPort?.on('message', (msg: ToThread) => {
@@ -41,11 +45,11 @@ function signerThread(sign: typeof jwsSignature): void {
     try {
       answer = {
         id: msg.id,
-        signatures: msg.inputs.map((input, i) => {
+        tokens: msg.payloads.map((payload, i) => {
           const kid = msg.kids[i] as string;
           const entry = keys.get(kid);
           if (!entry) throw new Error(`no key ${kid} in the signer thread`);
-          return sign(entry.alg, entry.key, input);
+          return sign(entry.alg, entry.key, msg.headers[i] as string, payload);
         }),
       };
     } catch (err) {
@@ -70,10 +74,11 @@ export interface SignerTelemetry {
 
 interface Job {
   key: SigningKey;
-  input: string;
+  header: string;
+  payload: string;
   /** performance.now() when asked for: the thread's answer is timed from here. */
   start: number;
-  resolve: (signature: string) => void;
+  resolve: (token: string) => void;
   reject: (err: unknown) => void;
 }
 
@@ -116,17 +121,17 @@ export class JwsSigner {
     return this.threads.length;
   }
 
-  /** The base64url JWS signature of `input` under `key`. */
-  sign(key: SigningKey, input: string): Promise<string> {
+  /** The compact JWS of `payload` (JSON text) under `key`, with the encoded protected `header`. */
+  sign(key: SigningKey, header: string, payload: string): Promise<string> {
     const tracer = this.telemetry.tracer;
-    if (!tracer) return this.signUntraced(key, input);
+    if (!tracer) return this.signUntraced(key, header, payload);
     // Only with tracing on: a span (a child of the grant's) and one more promise per token.
     const span = tracer.startSpan('jws.sign', { attributes: { 'jws.alg': key.alg, 'jws.kid': key.kid } });
-    return this.signUntraced(key, input).then(
-      (signature) => {
+    return this.signUntraced(key, header, payload).then(
+      (token) => {
         span.setAttribute('jws.on_thread', this.threads.length > 0);
         span.end();
-        return signature;
+        return token;
       },
       (err: unknown) => {
         span.setStatus({ code: SpanStatusCode.ERROR, message: 'signing failed' });
@@ -136,22 +141,22 @@ export class JwsSigner {
     );
   }
 
-  private signUntraced(key: SigningKey, input: string): Promise<string> {
+  private signUntraced(key: SigningKey, header: string, payload: string): Promise<string> {
     if (this.unstarted > 0 && !this.closed) {
       for (; this.unstarted > 0; this.unstarted--) this.threads.push(this.startThread());
     }
     const start = performance.now();
     if (this.threads.length === 0) {
       try {
-        const signature = jwsSignature(key.alg, key.privateKeyObject, input);
+        const token = compactJws(key.alg, key.privateKeyObject, header, payload);
         this.telemetry.signed?.(false, (performance.now() - start) / 1000);
-        return Promise.resolve(signature);
+        return Promise.resolve(token);
       } catch (err) {
         return Promise.reject(err);
       }
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ key, input, start, resolve, reject });
+      this.queue.push({ key, header, payload, start, resolve, reject });
       if (this.queue.length >= MAX_BATCH) {
         // Under load, hand a batch over at once: the thread signs it while this thread goes on
         // parsing the next requests (one batch of everything read in a turn would make the two
@@ -195,11 +200,17 @@ export class JwsSigner {
     const id = this.nextBatch++;
     if (thread.pending.size === 0) thread.worker.ref(); // a batch in flight keeps the process alive
     thread.pending.set(id, jobs);
-    thread.worker.postMessage({ type: 'batch', id, kids: jobs.map((j) => j.key.kid), inputs: jobs.map((j) => j.input) } satisfies ToThread);
+    thread.worker.postMessage({
+      type: 'batch',
+      id,
+      kids: jobs.map((j) => j.key.kid),
+      headers: jobs.map((j) => j.header),
+      payloads: jobs.map((j) => j.payload),
+    } satisfies ToThread);
   }
 
   private startThread(): Thread {
-    const worker = new Worker(`(${signerThread.toString()})(${jwsSignature.toString()})`, { eval: true, name: 'portcullis-signer' });
+    const worker = new Worker(`(${signerThread.toString()})(${compactJws.toString()})`, { eval: true, name: 'portcullis-signer' });
     worker.unref(); // idle, it must not keep the process alive
     const thread: Thread = { worker, kids: new Set(), pending: new Map() };
     worker.on('message', (msg: FromThread) => {
@@ -215,7 +226,7 @@ export class JwsSigner {
         const signed = this.telemetry.signed;
         jobs.forEach((job, i) => {
           signed?.(true, (now - job.start) / 1000);
-          job.resolve(msg.signatures[i] as string);
+          job.resolve(msg.tokens[i] as string);
         });
       }
     });
@@ -241,7 +252,7 @@ export class JwsSigner {
 
 function signJob(job: Job): void {
   try {
-    job.resolve(jwsSignature(job.key.alg, job.key.privateKeyObject, job.input));
+    job.resolve(compactJws(job.key.alg, job.key.privateKeyObject, job.header, job.payload));
   } catch (err) {
     job.reject(err);
   }
