@@ -41,7 +41,7 @@ const EMPTY = { left: 0, upTo: 0, ends: 0, spent: false, batch: 0, local: false 
  *
  * A batch starts at one point and doubles with each further batch of the window, up to a
  * hundredth of the limit and an eighth of what the shared counter had left, so that:
- * - a low limit (up to 100 per window) is counted point by point, exactly as without batches;
+ * - a limit below 200 per window is counted point by point, exactly as without batches;
  * - a busy key costs a few round trips per window instead of one per request (measured under
  *   `npm run bench`: Redis went from a third of the throughput to nothing measurable);
  * - the limit is never exceeded; what a process has taken but does not hand out (its share of

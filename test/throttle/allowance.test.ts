@@ -32,7 +32,7 @@ async function allowedOf(n: number, ask: (i: number) => Promise<{ allowed: boole
 }
 
 describe('Allowance', () => {
-  it('counts a limit of up to 100 point by point, then refuses without asking again', async () => {
+  it('counts a limit below 200 point by point, then refuses without asking again', async () => {
     const shared = memory(60);
     const allowance = new Allowance(shared.limiter, 60);
     const answers = [];
