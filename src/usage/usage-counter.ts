@@ -17,7 +17,8 @@ interface Pending {
 /**
  * One client and API on the token path: its last token, to tell a redundant one, and the tokens
  * and redundant tokens of `hour` not flushed yet. Counted here, in place, so that a token costs
- * one map lookup by one short key (the flush moves the counts to the pending rows).
+ * two map lookups by strings it already has and allocates nothing (the flush moves the counts
+ * to the pending rows).
  */
 interface Pair {
   orgId: string;
@@ -54,7 +55,9 @@ export interface UsageCounterOptions {
  */
 export class UsageCounter {
   private pending = new Map<string, Pending>();
-  private readonly pairs = new Map<string, Pair>();
+  /** client id → API → pair, in the order the pairs were first seen. */
+  private readonly pairs = new Map<string, Map<string, Pair>>();
+  private tracked = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly clock: Clock;
@@ -80,11 +83,16 @@ export class UsageCounter {
   issued(orgId: string, clientId: string, api: string, ttlSeconds: number): void {
     const now = nowMs(this.clock);
     const hour = now - (now % HOUR_MS);
-    const key = `${clientId} ${api}`;
-    const pair = this.pairs.get(key);
+    let apis = this.pairs.get(clientId);
+    const pair = apis?.get(api);
     if (!pair) {
-      if (this.pairs.size >= this.maxTracked) this.forget(this.pairs.keys().next().value as string);
-      this.pairs.set(key, { orgId, clientId, api, at: now, halfLifeMs: ttlSeconds * 500, hour, issued: 1, redundant: 0 });
+      if (this.tracked >= this.maxTracked) this.forgetOldest();
+      if (!apis) {
+        apis = new Map();
+        this.pairs.set(clientId, apis);
+      }
+      apis.set(api, { orgId, clientId, api, at: now, halfLifeMs: ttlSeconds * 500, hour, issued: 1, redundant: 0 });
+      this.tracked++;
       return;
     }
     if (pair.hour !== hour) {
@@ -106,10 +114,22 @@ export class UsageCounter {
   }
 
   /** Stops tracking a pair, its counts kept for the flush. */
-  private forget(key: string): void {
-    const pair = this.pairs.get(key);
-    if (pair) this.settle(pair);
-    this.pairs.delete(key);
+  private forget(pair: Pair): void {
+    this.settle(pair);
+    const apis = this.pairs.get(pair.clientId);
+    if (!apis?.delete(pair.api)) return;
+    this.tracked--;
+    if (apis.size === 0) this.pairs.delete(pair.clientId);
+  }
+
+  /** The first pair of the client seen first. */
+  private forgetOldest(): void {
+    const oldest = this.pairs.values().next().value?.values().next().value;
+    if (oldest) this.forget(oldest);
+  }
+
+  private *allPairs(): Generator<Pair> {
+    for (const apis of this.pairs.values()) yield* apis.values();
   }
 
   /** A token request of `clientId` refused with `error` (an OAuth error code); `api` '' when it named no API we know. */
@@ -138,7 +158,7 @@ export class UsageCounter {
   }
 
   private async write(): Promise<void> {
-    for (const pair of this.pairs.values()) this.settle(pair);
+    for (const pair of this.allPairs()) this.settle(pair);
     this.forgetStale();
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
@@ -159,7 +179,8 @@ export class UsageCounter {
   /** Pairs whose last token is past half its life can no longer make one redundant: forgotten. */
   private forgetStale(): void {
     const now = nowMs(this.clock);
-    for (const [key, pair] of this.pairs) if (now >= pair.at + pair.halfLifeMs) this.forget(key);
+    // Collected first: forgetting deletes from the maps being walked.
+    for (const pair of [...this.allPairs()]) if (now >= pair.at + pair.halfLifeMs) this.forget(pair);
   }
 }
 
