@@ -85,10 +85,6 @@ export async function prepare(server: ServerSpec, started: ServerUnderTest, opts
     if (res.status !== 200) throw new Error(`${server.name}: preflight token request answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   }
-  if (opts.warmup > 0) {
-    log(`${server.name}: warm-up ${opts.warmup} s`);
-    await runLoad(info.urls, requests, opts.connections, opts.warmup);
-  }
   return {
     server,
     info,
@@ -116,6 +112,17 @@ export async function prepare(server: ServerSpec, started: ServerUnderTest, opts
     hwmReset: true,
     slices: [],
   };
+}
+
+/**
+ * Loads a prepared server for `opts.warmup` seconds, unmeasured. bench/run.ts warms every server
+ * up once all are started, one after the other, just before the rounds: so that none has sat
+ * idle for the others' start-ups (about 16 s for the first of four) when it is first measured.
+ */
+export async function warmUp(m: Measurement, opts: Options): Promise<void> {
+  if (opts.warmup <= 0) return;
+  log(`${m.server.name}: warm-up ${opts.warmup} s`);
+  await runLoad(m.info.urls, m.requests, m.connections, opts.warmup);
 }
 
 /** One measured slice of `seconds` against a prepared server; adds to its totals and returns its tokens/s. */

@@ -155,7 +155,7 @@ export function notes(results: Result[], opts: Options, host: Machine): string[]
   }
   out.push(
     `Load: autocannon ${pkgVersion('autocannon')} in the bench process (one thread) on 127.0.0.1, sharing the machine's ${host.nproc} CPUs with the server under test; ` +
-      `${results[0]?.requestMode ?? ''}; one server loaded at a time, in ${opts.rounds} rounds of ${opts.duration / opts.rounds} s each taking turns (alternating who goes first); warm-up ${opts.warmup} s per server before the first round; tokens/s = 2xx answers over all rounds / measured seconds; p50/p99 over every response of every round; errors = non-2xx + connection errors + timeouts.`,
+      `${results[0]?.requestMode ?? ''}; one server loaded at a time, in ${opts.rounds} rounds of ${opts.duration / opts.rounds} s each taking turns in the same order every round (each server idles the same time between its slices); warm-up ${opts.warmup} s per server, one after the other once all are started, before the first round; tokens/s = 2xx answers over all rounds / measured seconds; p50/p99 over every response of every round; errors = non-2xx + connection errors + timeouts.`,
   );
   return out;
 }

@@ -7,7 +7,7 @@ import { installCleanup, killAll, trackTempDir } from './cleanup.js';
 import { machine } from './host.js';
 import { measureListing } from './listing.js';
 import { log } from './log.js';
-import { measureSlice, prepare, summarize, type Measurement } from './measure.js';
+import { measureSlice, prepare, summarize, warmUp, type Measurement } from './measure.js';
 import { parseOptions, type ServerKey } from './options.js';
 import { readProcStatus } from './proc.js';
 import { distBuilt, secretGenerator } from './provision.js';
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   const servers = serverSpecs(portcullisSecret).filter((s) => (s.key === 'portcullis-counting-off' ? opts.countingCost : opts.only === undefined || s.key === opts.only));
   const results: Result[] = [];
   const resultOf = new Map<ServerKey, Result>();
-  // Every server is started and warmed up first; then the measured slices take turns.
+  // Every server is started first, then warmed up, one after the other; then the measured slices take turns.
   const prepared: Prepared[] = [];
   const stops: (() => Promise<void>)[] = [];
   try {
@@ -51,13 +51,16 @@ async function main(): Promise<number> {
       const rssAtReadyMb = running.info.rssAtReadyMb ?? [running.child.pid ?? NaN, ...(running.info.workerPids ?? [])].reduce((t, p) => t + readProcStatus(p).rssKb, 0) / 1024;
       prepared.push({ running, rssAtReadyMb, m: await prepare(server, running, opts) });
     }
+    for (const { m } of prepared) await warmUp(m, opts);
     const slices = Array.from({ length: opts.rounds }, (_, i) => Math.floor(opts.duration / opts.rounds) + (i < opts.duration % opts.rounds ? 1 : 0));
     log(`measuring ${opts.duration} s per server at ${opts.connections} connections (${prepared[0]?.m.mode}), in ${opts.rounds} rounds taking turns`);
     for (const [round, seconds] of slices.entries()) {
-      // Alternate who goes first, so that neither always follows the other's load.
-      const order = round % 2 === 0 ? prepared : [...prepared].reverse();
+      // The same order every round: each server then waits the same time (the others' slices)
+      // between its own. Alternating who goes first made the first and last servers wait twice
+      // as long every other round (about 16 s with four servers), and a V8 heap idle that long
+      // shrinks its young generation when the load comes back (docs/performance.md, Results).
       const line: string[] = [];
-      for (const { m } of order) line.push(`${m.server.name} ${fmt(await measureSlice(m, seconds))}`);
+      for (const { m } of prepared) line.push(`${m.server.name} ${fmt(await measureSlice(m, seconds))}`);
       log(`  round ${round + 1}/${opts.rounds} (${seconds} s each): ${line.join(', ')} tokens/s`);
     }
     for (const { running, m, rssAtReadyMb } of prepared) {
