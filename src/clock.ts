@@ -5,9 +5,11 @@
  */
 export interface Clock {
   now(): Date;
+  /** The same instant in milliseconds since the epoch, without making a Date: what the token path compares with. */
+  nowMs(): number;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+export const systemClock: Clock = { now: () => new Date(), nowMs: () => Date.now() };
 
 /** `date` moved by `ms` milliseconds (negative: earlier). */
 export function addMs(date: Date, ms: number): Date {
@@ -31,9 +33,4 @@ export function fromEpochMs(ms: number): Date {
 /** A Date from seconds since the epoch (a JWT's `exp`, `iat`). */
 export function fromEpochSeconds(seconds: number): Date {
   return new Date(seconds * 1000);
-}
-
-/** Milliseconds on `clock` now: what a hot loop compares with, without making a Date for it. */
-export function nowMs(clock: Clock): number {
-  return clock.now().getTime();
 }

@@ -81,7 +81,7 @@ export class ClientAuthenticator {
       this.hasher.match(clientSecret, UNKNOWN_CLIENT_HASHES);
       return 'unknown client';
     }
-    const now = this.clock.now().getTime();
+    const now = this.clock.nowMs();
     const index = this.hasher.match(clientSecret, client.secretHashes);
     const secret = client.secrets[index];
     if (!secret) return 'secret does not match';

@@ -39,7 +39,7 @@ export class DpopNonces {
   }
 
   private window(): number {
-    return Math.floor(this.clock.now().getTime() / 1000 / this.windowSeconds);
+    return Math.floor(this.clock.nowMs() / 1000 / this.windowSeconds);
   }
 
   private forWindow(window: number): string {

@@ -1,4 +1,4 @@
-import { nowMs, systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { ThrottledError } from '../errors/domain-errors.js';
 import { throttledAddress } from './address.js';
 import { type FailureCount, type FailureCounter, RateLimiterCounter } from './failure-counter.js';
@@ -143,14 +143,14 @@ export class FailureThrottle {
   private failedRecently(address: string): boolean {
     const until = this.recent.get(address);
     if (until === undefined) return false;
-    if (until > nowMs(this.clock)) return true;
+    if (until > this.clock.nowMs()) return true;
     this.recent.delete(address);
     return false;
   }
 
   /** Every counter's entry for the address lasts at most a window from now. */
   private remember(address: string): void {
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     this.recent.delete(address); // re-inserted last: the map stays in order of last failure
     this.recent.set(address, now + this.windowMs);
     if (this.recent.size > this.sweepAt) this.sweep(now);

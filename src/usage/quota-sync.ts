@@ -1,4 +1,4 @@
-import { addMs, fromEpochMs, nowMs, type Clock } from '../clock.js';
+import { addMs, fromEpochMs, type Clock } from '../clock.js';
 import { newId } from '../ids.js';
 import type { Data } from '../store/repositories/index.js';
 import { LocalQuotaStore } from './quota-store.js';
@@ -44,7 +44,7 @@ export class QuotaSync {
   }
 
   private async exchange(): Promise<void> {
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     // A window is a UTC hour or day (./quotas.ts); the key names which.
     const counts = this.store.current(now, (key, start) => start + (key.endsWith(':day') ? DAY_MS : 3600_000));
     await this.data.read.usage.putQuotaCounts(this.nodeId, counts, fromEpochMs(now));

@@ -1,5 +1,5 @@
 import type { ClientSnapshot } from '../clients/client-snapshots.js';
-import { nowMs, type Clock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { OAuthError } from '../errors/oauth-error.js';
 import type { TokenQuota } from '../wire/management.js';
 import type { PolicyCache } from './policy-cache.js';
@@ -56,7 +56,7 @@ export class Quotas {
   admit(client: ClientSnapshot): readonly QuotaWindow[] | Promise<readonly QuotaWindow[]> {
     const orgQuota = this.policies.of(client.orgId).token_quota;
     if (client.tokenQuota === null && orgQuota === null) return NONE;
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     const windows: QuotaWindow[] = [];
     if (client.tokenQuota) windows.push(windowOf(`client:${client.clientId}`, client.tokenQuota, now));
     if (orgQuota) windows.push(windowOf(`org:${client.orgId}`, orgQuota, now));

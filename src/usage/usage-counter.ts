@@ -1,4 +1,4 @@
-import { fromEpochMs, nowMs, systemClock, type Clock } from '../clock.js';
+import { fromEpochMs, systemClock, type Clock } from '../clock.js';
 import type { Data } from '../store/repositories/index.js';
 import type { UsageRow } from '../store/repositories/usage.js';
 
@@ -81,7 +81,7 @@ export class UsageCounter {
 
   /** A token issued to `clientId` for `api`, valid `ttlSeconds`. */
   issued(orgId: string, clientId: string, api: string, ttlSeconds: number): void {
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     const hour = now - (now % HOUR_MS);
     let apis = this.pairs.get(clientId);
     const pair = apis?.get(api);
@@ -134,7 +134,7 @@ export class UsageCounter {
 
   /** A token request of `clientId` refused with `error` (an OAuth error code); `api` '' when it named no API we know. */
   failed(orgId: string, clientId: string, api: string, error: string): void {
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     this.add(orgId, clientId, api, now - (now % HOUR_MS), error);
   }
 
@@ -178,7 +178,7 @@ export class UsageCounter {
 
   /** Pairs whose last token is past half its life can no longer make one redundant: forgotten. */
   private forgetStale(): void {
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     // Collected first: forgetting deletes from the maps being walked.
     for (const pair of [...this.allPairs()]) if (now >= pair.at + pair.halfLifeMs) this.forget(pair);
   }

@@ -1,4 +1,4 @@
-import { nowMs, systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Data } from '../store/repositories/index.js';
 import type { SecretUse } from '../store/repositories/token-path.js';
 
@@ -84,7 +84,7 @@ export class UsageRecorder {
 
   private async write(budgetMs: number): Promise<void> {
     const started = performance.now();
-    const now = nowMs(this.clock);
+    const now = this.clock.nowMs();
     for (const [id, at] of this.written) if (now - at >= this.resolutionMs) this.written.delete(id);
     while (this.pending.size > 0) {
       // Oldest first (a Map iterates in insertion order): a use waiting since the last flush goes before a new one.

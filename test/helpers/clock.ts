@@ -9,6 +9,9 @@ export class TestClock implements Clock {
   now(): Date {
     return new Date(this.t);
   }
+  nowMs(): number {
+    return this.t;
+  }
   advance(seconds: number): void {
     this.t += seconds * 1000;
   }
