@@ -2,10 +2,10 @@ import { InvalidCursorError, InvalidInputError, ThrottledError, UnavailableError
 import { InvalidRequestError, OAuthError, TemporarilyUnavailableError, TooManyRequestsError } from '../errors/oauth-error.js';
 import { isDatabaseUnavailable } from '../store/faults.js';
 
-/** Seconds a client is asked to wait when the database cannot be reached. */
 /** RFC 6749 §5.1 and §5.2: no OAuth answer (a token, an error, introspection's, revocation's) is to be cached. */
 export const NO_STORE = Object.freeze({ 'cache-control': 'no-store', pragma: 'no-cache' });
 
+/** Seconds a client is asked to wait when the database cannot be reached. */
 export const UNAVAILABLE_RETRY_AFTER = 5;
 
 /**

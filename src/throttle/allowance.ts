@@ -1,4 +1,5 @@
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { systemClock, type Clock } from '../clock.js';
 
 /** A count's outcome: whether the request is allowed, the window's count as far as this process knows it, and when the window ends. */
 export interface AllowanceResult {
@@ -62,15 +63,22 @@ export class Allowance {
     private readonly shared: RateLimiterAbstract,
     private readonly points: number,
     private readonly answering: () => boolean = () => true,
+    /** Where `ends` is read against (the shared window's length comes from the store). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.largest = Math.max(1, Math.floor(points / 100));
+  }
+
+  /** Keys remembered: those whose window may not be over yet (expired ones go at the next sweep). */
+  get keys(): number {
+    return this.entries.size;
   }
 
   async consume(key: string): Promise<AllowanceResult> {
     for (;;) {
       const entry = this.entryFor(key);
       if (entry.local && !entry.taking && this.answering()) Object.assign(entry, EMPTY);
-      const now = Date.now();
+      const now = this.clock.nowMs();
       if (entry.ends > now) {
         if (entry.left > 0) {
           entry.left--;
@@ -96,7 +104,7 @@ export class Allowance {
 
   private async take(key: string, entry: Entry): Promise<void> {
     // A new window starts over at one point; within a window, remaining is what the shared counter had left after the last batch.
-    const fresh = entry.ends <= Date.now();
+    const fresh = entry.ends <= this.clock.nowMs();
     const remaining = fresh ? this.points : this.points - entry.upTo;
     const batch = this.answering() ? Math.max(1, Math.min(fresh ? 1 : entry.batch * 2, this.largest, Math.floor(remaining / 8))) : 1;
     let res: RateLimiterRes;
@@ -112,7 +120,7 @@ export class Allowance {
     entry.left = granted;
     entry.upTo = before + granted;
     // At least a millisecond: a window that ends as it is counted must not send the request round again at once.
-    entry.ends = Date.now() + Math.max(1, res.msBeforeNext);
+    entry.ends = this.clock.nowMs() + Math.max(1, res.msBeforeNext);
     entry.spent = entry.upTo >= this.points;
     entry.batch = batch;
     // Answered by the fallback (Redis stopped answering before or during the count).
@@ -121,7 +129,7 @@ export class Allowance {
 
   /** Forgets the keys whose window is over (and nothing is being taken for): at most twice the live keys are kept. */
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.nowMs();
     for (const [key, entry] of this.entries) if (entry.ends <= now && !entry.taking) this.entries.delete(key);
     this.sweepAt = Math.max(SWEEP_FLOOR, this.entries.size * 2);
   }

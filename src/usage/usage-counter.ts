@@ -179,8 +179,8 @@ export class UsageCounter {
   /** Pairs whose last token is past half its life can no longer make one redundant: forgotten. */
   private forgetStale(): void {
     const now = this.clock.nowMs();
-    // Collected first: forgetting deletes from the maps being walked.
-    for (const pair of [...this.allPairs()]) if (now >= pair.at + pair.halfLifeMs) this.forget(pair);
+    // A Map's iteration goes on correctly past entries deleted from it.
+    for (const pair of this.allPairs()) if (now >= pair.at + pair.halfLifeMs) this.forget(pair);
   }
 }
 

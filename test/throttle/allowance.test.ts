@@ -2,6 +2,7 @@ import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexib
 import { describe, expect, it } from 'vitest';
 import { Allowance } from '../../src/throttle/allowance.js';
 import { redisLimiters } from '../../src/throttle/limiters.js';
+import { TestClock } from '../helpers/clock.js';
 import { redisAvailable, sharedRedisConnections, testRedisPrefix } from '../helpers/redis.js';
 
 /** A shared limiter that records each batch it is asked for, and how many were asked for at once. */
@@ -115,6 +116,19 @@ describe('Allowance', () => {
     const after = shared.batches.length;
     await allowance.consume('k');
     expect(shared.batches.slice(after)).toEqual([1]); // a new start: one point, then doubling again
+  });
+
+  it('forgets keys whose window is over once it holds more than a thousand, and keeps the live ones', async () => {
+    const clock = new TestClock();
+    const allowance = new Allowance(memory(5).limiter, 5, () => true, clock);
+    for (let i = 0; i < 1023; i++) await allowance.consume(`old-${i}`);
+    expect(allowance.keys).toBe(1023);
+    clock.advance(61); // past every old key's window (60 s)
+    await allowance.consume('live');
+    expect(allowance.keys).toBe(1024); // below the sweep floor: nothing swept yet
+    await allowance.consume('one-more');
+    expect(allowance.keys).toBe(2); // swept: the expired thousand are gone, the live key stays
+    expect(await allowance.consume('live')).toMatchObject({ allowed: true, consumed: 2 });
   });
 
   it('passes on a failure of the shared store, and asks again on the next request', async () => {
