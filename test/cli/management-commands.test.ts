@@ -5,6 +5,7 @@ import { ExitCode } from '../../src/cli/exit-codes.js';
 import { portcullis, tempConfigHome, type CliResult } from '../helpers/cli.js';
 import { freePort } from '../helpers/server.js';
 import { startSdkServer, type RealServer } from '../helpers/sdk.js';
+import { tampered } from '../helpers/tamper.js';
 
 const ADMIN = 'admin@example.com';
 const PASSWORD = 'correct horse battery staple';
@@ -258,7 +259,7 @@ describe('portcullis management commands', () => {
     });
 
     it('exits 4 for a wrong secret', async () => {
-      const result = await cli(['clients', 'list'], as({ id: manager.id, secret: `${manager.secret.slice(0, -6)}AAAAAA` }));
+      const result = await cli(['clients', 'list'], as({ id: manager.id, secret: tampered(manager.secret, 6) }));
       expect(result.code).toBe(ExitCode.UNAUTHENTICATED);
       expect(result.stderr).toContain('invalid_client');
     });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { portcullis, tempConfigHome, type CliResult } from '../helpers/cli.js';
 import { startRealServer, tempDataDir } from '../helpers/server.js';
+import { tampered } from '../helpers/tamper.js';
 
 const ADMIN = 'admin@example.com';
 const PASSWORD = 'correct horse battery staple';
@@ -142,7 +143,7 @@ describe('portcullis: updates, members, users, audit, token, introspect, revoke'
     });
 
     it('maps OAuth errors to exit codes', async () => {
-      const wrong = await cli(['token', '--audience', audience], { env: { PORTCULLIS_CLIENT_ID: daemon.client_id, PORTCULLIS_CLIENT_SECRET: `${daemon.client_secret.slice(0, -6)}AAAAAA` } });
+      const wrong = await cli(['token', '--audience', audience], { env: { PORTCULLIS_CLIENT_ID: daemon.client_id, PORTCULLIS_CLIENT_SECRET: tampered(daemon.client_secret, 6) } });
       expect(wrong.code).toBe(ExitCode.UNAUTHENTICATED);
       expect(wrong.stderr).toContain('invalid_client');
       const scope = await cli(['token', '--audience', audience, '--scope', 'meters:admin'], appEnv());

@@ -6,6 +6,7 @@ import type { RunningServer } from '../../src/main.js';
 import { VIEWPORT, launchBrowser, requestToken, screenshots, seedCatalog, signInThroughForm, skipBrowserTests, skipReason, warnIfSkipped } from '../helpers/browser.js';
 import { createUser } from '../helpers/management.js';
 import { startRealServer, tempDataDir } from '../helpers/server.js';
+import { tampered } from '../helpers/tamper.js';
 
 warnIfSkipped();
 
@@ -147,7 +148,7 @@ describe.skipIf(skipBrowserTests).each(SIZES)(skipBrowserTests ? skipReason : 'a
     const { page } = admin;
     // Four more tokens, each while the previous one is fresh (redundant), and one wrong secret.
     for (let i = 0; i < 4; i++) expect((await requestToken(server.issuer, client.id, client.secret, audience)).status).toBe(200);
-    const wrong = client.secret.slice(0, -1) + (client.secret.endsWith('a') ? 'b' : 'a');
+    const wrong = tampered(client.secret);
     expect((await requestToken(server.issuer, client.id, wrong, audience)).status).toBe(401);
     // Counts are flushed in batches; the test does not wait for the interval.
     await server.runtime.usageCounter.flush();

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { Access } from '../../src/http/management/access.js';
 import { PASSWORD } from '../helpers/management.js';
 import { Entries, forgedCursor, headerSafe, hostileNumber, hostileString, hostileValue, malformedPercent, pct, Raw, Ref, ref, toJson, toPairs, type Value } from './values.js';
+import { tampered } from '../helpers/tamper.js';
 
 /**
  * Requests for one route, drawn from its own schemas (so that handlers run, not only the
@@ -634,7 +635,7 @@ export function render(route: RouteInfo, req: FuzzRequest, resolve: (r: Ref) => 
   if (a.kind === 'session') {
     const s = sessions[a.who];
     headers.cookie = `portcullis_session=${s.cookie}`;
-    if (UNSAFE.has(req.method) && a.csrf !== 'missing') headers['x-csrf-token'] = a.csrf === 'right' ? s.csrf : headerSafe(a.csrfText ?? `${s.csrf.slice(0, -1)}x`);
+    if (UNSAFE.has(req.method) && a.csrf !== 'missing') headers['x-csrf-token'] = a.csrf === 'right' ? s.csrf : headerSafe(a.csrfText ?? tampered(s.csrf));
   } else if (a.kind === 'cookie') {
     headers.cookie = headerSafe(a.cookie);
     if (a.csrf !== undefined) headers['x-csrf-token'] = headerSafe(a.csrf);

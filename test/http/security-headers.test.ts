@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/connect.js';
 import { createUser, signIn } from '../helpers/management.js';
 import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
 import { tokenRequest } from '../helpers/tokens.js';
+import { tampered } from '../helpers/tamper.js';
 
 /** Every header any layer of src/http/security-headers.ts may send: an answer's set of these is compared whole. */
 const SECURITY_HEADERS = [
@@ -80,7 +81,7 @@ describe.each([
 
   it('an OAuth error: the same', async () => {
     const c = await seedClient(p.runtime);
-    const res = await tokenRequest(p.app, { clientId: c.clientId, secret: `${c.secret.slice(0, -1)}x` }, { audience: c.apiIdentifier });
+    const res = await tokenRequest(p.app, { clientId: c.clientId, secret: tampered(c.secret) }, { audience: c.apiIdentifier });
     expect(res.statusCode).toBe(401);
     expect(res.json()).toMatchObject({ error: 'invalid_client' });
     expect(securityHeaders(res)).toEqual(baseline);

@@ -6,6 +6,7 @@ import { testDatabases } from '../helpers/databases.js';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { seedClient, type SeededClient } from '../helpers/portcullis.js';
 import { databaseUrlFor, startRealServer, tempDataDir } from '../helpers/server.js';
+import { tampered } from '../helpers/tamper.js';
 
 /** A real client library against a real listening server: discovery, then the client credentials grant. */
 describe.each(testDatabases())('openid-client against a listening server on $name', (db) => {
@@ -45,7 +46,7 @@ describe.each(testDatabases())('openid-client against a listening server on $nam
   });
 
   it('surfaces invalid_client for a wrong secret', async () => {
-    const config = await discover(client.ClientSecretBasic(`${seeded.secret.slice(0, -6)}AAAAAA`));
+    const config = await discover(client.ClientSecretBasic(tampered(seeded.secret, 6)));
     // The 401 carries a Basic challenge (RFC 6749 §5.2), which openid-client reports as a challenge error.
     const err = (await client.clientCredentialsGrant(config, { audience: seeded.apiIdentifier }).catch((e: unknown) => e)) as {
       status: number;

@@ -4,6 +4,7 @@ import { generateSecret } from '../../src/clients/secret.js';
 import { testDatabases } from '../helpers/databases.js';
 import { basic, form, seedClient, startPortcullis, TEST_ISSUER, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest, verifyAccessToken } from '../helpers/tokens.js';
+import { tampered } from '../helpers/tamper.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const INVALID_CLIENT = { error: 'invalid_client', error_description: 'Client authentication failed.' };
@@ -353,12 +354,12 @@ describe.each(testDatabases())('token endpoint settings on $name', (db) => {
       expect(res.json().expires_in).toBe(900);
       const failed = await p.app.inject({
         method: 'POST',
-        url: `/oauth/token?client_id=${c.clientId}&client_secret=${c.secret.slice(0, -1)}x`,
+        url: `/oauth/token?client_id=${c.clientId}&client_secret=${tampered(c.secret)}`,
         headers: FORM,
         payload: form({ grant_type: 'client_credentials', audience: c.apiIdentifier }),
       });
       expect(failed.statusCode).toBe(401);
-      await tokenRequest(p.app, { clientId: c.clientId, secret: `${c.secret.slice(0, -2)}zz` }, { audience: c.apiIdentifier });
+      await tokenRequest(p.app, { clientId: c.clientId, secret: tampered(c.secret, 2) }, { audience: c.apiIdentifier });
       await p.app.inject({
         method: 'POST',
         url: '/oauth/token',

@@ -7,6 +7,7 @@ import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { seedClient, type SeededClient } from '../helpers/portcullis.js';
 import { freePort } from '../helpers/server.js';
 import { manualClock, recordingFetch, startSdkServer, type RealServer } from '../helpers/sdk.js';
+import { tampered } from '../helpers/tamper.js';
 
 const TOKEN = '/oauth/token';
 const METADATA = '/.well-known/oauth-authorization-server';
@@ -103,7 +104,7 @@ describe('@portcullis/client', () => {
   });
 
   it('surfaces a wrong secret as invalid_client, at once, without retrying', async () => {
-    const { source, recorder } = sourceFor({ ...seeded, secret: `${seeded.secret.slice(0, -6)}AAAAAA` });
+    const { source, recorder } = sourceFor({ ...seeded, secret: tampered(seeded.secret, 6) });
     const err = await source.getToken().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OAuthError);
     expect(err).toMatchObject({ code: 'invalid_client', status: 401, transient: false, description: 'Client authentication failed.' });

@@ -11,6 +11,7 @@ import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { seedClient, type SeededClient } from '../helpers/portcullis.js';
 import { freePort } from '../helpers/server.js';
 import { claimsFor, recordingFetch, signWithServerKey, startSdkServer, type RealServer } from '../helpers/sdk.js';
+import { tampered } from '../helpers/tamper.js';
 
 interface Answer {
   status: number;
@@ -245,7 +246,7 @@ describe('@portcullis/resource against a real Portcullis', () => {
     });
 
     it('answers 503 when its own introspection credentials are refused', async () => {
-      const strict = createAccessTokenVerifier(verifierOptions({ introspection: { clientId: reader.clientId, clientSecret: `${reader.secret.slice(0, -6)}AAAAAA` } }));
+      const strict = createAccessTokenVerifier(verifierOptions({ introspection: { clientId: reader.clientId, clientSecret: tampered(reader.secret, 6) } }));
       await expect(strict.verify(await tokenFor(writer))).rejects.toBeInstanceOf(VerifierUnavailableError);
     });
   });

@@ -4,6 +4,7 @@ import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { testDatabases } from '../helpers/databases.js';
 import { basic, form, seedClient, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest } from '../helpers/tokens.js';
+import { tampered } from '../helpers/tamper.js';
 
 /** One scrape, as a map from `name{sorted labels}` to value. */
 type Scrape = Map<string, number>;
@@ -89,7 +90,7 @@ describe.each(testDatabases())('Prometheus metrics on $name', (db) => {
   it('counts refusals by grant type and OAuth error code, made-up grant types as other', async () => {
     const c = await seedClient(p.runtime);
     const before = await scrape();
-    expect((await tokenRequest(p.app, { clientId: c.clientId, secret: `${c.secret.slice(0, -1)}x` }, { audience: c.apiIdentifier })).statusCode).toBe(401);
+    expect((await tokenRequest(p.app, { clientId: c.clientId, secret: tampered(c.secret) }, { audience: c.apiIdentifier })).statusCode).toBe(401);
     expect((await tokenRequest(p.app, c, { grant_type: 'password', audience: c.apiIdentifier })).statusCode).toBe(400);
     expect((await tokenRequest(p.app, c, { audience: 'https://no-such-api.example.com/' })).statusCode).toBe(400);
     const after = await scrape();
@@ -158,7 +159,7 @@ describe.each(testDatabases())('Prometheus metrics on $name', (db) => {
 
   it('counts failure-throttle and rate-limit refusals', async () => {
     const c = await seedClient(p.runtime);
-    const wrong = { clientId: c.clientId, secret: `${c.secret.slice(0, -1)}x` };
+    const wrong = { clientId: c.clientId, secret: tampered(c.secret) };
     const before = await scrape();
     // AUTH_FAILURES_PER_CLIENT=3: the fourth attempt from that address is refused unseen.
     for (let i = 0; i < 3; i++) expect((await tokenRequest(p.app, wrong, { audience: c.apiIdentifier }, { remoteAddress: '198.51.100.7' })).statusCode).toBe(401);

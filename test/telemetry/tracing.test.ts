@@ -5,6 +5,7 @@ import { testDatabases } from '../helpers/databases.js';
 import { createUser, signIn } from '../helpers/management.js';
 import { seedClient, type TestPortcullis, usePortcullis } from '../helpers/portcullis.js';
 import { tokenRequest } from '../helpers/tokens.js';
+import { tampered } from '../helpers/tamper.js';
 
 // The SDK as main.ts starts it (a registered NodeTracerProvider: AsyncLocalStorage context, W3C
 // propagation), exporting to memory instead of OTLP.
@@ -71,7 +72,7 @@ describe.each(testDatabases())('OpenTelemetry spans on $name', (db) => {
 
   it('marks a refused authentication with its OAuth code, and never records the secret sent', async () => {
     const c = await seedClient(p.runtime);
-    const wrong = `${c.secret.slice(0, -1)}x`;
+    const wrong = tampered(c.secret);
     exporter.reset();
     expect((await tokenRequest(p.app, { clientId: c.clientId, secret: wrong }, { audience: c.apiIdentifier })).statusCode).toBe(401);
     const { server, spans } = await traceOf('POST /oauth/token');

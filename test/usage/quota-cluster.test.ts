@@ -8,6 +8,7 @@ import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/por
 import { freePort } from '../helpers/server.js';
 import { tokenRequest } from '../helpers/tokens.js';
 import { type ServerProcess, startServerProcess } from '../helpers/spawn-server.js';
+import { tampered } from '../helpers/tamper.js';
 
 const postgres = testDatabases().filter((d) => d.name === 'postgres');
 
@@ -70,7 +71,7 @@ describe.each(postgres)('usage and quotas across two processes on $name', (db) =
     const c = await seedClient(here.runtime);
     for (let i = 0; i < 7; i++) expect((await childToken(c)).status).toBe(200);
     for (let i = 0; i < 5; i++) expect((await hereToken(c)).statusCode).toBe(200);
-    expect((await childToken({ ...c, secret: `${c.secret.slice(0, -1)}${c.secret.endsWith('a') ? 'b' : 'a'}` })).status).toBe(401);
+    expect((await childToken({ ...c, secret: tampered(c.secret) })).status).toBe(401);
     await here.runtime.usageCounter.flush();
     const report = () => here.runtime.usageReports.ofClient(c.orgId, c.clientId, {});
     // Each process flushes on its own schedule: wait until both have written everything.
