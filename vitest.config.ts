@@ -12,6 +12,9 @@ export default defineConfig({
     // PGlite starts a WASM PostgreSQL per suite; give slow shared machines room.
     testTimeout: 60_000,
     hookTimeout: 90_000,
+    // expect.poll waits 1 s by default, from before its first try: too little for a browser
+    // page or a child process on a loaded 2-CPU machine. Pages get 8 s a step elsewhere.
+    expect: { poll: { timeout: 10_000 } },
     pool: 'forks',
     // Two test files at a time even on 2 CPUs (Vitest's default is CPUs − 1): most suites spend
     // their time waiting on server processes, PostgreSQL and browsers, and CI runs the suite on two

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/cli/exit-codes.js';
 import { portcullis, tempConfigHome, type CliResult } from '../helpers/cli.js';
 import { startSdkServer, type RealServer } from '../helpers/sdk.js';
+import { clearOfBoundary } from '../helpers/clock.js';
 
 const ADMIN = 'admin@example.com';
 const PASSWORD = 'correct horse battery staple';
@@ -42,6 +43,8 @@ describe('portcullis usage and policy commands', () => {
   });
 
   it('creates a client with a token quota and claims; its tokens carry the claims and stop at the quota; usage shows them', async () => {
+    // The quota and the usage below count in the server's real hour: all of this in one.
+    await clearOfBoundary('hour', 15_000);
     const created = (await ok(['clients', 'create', '--org', orgId, '--name', 'daemon', '--role', roleId, '--token-quota', '2/hour', '--claim', 'tier=3', '--claim', 'team=ops', '--json'])).json<{
       client_id: string;
       client_secret: string;

@@ -297,6 +297,7 @@ describe.each(testDatabases())('ClientSnapshotCache and UsageRecorder on $name',
 
     it('keeps each secret’s own time and the client’s latest', async () => {
       const c = await seedClient(p.runtime);
+      p.clock.advance(1); // the two secrets' created_at differ, so secretRows has one order
       await p.runtime.clients.rotateSecret(c.orgId, c.clientId, { gracePeriodSeconds: 600 }, SYSTEM_ACTOR);
       const [previous, current] = await secretRows(c.clientId);
       const recorder = new UsageRecorder(dataOf(p.runtime.store.db), 60_000);

@@ -9,7 +9,7 @@ import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/por
 const postgres = testDatabases().filter((d) => d.name === 'postgres');
 const MASTER_KEY = randomBytes(32).toString('base64');
 /** Long enough that the test's change certainly lands while the listener is down. */
-const LISTEN_RETRY_MS = 1500;
+const LISTEN_RETRY_MS = 4000;
 
 async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
   const end = performance.now() + ms;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/audit/actor.js';
 import { SIGN_IN_FAILURES_PER_ACCOUNT } from '../../src/orgs/session-service.js';
 import { memoryLimiters, redisLimiters } from '../../src/throttle/limiters.js';
+import { RunningClock } from '../helpers/clock.js';
 import { testDatabases } from '../helpers/databases.js';
 import { PASSWORD, createUser } from '../helpers/management.js';
 import { seedClient, startPortcullis, type TestPortcullis } from '../helpers/portcullis.js';
@@ -66,8 +67,10 @@ describe.each(postgres)('limits shared through Redis by two processes on $name',
 
   beforeAll(async () => {
     const masterKey = randomBytes(32).toString('base64');
-    const first = await startPortcullis(await db.open(), { env, masterKey });
-    nodes = [first, await startPortcullis(await db.reopen(), { env, masterKey })];
+    // One clock that keeps real time, as Redis does when it expires a quota window's key.
+    const clock = new RunningClock();
+    const first = await startPortcullis(await db.open(), { env, masterKey, clock });
+    nodes = [first, await startPortcullis(await db.reopen(), { env, masterKey, clock })];
     expect(nodes.map((n) => n.runtime.limiters.shared)).toEqual([true, true]);
   });
   afterAll(async () => {
@@ -120,7 +123,7 @@ describe.each(postgres)('limits shared through Redis by two processes on $name',
 
   it('token quotas: exact across both, in Redis, with no exchange through the database', async () => {
     const c = await seedClient(node(0).runtime);
-    await node(0).runtime.clients.update(c.orgId, c.clientId, { token_quota: { limit: 5, per: 'hour' } }, SYSTEM_ACTOR);
+    await node(0).runtime.clients.update(c.orgId, c.clientId, { token_quota: { limit: 5, per: 'day' } }, SYSTEM_ACTOR);
     // Spread over addresses, so that TOKEN_RATE_LIMIT (per client and address) is not what refuses.
     const ask = (i: number) => tokenRequest(node(i).app, c, { audience: c.apiIdentifier }, { remoteAddress: `10.11.0.${i + 1}` });
     for (let i = 0; i < 5; i++) expect((await ask(i)).statusCode).toBe(200);
@@ -130,7 +133,7 @@ describe.each(postgres)('limits shared through Redis by two processes on $name',
       expect(refused.json()).toMatchObject({ error: 'quota_exceeded' });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     }
-    expect(await redisKeys(`${prefix}quota:client:${c.clientId}:hour:`)).toHaveLength(1);
+    expect(await redisKeys(`${prefix}quota:client:${c.clientId}:day:`)).toHaveLength(1);
   });
 
   it('MANAGEMENT_RATE_LIMIT: per address across both', async () => {
