@@ -87,8 +87,9 @@ describe('the first start of an instance without users', () => {
     started.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     started.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const end = performance.now() + 60_000;
-    while (!stderr.includes('Or set ADMIN_EMAIL')) {
-      if (performance.now() > end || started.exitCode !== null) throw new Error(`no setup banner:\n${stdout}\n${stderr}`);
+    // Two pipes: the banner on stderr and the log line on stdout arrive in either order.
+    while (!stderr.includes('Or set ADMIN_EMAIL') || !/No users yet\.[^\n]*\n/.test(stdout)) {
+      if (performance.now() > end || started.exitCode !== null) throw new Error(`no setup banner and log line:\n${stdout}\n${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const link = new RegExp(`${url}/setup\\?token=[0-9A-Za-z]{43}`).exec(stderr)?.[0];
@@ -102,6 +103,7 @@ describe('the first start of an instance without users', () => {
     expect(new Set(banner.map((l) => l.length)).size).toBe(1);
     // The JSON log keeps its line, with the same link.
     const logged = stdout
+      .slice(0, stdout.lastIndexOf('\n')) // whole lines only: the child may be writing the next
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { msg: string })

@@ -75,7 +75,8 @@ describe('embedded database', () => {
     running.push(child);
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = once(child, 'exit').then(() => false);
+    // 'close', not 'exit': by then everything the process printed has been read from its pipes.
+    const closed = once(child, 'close').then(() => false);
     const ready = (async () => {
       const end = Date.now() + 60_000;
       while (child.exitCode === null && Date.now() < end) {
@@ -84,7 +85,9 @@ describe('embedded database', () => {
       }
       return false;
     })();
-    return { child, url: `http://127.0.0.1:${port}`, ready: await Promise.race([ready, exited]), output: () => output };
+    const isReady = await Promise.race([ready, closed]);
+    if (!isReady) await closed;
+    return { child, url: `http://127.0.0.1:${port}`, ready: isReady, output: () => output };
   }
 
   it('starts again at once after a kill -9, every time, and still refuses a second live process', async () => {
