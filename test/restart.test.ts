@@ -86,7 +86,7 @@ describe('embedded database', () => {
       return false;
     })();
     const isReady = await Promise.race([ready, closed]);
-    if (!isReady) await closed;
+    if (!isReady && (child.exitCode !== null || child.signalCode !== null)) await closed;
     return { child, url: `http://127.0.0.1:${port}`, ready: isReady, output: () => output };
   }
 
