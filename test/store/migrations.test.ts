@@ -203,9 +203,10 @@ describe('PGlite DATA_DIR lock (embedded mode only)', () => {
     fs.mkdirSync(dataDir, { recursive: true });
     // A live process, but not the one that wrote the lock: its start time differs (the pid was reused).
     const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    // A zombie: `sleep 0` exits, and the shell it belonged to becomes `sleep 600`, which never reaps
-    // it (killed below; long enough to outlast a slow embedded start on a loaded machine).
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // A zombie: a child that exits at once under a parent that never waits for it (killed below;
+    // 600 s outlasts a slow embedded start on a loaded machine). Perl, not a shell: a shell may reap
+    // its background job before it execs `sleep`, and the zombie is gone.
+    const parent = spawn('perl', ['-e', '$| = 1; my $pid = fork() // die; exit 0 unless $pid; print "$pid\\n"; sleep 600;'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       fs.writeFileSync(lockFile, `${other.pid} 1`);
       const first = await openStore({ dataDir });
